@@ -1,0 +1,90 @@
+"""Conventions every component shares: names, tags, the AWS provider and stateful options.
+
+Nothing here reads stack configuration: the composition root (``infra/``) passes values in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import pulumi
+
+PROJECT = "mlplatform"
+
+# Lowercase, digits and hyphens: the intersection of what S3, IAM, KMS aliases, ECR,
+# SageMaker and Kubernetes accept, so one name works for every resource type.
+_NAME_PART = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+# The tag keys every taggable resource gets through the provider's default_tags.
+REQUIRED_TAG_KEYS = ("environment", "owner", "cost-center", "managed-by", "project")
+
+
+def physical_name(environment: str, *parts: str, max_length: int = 63) -> str:
+    """``mlplatform-<environment>-<parts...>``: the physical name of a resource.
+
+    Environments share one account in some organisations, so the environment is always part
+    of the name. 63 characters is the tightest common limit (S3 buckets).
+    """
+    for part in (environment, *parts):
+        if not _NAME_PART.match(part):
+            raise ValueError(f"name part {part!r} must be lowercase letters, digits and single hyphens")
+    name = "-".join((PROJECT, environment, *parts))
+    if len(name) > max_length:
+        raise ValueError(f"name {name!r} is longer than {max_length} characters")
+    return name
+
+
+def partition_for(region: str) -> str:
+    """The ARN partition of a region (``aws``, ``aws-us-gov`` or ``aws-cn``)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def platform_tags(environment: str, owner: str, cost_center: str) -> dict[str, str]:
+    """The tags applied to every taggable AWS resource through the provider's default_tags."""
+    return {
+        "environment": environment,
+        "owner": owner,
+        "cost-center": cost_center,
+        "managed-by": "pulumi",
+        "project": PROJECT,
+    }
+
+
+def aws_provider(
+    name: str,
+    *,
+    region: str,
+    account_id: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions | None = None,
+):
+    """The one explicit AWS provider of a stack.
+
+    ``allowed_account_ids`` makes the provider refuse to act on any other account, so prod
+    settings can never be applied with dev credentials (or the reverse).
+    """
+    import pulumi_aws as aws
+
+    return aws.Provider(
+        name,
+        aws.ProviderArgs(
+            region=region,
+            allowed_account_ids=[account_id],
+            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(tags)),
+        ),
+        opts=opts,
+    )
+
+
+def stateful_options(parent: pulumi.Resource, protect: bool, **extra: object) -> pulumi.ResourceOptions:
+    """Options for a resource that holds data or identity (bucket, key, registry, log...).
+
+    With ``protect`` the engine refuses to delete it and, if it is removed from state anyway,
+    leaves the cloud resource in place (``retain_on_delete``).
+    """
+    return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect, **extra)

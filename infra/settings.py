@@ -1,0 +1,377 @@
+"""Typed, validated stack settings.
+
+Every key a stack configures lives under the ``mlplatform`` namespace of its
+``stacks/Pulumi.<stack>.yaml``. Unknown keys are errors, so a typo never silently falls back to a
+default. A bad configuration raises one :class:`SettingsError` listing every problem with the
+setting's path, what is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "mlplatform"
+ENVIRONMENTS = ("dev", "staging", "prod")
+PROTECTED_ENVIRONMENTS = ("staging", "prod")
+
+# EKS versions in standard support that the platform's add-on pins are tested with.
+SUPPORTED_KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
+# The values CloudWatch Logs accepts for a retention period.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+DEFAULT_KEY_DOMAINS = ("data", "models", "logs", "cluster")
+
+
+class SettingsError(pulumi.RunError):
+    """A stack's configuration is invalid. A RunError, so `pulumi up` prints it without a traceback."""
+
+    def __init__(self, stack: str, problems: list[tuple[str, str]]):
+        self.stack = stack
+        self.problems = problems
+        lines = [
+            f"stack '{stack}' (stacks/Pulumi.{stack}.yaml) has "
+            f"{len(problems)} invalid setting{'s' if len(problems) != 1 else ''}:"
+        ]
+        lines += [f"  - {path}: {message}" for path, message in problems]
+        super().__init__("\n".join(lines))
+
+
+# --- field types with messages that say what is allowed -------------------------------------
+
+
+def _matches(pattern: str, allowed: str):
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise ValueError(f"{value!r} is not valid; expected {allowed}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _one_of(allowed: tuple, what: str):
+    def check(value):
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not {what}; allowed: {', '.join(map(str, allowed))}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _private_cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not an IPv4 network in CIDR notation ({err})") from None
+    if not 16 <= net.prefixlen <= 24:
+        raise ValueError(f"{value} has prefix /{net.prefixlen}; allowed: /16 to /24")
+    if not net.is_private:
+        raise ValueError(f"{value} is not a private (RFC 1918) range")
+    return str(net)
+
+
+def _public_cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not an IPv4 network in CIDR notation ({err})") from None
+    if net.prefixlen == 0:
+        raise ValueError("0.0.0.0/0 opens the endpoint to the internet; name your office or VPN ranges")
+    return str(net)
+
+
+def _unique(values: list) -> list:
+    dupes = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if dupes:
+        raise ValueError(f"duplicate entries: {', '.join(map(str, dupes))}")
+    return values
+
+
+_NAME_RULE = "lowercase letters, digits and hyphens, 2-32 characters, starting with a letter"
+Name = Annotated[str, _matches(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", _NAME_RULE)]
+Region = Annotated[str, _matches(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region such as eu-west-1")]
+AccountId = Annotated[str, _matches(r"\d{12}", "a 12-digit AWS account id (quote it in YAML)")]
+TagValue = Annotated[str, _matches(r"[\w .:/=+\-@]{1,256}", "1-256 letters, digits, spaces or _.:/=+-@")]
+Email = Annotated[str, _matches(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address such as ml-oncall@example.com")]
+GithubRepository = Annotated[str, _matches(r"[A-Za-z0-9-]+/[A-Za-z0-9_.-]+", "owner/name of a GitHub repository")]
+_FAMILY_RULE = "lowercase letters, digits and single hyphens, at most 63 characters"
+ModelFamily = Annotated[str, _matches(r"[a-z0-9](-?[a-z0-9]){0,62}", _FAMILY_RULE)]
+_NAMESPACE_RULE = "a Kubernetes namespace name (DNS label): lowercase letters, digits and hyphens, at most 63"
+Namespace = Annotated[str, _matches(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", _NAMESPACE_RULE)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class EncryptionSettings(_Section):
+    key_deletion_window_days: int = Field(30, ge=7, le=30)
+    key_rotation_period_days: int = Field(365, ge=90, le=2560)
+    additional_domains: Annotated[list[Name], AfterValidator(_unique)] = Field(
+        default_factory=list,
+        description="extra data domains that get their own key, for example 'pii'",
+    )
+
+    @model_validator(mode="after")
+    def _no_clash(self) -> EncryptionSettings:
+        clash = sorted(set(self.additional_domains) & set(DEFAULT_KEY_DOMAINS))
+        if clash:
+            taken = ", ".join(DEFAULT_KEY_DOMAINS)
+            raise _CrossFieldError.one("additionalDomains", f"{', '.join(clash)} are platform domains ({taken})")
+        return self
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return DEFAULT_KEY_DOMAINS + tuple(self.additional_domains)
+
+
+class NetworkSettings(_Section):
+    cidr: Annotated[str, AfterValidator(_private_cidr)] = "10.0.0.0/16"
+    availability_zones: Annotated[list[str], AfterValidator(_unique)] = Field(min_length=2, max_length=6)
+    nat_gateways: Literal["single", "per-az"] = "per-az"
+    private_endpoints: bool = False
+
+
+class StorageSettings(_Section):
+    raw_infrequent_access_after_days: int = Field(30, ge=30, le=3650)
+    raw_archive_after_days: int = Field(90, ge=31, le=3650)
+    noncurrent_version_expiry_days: int = Field(90, ge=1, le=3650)
+    abort_incomplete_uploads_after_days: int = Field(7, ge=1, le=30)
+
+    @model_validator(mode="after")
+    def _archive_after_ia(self) -> StorageSettings:
+        if self.raw_archive_after_days <= self.raw_infrequent_access_after_days:
+            ia, archive = self.raw_infrequent_access_after_days, self.raw_archive_after_days
+            raise _CrossFieldError.one(
+                "rawArchiveAfterDays", f"must be greater than rawInfrequentAccessAfterDays ({ia}), got {archive}"
+            )
+        return self
+
+
+class FeatureStoreSettings(_Section):
+    feature_groups: Annotated[list[Name], AfterValidator(_unique)] = Field(default_factory=list)
+    online_store: bool = True
+
+
+class TeamSettings(_Section):
+    name: Namespace
+    gpu_quota: int = Field(0, ge=0, le=1024)
+    cpu_quota: int = Field(64, ge=1, le=100_000)
+    memory_quota_gi: int = Field(256, ge=1, le=1_000_000)
+
+
+class TrainingSettings(_Section):
+    kubernetes_version: Annotated[str, _one_of(SUPPORTED_KUBERNETES_VERSIONS, "a supported EKS version")] = "1.34"
+    endpoint_public_access: bool = False
+    public_access_cidrs: list[Annotated[str, AfterValidator(_public_cidr)]] = Field(default_factory=list)
+    teams: list[TeamSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _teams_unique(self) -> TrainingSettings:
+        _unique([t.name for t in self.teams])
+        return self
+
+
+class RegistrySettings(_Section):
+    model_families: Annotated[list[ModelFamily], AfterValidator(_unique)] = Field(default_factory=list)
+    keep_tagged_images: int = Field(20, ge=1, le=1000)
+    untagged_image_expiry_days: int = Field(7, ge=1, le=365)
+
+
+class MonitoringSettings(_Section):
+    log_retention_days: Annotated[int, _one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")] = 365
+    monthly_budget_usd: float = Field(1000, gt=0, le=10_000_000)
+    alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
+
+
+class CiSettings(_Section):
+    github_repository: GithubRepository | None = None
+    deploy_branch: Annotated[str, _matches(r"[A-Za-z0-9._/-]{1,100}", "a git branch name")] = "main"
+
+
+class Settings(_Section):
+    """Everything a stack configures. Defaults are the safe (prod-grade) choice."""
+
+    environment: Literal["dev", "staging", "prod"]
+    region: Region
+    account_id: AccountId
+    owner: TagValue
+    cost_center: TagValue
+    protect: bool = Field(True, description="protect stateful resources from deletion")
+    encryption: EncryptionSettings = EncryptionSettings()
+    network: NetworkSettings
+    storage: StorageSettings = StorageSettings()
+    feature_store: FeatureStoreSettings = FeatureStoreSettings()
+    training: TrainingSettings = TrainingSettings()
+    registry: RegistrySettings = RegistrySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    ci: CiSettings = CiSettings()
+
+    @model_validator(mode="after")
+    def _environment_rules(self) -> Settings:
+        problems: list[tuple[str, str]] = []
+        env = self.environment
+        if env in PROTECTED_ENVIRONMENTS and not self.protect:
+            problems.append(("protect", f"must be true in {env}: stateful resources are protected outside dev"))
+        for i, zone in enumerate(self.network.availability_zones):
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                expected = f"{self.region}a, {self.region}b, ..."
+                problems.append((f"network.availabilityZones[{i}]", f"{zone!r} is not in {self.region} ({expected})"))
+        if env == "prod" and self.network.nat_gateways != "per-az":
+            problems.append(
+                ("network.natGateways", "must be 'per-az' in prod: one NAT gateway is a single point of failure")
+            )
+        if self.training.endpoint_public_access:
+            if env == "prod":
+                problems.append(("training.endpointPublicAccess", "must be false in prod: the cluster API is private"))
+            elif not self.training.public_access_cidrs:
+                problems.append(
+                    ("training.publicAccessCidrs", "must name at least one CIDR when endpointPublicAccess is true")
+                )
+        if problems:
+            raise _CrossFieldError(problems)
+        return self
+
+
+class _CrossFieldError(ValueError):
+    """Cross-setting problems, each with its own setting path."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, path: str, message: str) -> _CrossFieldError:
+        return cls([(path, message)])
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def configured_values(namespace: str = NAMESPACE) -> dict[str, str]:
+    """Every configured key of a namespace, as the engine passes it (strings; objects as JSON).
+
+    ``pulumi.Config`` can only get keys by name, so it cannot find a misspelled one. The SDK keeps
+    the whole map in ``pulumi.runtime.config.CONFIG`` (set by the language host and by our offline
+    runner) and older engines pass it in the ``PULUMI_CONFIG`` environment variable: read both.
+    """
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    merged = {**get_config_env(), **CONFIG.get()}
+    prefix = namespace + ":"
+    return {k[len(prefix) :]: v for k, v in merged.items() if k.startswith(prefix)}
+
+
+def _decode(value: Any) -> Any:
+    # Structured values reach the program as JSON text; scalars as plain strings, which pydantic
+    # coerces ("30" -> 30, "true" -> True) without turning "012345678901" into a number.
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def parse(stack: str, values: Mapping[str, Any]) -> Settings:
+    """Validate a stack's ``mlplatform`` values; raise SettingsError naming every problem."""
+    data = {key: _decode(v) for key, v in values.items()}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(stack, _problems(err)) from None
+
+
+def load() -> Settings:
+    """The settings of the stack being deployed (or planned offline)."""
+    return parse(pulumi.get_stack(), configured_values())
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for e in err.errors(include_url=False):
+        ctx_error = (e.get("ctx") or {}).get("error")
+        prefix = _path(e["loc"])
+        if isinstance(ctx_error, _CrossFieldError):
+            problems += [(f"{prefix}.{p}" if prefix else f"{NAMESPACE}:{p}", m) for p, m in ctx_error.problems]
+            continue
+        problems.append((prefix or f"{NAMESPACE}:", _message(e)))
+    return problems
+
+
+def _path(loc: tuple) -> str:
+    if not loc:
+        return ""
+    out = f"{NAMESPACE}:{loc[0]}"
+    for part in loc[1:]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _message(e: Mapping[str, Any]) -> str:
+    kind, given = e["type"], e.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(e["loc"][:-1])
+        hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+        did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
+        return f"unknown setting{did_you_mean} (allowed here: {', '.join(allowed)})"
+    if kind == "missing":
+        return "is required but not set"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a mapping of settings (allowed keys: {', '.join(_allowed_keys(e['loc']))}), got {given!r}"
+    if kind in _FRIENDLY:
+        return f"{_FRIENDLY[kind]}, got {given!r}"
+    msg = e["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    if kind == "literal_error" or kind.startswith(("greater", "less", "too_")):
+        msg += f", got {given!r}"
+    return msg
+
+
+_FRIENDLY = {
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "string_type": "must be a text value (quote it in YAML)",
+    "list_type": "must be a list",
+}
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys allowed at a location, by walking the models along the path."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+        if model is None:
+            return []
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is not None:
+        for arg in get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None

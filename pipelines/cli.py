@@ -1,0 +1,56 @@
+"""The ``mlplatform`` command: offline plans of the stacks in ``stacks/``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="run the program for a stack offline and print what it would create")
+    plan.add_argument("stack", help="stack name: a stacks/Pulumi.<stack>.yaml file")
+    plan.add_argument("--json", metavar="FILE", type=Path, help="also write the Plan as JSON (docs/plan-schema.md)")
+    plan.add_argument("--quiet", action="store_true", help="print only the summary line")
+    plan.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="directory with Pulumi.yaml and stacks/ to read the configuration from (default: this checkout)",
+    )
+    args = parser.parse_args(argv)
+    return _plan(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from infra.settings import SettingsError
+    from pipelines.offline import REPO_ROOT, UnknownStackError, plan_stack
+
+    started = time.perf_counter()
+    try:
+        plan = plan_stack(args.stack, root=args.project_dir or REPO_ROOT)
+    except (SettingsError, UnknownStackError) as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    elapsed = time.perf_counter() - started
+    if args.json:
+        args.json.write_text(plan.to_json())
+    if not args.quiet:
+        from pipelines.render import render_plan
+
+        print(render_plan(plan))
+    custom = sum(1 for r in plan if r.custom)
+    print(
+        f"\nPlanned stack '{plan.stack}' offline: {custom} resources in {elapsed:.2f} s"
+        + (f"; plan written to {args.json}" if args.json else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

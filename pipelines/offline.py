@@ -1,0 +1,244 @@
+"""Run the Pulumi program of ``infra/`` for a stack under Pulumi's mock runtime and record a Plan.
+
+No Pulumi CLI, provider plugin or AWS credentials are needed. The recording monitor keeps every
+RegisterResourceRequest, so options the public mocks API hides (protect, retainOnDelete, parent,
+provider, dependencies, ignoreChanges) are in the Plan. It builds on internal SDK API
+(``MockMonitor``), which is why pyproject.toml pins the pulumi version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import config as rt_config
+from pulumi.runtime import mocks as rt_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as rt_settings
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from pipelines.mocks import DEFAULT_LOCATION, digest, physical_state, provider_location
+from pipelines.plan import Plan, Resource
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = REPO_ROOT / "infra" / "__main__.py"
+SECRET_PLACEHOLDER = "offline-secret-placeholder"
+MASK = "[secret]"
+
+
+class UnknownStackError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """A stack's configuration as the engine would pass it: every value a string."""
+
+    project: str
+    stack: str
+    values: Mapping[str, str]
+    secret_keys: frozenset[str] = frozenset()
+
+
+def available_stacks(root: Path = REPO_ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+
+
+def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] | None = None) -> StackConfig:
+    """Read ``Pulumi.yaml`` and ``stacks/Pulumi.<stack>.yaml`` the way the CLI does.
+
+    ``set_mocks`` applies neither project defaults nor typed config, and ``secure:`` values
+    cannot be decrypted without the stack's secrets provider: they become a placeholder.
+    ``overrides`` (full keys such as ``mlplatform:network``) replace values, for tests and benches.
+    """
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = project_file["name"]
+    stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise UnknownStackError(
+            f"no stack '{stack}' (looked for stacks/Pulumi.{stack}.yaml); stacks: {', '.join(available_stacks(root))}"
+        )
+    raw: dict[str, Any] = {}
+    for key, spec in (project_file.get("config") or {}).items():
+        value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
+        if value is not None:
+            raw[key] = value
+    raw.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    raw.update(overrides or {})
+    return engine_config(project, stack, raw)
+
+
+def engine_config(project: str, stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    """Turn YAML config values into the strings the engine passes to a program."""
+    values: dict[str, str] = {}
+    secrets: set[str] = set()
+    for key, value in raw.items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[full] = SECRET_PLACEHOLDER
+            secrets.add(full)
+        elif isinstance(value, str):
+            values[full] = value
+        elif isinstance(value, bool):
+            values[full] = "true" if value else "false"
+        elif isinstance(value, int | float):
+            values[full] = str(value)
+        else:
+            values[full] = json.dumps(value)
+    return StackConfig(project, stack, values, frozenset(secrets))
+
+
+class _Mocks(rt_mocks.Mocks):
+    def new_resource(self, args):  # pragma: no cover - RecordingMonitor answers registrations itself
+        raise NotImplementedError
+
+    def call(self, args):
+        raise NotImplementedError(
+            f"the offline plan has no mock for the invoke {args.token}; add one to pipelines/mocks.py "
+            "or avoid the invoke (settings already carry the account, region and zones)"
+        )
+
+
+class RecordingMonitor(rt_mocks.MockMonitor):
+    """A mock resource monitor that records every registration and answers with realistic state."""
+
+    def __init__(self) -> None:
+        super().__init__(_Mocks())
+        self.records: dict[str, dict[str, Any]] = {}
+        self._locations: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        _ensure_event_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.object)
+        plain = _jsonable(inputs)
+        if not request.custom:
+            rid, state = "", {}
+        elif request.type.startswith("pulumi:providers:"):
+            rid, state = str(_uuid_of(urn)), inputs
+            with self._lock:
+                self._locations[f"{urn}::{rid}"] = provider_location(plain)
+        else:
+            region, account = self._locations.get(request.provider, DEFAULT_LOCATION)
+            rid, state = physical_state(request.type, request.name, urn, inputs, region=region, account=account)
+        with self._lock:
+            self.records[urn] = {
+                "urn": urn,
+                "type": request.type,
+                "name": request.name,
+                "parent": request.parent or None,
+                "custom": bool(request.custom),
+                "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
+                "id": rid or None,
+                "inputs": plain,
+                "outputs": _jsonable(state),
+                "options": _options(request),
+                "dependencies": sorted(set(request.dependencies)),
+                "property_dependencies": {
+                    k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items()) if v.urns
+                },
+            }
+            self.resources[urn] = rt_mocks.MockMonitor.ResourceRegistration(urn, rid, state)
+        obj = _sync_await(rpc.serialize_properties(state, {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        outputs = _jsonable(rpc.deserialize_properties(request.outputs))
+        with self._lock:
+            if request.urn in self.records and outputs:
+                self.records[request.urn]["outputs"] = outputs
+        return super().RegisterResourceOutputs(request)
+
+    def plan(self, project: str, stack: str, outputs: dict[str, Any]) -> Plan:
+        resources = [Resource(**self.records[urn]) for urn in sorted(self.records)]
+        return Plan(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] | None = None) -> Plan:
+    """The offline Plan of a stack: configuration from ``root`` (Pulumi.yaml and stacks/), the
+    program of this checkout."""
+    return run(read_stack_config(stack, root, overrides))
+
+
+def run(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
+    """Run the program once under mocks, in a fresh event loop and freshly reset runtime.
+
+    Without the reset, a second stack planned in the same process would keep the first one's root
+    Stack resource (pulumi/pulumi#24338). Errors of the program (SettingsError) propagate.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = monitor or RecordingMonitor()
+    try:
+        rt_settings.reset_options(project=config.project, stack=config.stack, preview=False)
+        rt_config.set_all_config(dict(config.values), sorted(config.secret_keys))
+        rt_mocks.set_mocks(monitor.mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
+        root = rt_settings.get_root_resource()
+        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+        outputs = loop.run_until_complete(_resolve_outputs(root.outputs))
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(None)
+        rt_config.set_all_config({}, [])
+        rt_settings.reset_options()
+    return monitor.plan(config.project, config.stack, outputs)
+
+
+async def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    from pulumi import Output
+
+    resolved = {}
+    for name, value in sorted(outputs.items()):
+        out = Output.from_input(value)
+        resolved[name] = MASK if await out.is_secret() else _jsonable(await out.future())
+    return resolved
+
+
+def _options(request) -> dict[str, Any]:
+    opts: dict[str, Any] = {"protect": bool(request.protect), "retainOnDelete": bool(request.retainOnDelete)}
+    if request.ignoreChanges:
+        opts["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.replaceOnChanges:
+        opts["replaceOnChanges"] = sorted(request.replaceOnChanges)
+    if request.additionalSecretOutputs:
+        opts["additionalSecretOutputs"] = sorted(request.additionalSecretOutputs)
+    if request.deleteBeforeReplaceDefined:
+        opts["deleteBeforeReplace"] = bool(request.deleteBeforeReplace)
+    if request.deletedWith:
+        opts["deletedWith"] = request.deletedWith
+    if request.importId:
+        opts["import"] = request.importId
+    return opts
+
+
+def _uuid_of(urn: str) -> str:
+    d = digest(urn)
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data for the Plan: secrets masked, integral numbers as ints."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return MASK
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return f"[{type(value).__name__}]"

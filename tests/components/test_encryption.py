@@ -1,0 +1,97 @@
+"""The KMS keys: one per data domain, rotating, protected where it matters, narrow key policies."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from components.encryption import EncryptionArgs
+from tests.plans import policy, stack_plan
+
+KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
+
+
+@pytest.mark.parametrize(
+    ("stack", "domains", "window", "protected"),
+    [
+        ("dev", {"data", "models", "logs", "cluster"}, 7, False),
+        ("staging", {"data", "models", "logs", "cluster"}, 30, True),
+        ("prod", {"data", "models", "logs", "cluster", "pii"}, 30, True),
+    ],
+)
+def test_one_rotating_key_and_alias_per_domain(stack, domains, window, protected):
+    plan = stack_plan(stack)
+    keys = {r.inputs["tags"]["data-domain"]: r for r in plan.of_type(KEY)}
+    assert set(keys) == domains
+    for domain, key in keys.items():
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.inputs["rotationPeriodInDays"] == 365
+        assert key.inputs["deletionWindowInDays"] == window
+        assert key.inputs["bypassPolicyLockoutSafetyCheck"] is False
+        assert key.inputs["multiRegion"] is False
+        assert key.inputs["keyUsage"] == "ENCRYPT_DECRYPT"
+        assert key.options["protect"] is protected and key.options["retainOnDelete"] is protected
+        alias = plan.get(ALIAS, key.name)
+        assert alias.inputs["name"] == f"alias/mlplatform-{stack}-{domain}"
+        assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+        assert key.urn in alias.dependencies
+        assert plan.outputs["kmsKeyArns"][domain] == key.outputs["arn"]
+
+
+def test_key_policies_name_their_principals_and_scope_services(any_plan):
+    account = any_plan.outputs["accountId"]
+    for key in any_plan.of_type(KEY):
+        statements = {s["Sid"]: s for s in policy(key)["Statement"]}
+        admin = statements.pop("AccountAdministration")
+        assert admin["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+        for sid, st in statements.items():
+            assert st["Effect"] == "Allow"
+            assert set(st["Principal"]) == {"Service"}, sid
+            assert "*" not in str(st["Principal"])
+            # every service statement is pinned to this account, by source account or ARN context
+            assert account in str(st["Condition"]), sid
+        domain = key.inputs["tags"]["data-domain"]
+        if domain == "logs":
+            services = {s["Principal"]["Service"] for s in statements.values()}
+            assert services == {
+                "logs.eu-west-1.amazonaws.com",
+                "cloudtrail.amazonaws.com",
+                "cloudwatch.amazonaws.com",
+                "events.amazonaws.com",
+                "budgets.amazonaws.com",
+            }
+            logs = statements["CloudWatchLogsUse"]["Condition"]["ArnLike"]
+            assert logs == {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{account}:log-group:*"}
+        else:
+            # callers use data, model and cluster keys through their roles (kms:ViaService grants)
+            assert statements == {}, domain
+
+
+def test_keys_of_different_stacks_live_in_their_own_accounts():
+    arns = {s: stack_plan(s).outputs["kmsKeyArns"]["data"] for s in ("dev", "staging", "prod")}
+    assert re.fullmatch(r"arn:aws:kms:eu-west-1:111111111111:key/[0-9a-f-]{36}", arns["dev"])
+    assert ":333333333333:key/" in arns["prod"]
+    assert len(set(arns.values())) == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"deletion_window_days": 3}, "deletion_window_days must be between 7 and 30"),
+        ({"rotation_period_days": 30}, "rotation_period_days must be between 90 and 2560"),
+        ({"domains": ("data", "data")}, "duplicate key domains"),
+    ],
+)
+def test_encryption_args_reject_unsafe_values(changes, message):
+    base = {"environment": "dev", "account_id": "111111111111", "region": "eu-west-1"}
+    with pytest.raises(ValueError, match=message):
+        EncryptionArgs(**base, **changes)
+
+
+def test_secure_defaults_need_no_arguments():
+    args = EncryptionArgs(environment="prod", account_id="333333333333", region="eu-west-1")
+    assert args.protect is True
+    assert args.deletion_window_days == 30
+    assert tuple(args.domains) == ("data", "models", "logs", "cluster")

@@ -1,0 +1,78 @@
+"""`mlplatform plan`: what a newcomer and CI see, and how user mistakes are reported."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipelines.cli import main
+from pipelines.offline import REPO_ROOT
+
+
+def test_plan_prints_the_component_tree_counts_and_outputs(capsys):
+    assert main(["plan", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "└─ keys  mlplatform:encryption:Encryption (8)" in out
+    assert "├─ keys-data  aws:kms/key:Key" in out
+    assert "aws:kms/key:Key          4" in out
+    assert "kmsKeyArns:" in out and "arn:aws:kms:eu-west-1:111111111111:key/" in out
+    assert "Planned stack 'dev' offline: 9 resources" in out
+
+
+def test_plan_json_files_of_two_runs_are_identical(tmp_path, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["plan", "prod", "--json", str(a), "--quiet"]) == 0
+    assert main(["plan", "prod", "--json", str(b), "--quiet"]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert '"schema_version": 1' in a.read_text()
+
+
+def _project_with(tmp_path: Path, stack: str, changes: dict) -> Path:
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    doc = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    doc["config"].update(changes)
+    (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+def test_misspelled_wrong_type_and_out_of_range_in_one_message_exit_2(tmp_path, capsys):
+    project = _project_with(
+        tmp_path,
+        "dev",
+        {
+            "mlplatform:costCentre": "ml",  # misspelled
+            "mlplatform:protect": "sometimes",  # wrong type
+            "mlplatform:encryption": {"keyDeletionWindowDays": 45},  # out of range
+        },
+    )
+    assert main(["plan", "dev", "--project-dir", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing planned, nothing printed as if it had been
+    err = captured.err
+    assert "stack 'dev' (stacks/Pulumi.dev.yaml) has 3 invalid settings" in err
+    assert "mlplatform:costCentre: unknown setting; did you mean 'costCenter'?" in err
+    assert "mlplatform:protect: must be true or false, got 'sometimes'" in err
+    assert "mlplatform:encryption.keyDeletionWindowDays: must be less than or equal to 30, got 45" in err
+
+
+def test_unknown_stack_lists_the_stacks(capsys):
+    assert main(["plan", "qa"]) == 2
+    err = capsys.readouterr().err
+    assert "no stack 'qa'" in err
+    assert "stacks: dev, prod, staging" in err
+
+
+def test_console_script_reports_user_errors_without_traceback(tmp_path):
+    project = _project_with(tmp_path, "dev", {"mlplatform:region": "moon-1"})
+    script = Path(sys.executable).with_name("mlplatform")
+    done = subprocess.run(
+        [str(script), "plan", "dev", "--project-dir", str(project)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert "mlplatform:region: 'moon-1' is not valid; expected an AWS region" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,85 @@
+"""The offline plan: complete, realistic, deterministic, and repeatable within one process."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from infra.settings import SettingsError
+from pipelines.offline import SECRET_PLACEHOLDER, RecordingMonitor, engine_config, plan_stack, read_stack_config, run
+from pipelines.plan import SCHEMA_VERSION, Plan
+from tests.plans import stack_plan
+
+
+def test_the_same_code_gives_byte_identical_plans():
+    first = plan_stack("prod").to_json()
+    plan_stack("dev")  # another stack in between must leave no trace
+    assert plan_stack("prod").to_json() == first
+
+
+def test_several_stacks_plan_in_one_process_each_with_its_own_root():
+    dev, prod = plan_stack("dev"), plan_stack("prod")
+    assert all(r.urn.startswith("urn:pulumi:dev::mlplatform::") for r in dev)
+    assert all(r.urn.startswith("urn:pulumi:prod::mlplatform::") for r in prod)
+    roots = {r.parent for r in prod if r.parent and "pulumi:pulumi:Stack" in r.parent.split("::")[2].split("$")[-1]}
+    assert roots == {"urn:pulumi:prod::mlplatform::pulumi:pulumi:Stack::mlplatform-prod"}
+
+
+def test_plan_records_tree_options_and_dependencies():
+    plan = stack_plan("prod")
+    component = plan.get("mlplatform:encryption:Encryption", "keys")
+    assert component.custom is False and component.id is None
+    assert set(component.outputs["keyArns"]) == {"data", "models", "logs", "cluster", "pii"}
+    key = plan.get("aws:kms/key:Key", "keys-data")
+    alias = plan.get("aws:kms/alias:Alias", "keys-data")
+    assert key.parent == alias.parent == component.urn
+    assert key.options == {"protect": True, "retainOnDelete": True}
+    assert alias.property_dependencies == {"targetKeyId": [key.urn]}
+    assert re.fullmatch(r"arn:aws:kms:eu-west-1:333333333333:key/[0-9a-f-]{36}", key.outputs["arn"])
+    assert alias.outputs["arn"] == "arn:aws:kms:eu-west-1:333333333333:alias/mlplatform-prod-data"
+
+
+def test_plan_json_is_versioned_and_round_trips():
+    plan = stack_plan("staging")
+    data = json.loads(plan.to_json())
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert set(data) == {"schema_version", "project", "stack", "resources", "outputs"}
+    assert set(data["resources"][0]) == {
+        "urn", "type", "name", "parent", "custom", "provider", "id",
+        "inputs", "outputs", "options", "dependencies", "property_dependencies",
+    }  # fmt: skip
+    assert Plan.from_dict(data).to_json() == plan.to_json()
+    data["schema_version"] = 99
+    with pytest.raises(ValueError, match="schema_version 99 is not 1"):
+        Plan.from_dict(data)
+
+
+def test_bad_settings_register_nothing():
+    config = read_stack_config("dev", overrides={"mlplatform:protect": "maybe"})
+    monitor = RecordingMonitor()
+    with pytest.raises(SettingsError, match="mlplatform:protect"):
+        run(config, monitor=monitor)
+    assert monitor.records == {}
+    # the runtime is usable again right after a failure
+    assert len(plan_stack("dev")) == len(stack_plan("dev"))
+
+
+def test_secure_values_become_placeholders_and_are_marked_secret():
+    config = engine_config(
+        "mlplatform",
+        "dev",
+        {"mlplatform:alertWebhook": {"secure": "v1:abc"}, "owner": "me", "mlplatform:protect": False},
+    )
+    assert config.values["mlplatform:alertWebhook"] == SECRET_PLACEHOLDER
+    assert config.secret_keys == {"mlplatform:alertWebhook"}
+    assert config.values["mlplatform:owner"] == "me"  # project namespace applied
+    assert config.values["mlplatform:protect"] == "false"
+
+
+def test_scaled_stack_grows_by_what_it_adds():
+    domains = [f"team{i:02d}" for i in range(10)]
+    plan = plan_stack("dev", overrides={"mlplatform:encryption": {"additionalDomains": domains}})
+    assert plan.counts()["aws:kms/key:Key"] == 14
+    assert len(plan) == len(stack_plan("dev")) + 20

@@ -1,0 +1,262 @@
+"""Stack settings: the real stacks are valid, and every kind of mistake gets a message naming the setting."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from infra.settings import Settings, SettingsError, load, parse
+from pipelines.offline import read_stack_config
+
+NS = "mlplatform:"
+
+
+def values_of(stack: str, **overrides) -> dict[str, str]:
+    """A stack's mlplatform values as the engine passes them, with sections replaced or patched."""
+    config = read_stack_config(stack).values
+    values = {k[len(NS) :]: v for k, v in config.items() if k.startswith(NS)}
+    for key, value in overrides.items():
+        values[key] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+def section(stack: str, name: str, **changes) -> dict:
+    return {**json.loads(values_of(stack)[name]), **changes}
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_real_stacks_are_valid(stack):
+    settings = parse(stack, values_of(stack))
+    assert settings.environment == stack
+    assert settings.protect is (stack != "dev")
+
+
+def test_prod_and_dev_differ_where_environments_must():
+    dev, prod = parse("dev", values_of("dev")), parse("prod", values_of("prod"))
+    assert (dev.network.nat_gateways, prod.network.nat_gateways) == ("single", "per-az")
+    assert dev.training.endpoint_public_access and not prod.training.endpoint_public_access
+    assert dev.monitoring.log_retention_days < prod.monitoring.log_retention_days
+    assert len(prod.network.availability_zones) == 3
+    assert dev.account_id != prod.account_id
+
+
+# (stack, overrides, setting path named in the message, words the message must contain)
+BAD = [
+    ("dev", {"environment": "qa"}, "mlplatform:environment", "'dev', 'staging' or 'prod'"),
+    ("dev", {"region": "Europe"}, "mlplatform:region", "an AWS region such as eu-west-1"),
+    ("dev", {"accountId": "12345"}, "mlplatform:accountId", "12-digit AWS account id"),
+    ("dev", {"owner": ""}, "mlplatform:owner", "1-256"),
+    ("dev", {"protect": "maybe"}, "mlplatform:protect", "true or false"),
+    ("prod", {"protect": "false"}, "mlplatform:protect", "must be true in prod"),
+    ("staging", {"protect": "false"}, "mlplatform:protect", "must be true in staging"),
+    ("dev", {"netwrok": {"cidr": "10.0.0.0/16"}}, "mlplatform:netwrok", "did you mean 'network'"),
+    ("dev", {"network": "10.0.0.0/16"}, "mlplatform:network", "must be a mapping of settings"),
+    ("dev", {"network": {"cidr": "10.0.0.0/16"}}, "mlplatform:network.availabilityZones", "required"),
+    (
+        "dev",
+        {"network": section("dev", "network", cidr="10.0.0.0/33")},
+        "mlplatform:network.cidr",
+        "not an IPv4 network",
+    ),
+    ("dev", {"network": section("dev", "network", cidr="10.0.0.0/8")}, "mlplatform:network.cidr", "/16 to /24"),
+    ("dev", {"network": section("dev", "network", cidr="8.8.0.0/16")}, "mlplatform:network.cidr", "RFC 1918"),
+    (
+        "dev",
+        {"network": section("dev", "network", availabilityZones=["eu-west-1a", "us-east-1b"])},
+        "mlplatform:network.availabilityZones[1]",
+        "not in eu-west-1",
+    ),
+    (
+        "dev",
+        {"network": section("dev", "network", natGateways="two")},
+        "mlplatform:network.natGateways",
+        "'single' or 'per-az'",
+    ),
+    (
+        "prod",
+        {"network": section("prod", "network", natGateways="single")},
+        "mlplatform:network.natGateways",
+        "must be 'per-az' in prod",
+    ),
+    (
+        "dev",
+        {"network": section("dev", "network", availabilityZones=["eu-west-1a"])},
+        "mlplatform:network.availabilityZones",
+        "at least 2",
+    ),
+    (
+        "dev",
+        {"encryption": {"keyDeletionWindowDays": 90}},
+        "mlplatform:encryption.keyDeletionWindowDays",
+        "less than or equal to 30, got 90",
+    ),
+    (
+        "dev",
+        {"encryption": {"keyRotationPeriodDays": "yearly"}},
+        "mlplatform:encryption.keyRotationPeriodDays",
+        "whole number, got 'yearly'",
+    ),
+    (
+        "dev",
+        {"encryption": {"additionalDomains": ["data"]}},
+        "mlplatform:encryption.additionalDomains",
+        "are platform domains",
+    ),
+    (
+        "dev",
+        {"encryption": {"additionalDomains": ["PII"]}},
+        "mlplatform:encryption.additionalDomains[0]",
+        "lowercase letters",
+    ),
+    (
+        "dev",
+        {"encryption": {"keyDeletionWindow": 7}},
+        "mlplatform:encryption.keyDeletionWindow",
+        "did you mean 'keyDeletionWindowDays'",
+    ),
+    (
+        "dev",
+        {"storage": section("dev", "storage", rawInfrequentAccessAfterDays=60, rawArchiveAfterDays=45)},
+        "mlplatform:storage.rawArchiveAfterDays",
+        "greater than rawInfrequentAccessAfterDays (60), got 45",
+    ),
+    (
+        "dev",
+        {"storage": section("dev", "storage", rawInfrequentAccessAfterDays=10)},
+        "mlplatform:storage.rawInfrequentAccessAfterDays",
+        "greater than or equal to 30",
+    ),
+    (
+        "dev",
+        {"training": {"kubernetesVersion": "1.20"}},
+        "mlplatform:training.kubernetesVersion",
+        "allowed: 1.32, 1.33, 1.34, 1.35",
+    ),
+    (
+        "prod",
+        {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}},
+        "mlplatform:training.endpointPublicAccess",
+        "must be false in prod",
+    ),
+    (
+        "dev",
+        {"training": {"endpointPublicAccess": True}},
+        "mlplatform:training.publicAccessCidrs",
+        "at least one CIDR",
+    ),
+    (
+        "dev",
+        {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}},
+        "mlplatform:training.publicAccessCidrs[0]",
+        "opens the endpoint to the internet",
+    ),
+    (
+        "dev",
+        {"training": {"teams": [{"name": "Team_A"}]}},
+        "mlplatform:training.teams[0].name",
+        "Kubernetes namespace name",
+    ),
+    (
+        "dev",
+        {"training": {"teams": [{"name": "a", "gpuQuota": -1}]}},
+        "mlplatform:training.teams[0].gpuQuota",
+        "greater than or equal to 0, got -1",
+    ),
+    (
+        "dev",
+        {"training": {"teams": [{"name": "a"}, {"name": "a"}]}},
+        "mlplatform:training",
+        "duplicate entries: a",
+    ),
+    (
+        "dev",
+        {"registry": {"modelFamilies": ["Fraud Detector"]}},
+        "mlplatform:registry.modelFamilies[0]",
+        "single hyphens",
+    ),
+    (
+        "dev",
+        {"registry": {"keepTaggedImages": 0}},
+        "mlplatform:registry.keepTaggedImages",
+        "greater than or equal to 1",
+    ),
+    (
+        "dev",
+        {"monitoring": {"logRetentionDays": 15}},
+        "mlplatform:monitoring.logRetentionDays",
+        "allowed: 1, 3, 5, 7, 14, 30",
+    ),
+    (
+        "dev",
+        {"monitoring": {"monthlyBudgetUsd": 0}},
+        "mlplatform:monitoring.monthlyBudgetUsd",
+        "greater than 0",
+    ),
+    (
+        "dev",
+        {"monitoring": {"alertEmails": ["oncall"]}},
+        "mlplatform:monitoring.alertEmails[0]",
+        "an email address",
+    ),
+    (
+        "dev",
+        {"ci": {"githubRepository": "just-a-name"}},
+        "mlplatform:ci.githubRepository",
+        "owner/name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "overrides", "path", "words"), BAD, ids=[b[2] + "-" + b[3][:20] for b in BAD])
+def test_bad_setting_is_named_with_what_is_allowed(stack, overrides, path, words):
+    with pytest.raises(SettingsError) as caught:
+        parse(stack, values_of(stack, **overrides))
+    lines = [line for line in str(caught.value).splitlines() if line.startswith(f"  - {path}:")]
+    assert lines, f"no problem reported for {path}:\n{caught.value}"
+    assert words in lines[0], lines[0]
+    assert f"stack '{stack}'" in str(caught.value)
+
+
+def test_missing_required_settings_are_each_named():
+    with pytest.raises(SettingsError) as caught:
+        parse("dev", {})
+    paths = {p for p, _ in caught.value.problems}
+    required = {"environment", "region", "accountId", "owner", "costCenter", "network"}
+    assert paths == {NS + k for k in required}
+    assert all(m == "is required but not set" for _, m in caught.value.problems)
+
+
+def test_every_problem_is_reported_at_once():
+    values = values_of("dev", netwrok={}, protect="maybe", encryption={"keyDeletionWindowDays": 90})
+    with pytest.raises(SettingsError) as caught:
+        parse("dev", values)
+    assert [p for p, _ in caught.value.problems] == [
+        "mlplatform:protect",
+        "mlplatform:encryption.keyDeletionWindowDays",
+        "mlplatform:netwrok",
+    ]
+    assert str(caught.value).startswith("stack 'dev' (stacks/Pulumi.dev.yaml) has 3 invalid settings:")
+
+
+def test_settings_error_is_a_run_error_so_pulumi_prints_no_traceback():
+    assert issubclass(SettingsError, pulumi.RunError)
+
+
+def test_load_reads_the_engines_config_from_the_environment(monkeypatch):
+    # Engines that pass configuration as PULUMI_CONFIG (not through set_all_config) are covered too.
+    config = {NS + k: v for k, v in values_of("prod").items()}
+    config["mlplatform:regoin"] = "eu-west-1"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    pulumi.runtime.settings.reset_options(project="mlplatform", stack="prod")
+    with pytest.raises(SettingsError, match=r"mlplatform:regoin: unknown setting; did you mean 'region'"):
+        load()
+    del config["mlplatform:regoin"]
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    assert isinstance(load(), Settings)
+
+
+def test_account_ids_keep_their_leading_zeros():
+    settings = parse("dev", values_of("dev", accountId="012345678901"))
+    assert settings.account_id == "012345678901"

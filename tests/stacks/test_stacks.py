@@ -1,0 +1,55 @@
+"""What every stack gets from the conventions: one explicit provider, account pinning, tags."""
+
+from __future__ import annotations
+
+import json
+
+from components.conventions import REQUIRED_TAG_KEYS
+
+ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+
+
+def test_one_explicit_provider_pinned_to_the_stacks_account(any_plan):
+    (provider,) = any_plan.of_type("pulumi:providers:aws")
+    account = ACCOUNTS[any_plan.stack]
+    assert json.loads(provider.inputs["allowedAccountIds"]) == [account]
+    assert provider.inputs["region"] == "eu-west-1"
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert set(tags) == set(REQUIRED_TAG_KEYS)
+    assert tags["environment"] == any_plan.stack
+    assert tags["managed-by"] == "pulumi"
+    assert tags["cost-center"] == f"ml-platform-{any_plan.stack}"
+
+
+def test_every_aws_resource_uses_the_explicit_provider(any_plan):
+    (provider,) = any_plan.of_type("pulumi:providers:aws")
+    aws = [r for r in any_plan if r.custom and r.type.startswith("aws:")]
+    assert aws, "the stack has AWS resources"
+    assert {r.provider for r in aws} == {provider.urn}
+    # ...so every ARN is in the stack's own account and region
+    assert all(f":{ACCOUNTS[any_plan.stack]}:" in r.outputs["arn"] for r in aws)
+
+
+def test_stateful_resources_are_protected_outside_dev(any_plan):
+    keys = any_plan.of_type("aws:kms/key:Key")
+    expected = any_plan.stack != "dev"
+    assert keys and all(k.options["protect"] is expected for k in keys)
+    assert all(k.options["retainOnDelete"] is expected for k in keys)
+    # ...and nothing else is: an alias or the provider can be replaced freely
+    assert all(not r.protected for r in any_plan if r.type != "aws:kms/key:Key")
+
+
+def test_stack_outputs_describe_the_environment(any_plan):
+    out = any_plan.outputs
+    assert out["environment"] == any_plan.stack
+    assert out["accountId"] == ACCOUNTS[any_plan.stack]
+    assert set(out["kmsAliases"]) == set(out["kmsKeyArns"])
+
+
+def test_the_repository_has_the_three_environments_and_they_disable_default_providers():
+    from pipelines.offline import available_stacks, read_stack_config
+
+    assert available_stacks() == sorted(ACCOUNTS)
+    for stack in ACCOUNTS:
+        # a resource that forgets the explicit provider fails on a real `pulumi up`
+        assert read_stack_config(stack).values["pulumi:disable-default-providers"] == '["*"]'
