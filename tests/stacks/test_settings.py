@@ -260,3 +260,26 @@ def test_load_reads_the_engines_config_from_the_environment(monkeypatch):
 def test_account_ids_keep_their_leading_zeros():
     settings = parse("dev", values_of("dev", accountId="012345678901"))
     assert settings.account_id == "012345678901"
+
+
+def _setting_paths(model, prefix: str = "") -> list[str]:
+    from infra.settings import _inner_model
+
+    paths = []
+    for name, field in model.model_fields.items():
+        path = prefix + (field.alias or name)
+        inner = _inner_model(field.annotation)
+        if inner is None:
+            paths.append(path)
+        else:
+            is_list = "list[" in str(field.annotation)
+            paths += _setting_paths(inner, path + ("[]." if is_list else "."))
+    return paths
+
+
+def test_readme_configuration_reference_lists_every_setting():
+    from pipelines.offline import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    missing = [p for p in _setting_paths(Settings) if f"| `{p}` |" not in readme]
+    assert not missing, f"settings missing from the README's configuration reference: {missing}"
