@@ -7,7 +7,7 @@ radius of a grant small: a role that may decrypt model artifacts cannot read the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 
@@ -78,7 +78,6 @@ class EncryptionArgs:
     rotation_period_days: int = 365
     # Secure default: keys survive `pulumi destroy` and state removal. Dev opts out explicitly.
     protect: bool = True
-    extra_descriptions: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(set(self.domains)) != len(self.domains):
@@ -103,9 +102,7 @@ class Encryption(pulumi.ComponentResource):
         self.keys, self.key_arns, self.alias_names = {}, {}, {}
         for domain in args.domains:
             alias = "alias/" + physical_name(args.environment, domain)
-            description = args.extra_descriptions.get(domain) or DOMAIN_DESCRIPTIONS.get(
-                domain, f"{domain} data domain"
-            )
+            description = DOMAIN_DESCRIPTIONS.get(domain, f"{domain} data domain")
             key = aws.kms.Key(
                 f"{name}-{domain}",
                 aws.kms.KeyArgs(

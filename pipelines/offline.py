@@ -98,8 +98,9 @@ def engine_config(project: str, stack: str, raw: Mapping[str, Any]) -> StackConf
 
 
 class _Mocks(rt_mocks.Mocks):
-    def new_resource(self, args):  # pragma: no cover - RecordingMonitor answers registrations itself
-        raise NotImplementedError
+    def new_resource(self, args):
+        # RecordingMonitor answers registrations itself; only reads of existing resources get here.
+        raise NotImplementedError(f"the offline plan cannot read existing resources ({args.typ} {args.name})")
 
     def call(self, args):
         raise NotImplementedError(
