@@ -16,6 +16,18 @@ PROJECT = "mlplatform"
 # SageMaker and Kubernetes accept, so one name works for every resource type.
 _NAME_PART = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
+# Resource types that hold data, keys, identity or evidence: created with stateful_options, so
+# protected in staging and prod, and never to be replaced or deleted by a promotion.
+STATEFUL_TYPES = frozenset(
+    {
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:cloudtrail/trail:Trail",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+    }
+)
+
 # The tag keys every taggable resource gets through the provider's default_tags.
 REQUIRED_TAG_KEYS = ("environment", "owner", "cost-center", "managed-by", "project")
 

@@ -29,8 +29,9 @@ class Statement:
             raise ValueError(f"statement id {self.sid!r} must be alphanumeric")
         if not self.actions:
             raise ValueError(f"statement {self.sid} has no actions")
-        if self.principals is not None and "*" in _flatten(self.principals.values()):
-            raise ValueError(f"statement {self.sid} names Principal '*'; name the principals")
+        # Deny statements rightly apply to everyone; an Allow must name who it allows.
+        if self.effect == "Allow" and self.principals is not None and "*" in _flatten(self.principals.values()):
+            raise ValueError(f"statement {self.sid} allows Principal '*'; name the principals")
 
     def render(self) -> dict[str, Any]:
         out: dict[str, Any] = {"Sid": self.sid, "Effect": self.effect}
@@ -42,6 +43,9 @@ class Statement:
         if self.conditions:
             out["Condition"] = {op: dict(kv) for op, kv in self.conditions.items()}
         return out
+
+
+EVERYONE: Principals = {"AWS": "*"}
 
 
 def document(statements: Sequence[Statement]) -> pulumi.Output[str]:

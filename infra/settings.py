@@ -148,6 +148,7 @@ class StorageSettings(_Section):
     raw_archive_after_days: int = Field(90, ge=31, le=3650)
     noncurrent_version_expiry_days: int = Field(90, ge=1, le=3650)
     abort_incomplete_uploads_after_days: int = Field(7, ge=1, le=30)
+    artifact_object_lock_days: int = Field(0, ge=0, le=3650, description="0 turns object lock off")
 
     @model_validator(mode="after")
     def _archive_after_ia(self) -> StorageSettings:
@@ -165,7 +166,8 @@ class FeatureStoreSettings(_Section):
 
 
 class TeamSettings(_Section):
-    name: Namespace
+    # At most 30 characters so that mlplatform-<env>-training-<team> fits IAM's 64.
+    name: Annotated[Namespace, Field(max_length=30)]
     gpu_quota: int = Field(0, ge=0, le=1024)
     cpu_quota: int = Field(64, ge=1, le=100_000)
     memory_quota_gi: int = Field(256, ge=1, le=1_000_000)
@@ -195,9 +197,39 @@ class MonitoringSettings(_Section):
     alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
 
 
+IamPrincipalArn = Annotated[
+    str,
+    _matches(
+        r"arn:aws(-[a-z-]+)?:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)",
+        "an IAM role, user or account-root ARN such as arn:aws:iam::123456789012:role/ml-approvers",
+    ),
+]
+IamProviderArn = Annotated[
+    str,
+    _matches(
+        r"arn:aws(-[a-z-]+)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com",
+        "the ARN of the account's GitHub OIDC provider "
+        "(arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com)",
+    ),
+]
+
+
 class CiSettings(_Section):
     github_repository: GithubRepository | None = None
     deploy_branch: Annotated[str, _matches(r"[A-Za-z0-9._/-]{1,100}", "a git branch name")] = "main"
+    # A GitHub environment (with its own protection rules) that deploy jobs must run in.
+    deploy_environment: Annotated[str, _matches(r"[A-Za-z0-9._-]{1,100}", "a GitHub environment name")] | None = None
+    # An account has one GitHub OIDC provider: reference it when another stack already made it.
+    oidc_provider_arn: IamProviderArn | None = None
+
+
+class IdentitySettings(_Section):
+    # Who may assume the model-approver role (always with MFA). Default: the account's IAM principals.
+    approver_principals: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(default_factory=list)
+
+
+class AuditSettings(_Section):
+    object_lock_days: int = Field(365, ge=0, le=36500, description="0 turns object lock off (dev only)")
 
 
 class Settings(_Section):
@@ -217,6 +249,8 @@ class Settings(_Section):
     registry: RegistrySettings = RegistrySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     ci: CiSettings = CiSettings()
+    identity: IdentitySettings = IdentitySettings()
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _environment_rules(self) -> Settings:
@@ -232,6 +266,8 @@ class Settings(_Section):
             problems.append(
                 ("network.natGateways", "must be 'per-az' in prod: one NAT gateway is a single point of failure")
             )
+        if env == "prod" and self.audit.object_lock_days == 0:
+            problems.append(("audit.objectLockDays", "must be at least 1 in prod: the audit trail is write-once"))
         if self.training.endpoint_public_access:
             if env == "prod":
                 problems.append(("training.endpointPublicAccess", "must be false in prod: the cluster API is private"))

@@ -78,6 +78,19 @@ def physical_state(
         out = {"name": iam_name, "arn": f"arn:{p}:iam::{account}:{kind}{path}{iam_name}"}
         if kind == "role":
             out["uniqueId"] = "AROA" + digest(urn)[:17].upper()
+    elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        host = str(inputs.get("url", "")).removeprefix("https://")
+        rid = f"arn:{p}:iam::{account}:oidc-provider/{host}"
+        out = {"arn": rid}
+    elif type_ == "aws:iam/rolePolicy:RolePolicy":
+        rid = f"{inputs.get('role')}:{inputs.get('name') or _autoname(name, urn)}"
+    elif type_.startswith("aws:s3/bucket") and "bucket" in inputs:
+        # Bucket sub-resources (policy, versioning, logging...) are identified by the bucket name.
+        rid = str(inputs["bucket"])
+    elif type_ == "aws:cloudwatch/logGroup:LogGroup":
+        group = inputs.get("name") or _autoname(name, urn)
+        rid = group
+        out = {"name": group, "arn": f"arn:{p}:logs:{region}:{account}:log-group:{group}"}
     else:
         # Generic: arn:<partition>:<service>:<region>:<account>:<resource-type>/<name>
         module, _, kind = type_.partition(":")[2].partition("/")

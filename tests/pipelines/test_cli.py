@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -11,16 +12,19 @@ import yaml
 
 from pipelines.cli import main
 from pipelines.offline import REPO_ROOT
+from tests.plans import stack_plan
 
 
 def test_plan_prints_the_component_tree_counts_and_outputs(capsys):
     assert main(["plan", "dev"]) == 0
     out = capsys.readouterr().out
-    assert "└─ keys  mlplatform:encryption:Encryption (8)" in out
-    assert "├─ keys-data  aws:kms/key:Key" in out
-    assert "aws:kms/key:Key          4" in out
+    assert "├─ keys  mlplatform:encryption:Encryption (8)" in out
+    assert "│  ├─ keys-data  aws:kms/key:Key" in out
+    assert "      ├─ lake-raw  aws:s3/bucket:Bucket" in out
+    assert re.search(r"^  aws:kms/key:Key +4$", out, re.MULTILINE)
     assert "kmsKeyArns:" in out and "arn:aws:kms:eu-west-1:111111111111:key/" in out
-    assert "Planned stack 'dev' offline: 9 resources" in out
+    custom = sum(1 for r in stack_plan("dev") if r.custom)
+    assert f"Planned stack 'dev' offline: {custom} resources" in out
 
 
 def test_plan_json_files_of_two_runs_are_identical(tmp_path, capsys):

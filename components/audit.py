@@ -1,0 +1,172 @@
+"""The audit trail: every API call of the account, and object access to the platform's data.
+
+A multi-region CloudTrail with log-file validation, encrypted with the logs key, delivered to a
+hardened (and in prod write-once) audit bucket and to CloudWatch Logs for alarms and queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.conventions import partition_for, physical_name, stateful_options
+from components.documents import Statement, document
+from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
+
+
+@dataclass(frozen=True)
+class AuditArgs:
+    environment: str
+    account_id: str
+    region: str
+    logs_key_arn: pulumi.Input[str]
+    access_log_bucket: pulumi.Input[str]
+    # Buckets whose object-level reads and writes are recorded (data events).
+    data_event_bucket_arns: Sequence[str] = ()
+    log_retention_days: int = 365
+    # COMPLIANCE-mode object lock of the audit bucket: not even the root user can shorten it.
+    object_lock_days: int = 365
+    permissions_boundary: pulumi.Input[str] | None = None
+    protect: bool = True
+    force_destroy: bool = False
+
+
+class Audit(pulumi.ComponentResource):
+    def __init__(self, name: str, args: AuditArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:audit:Audit", name, None, opts)
+        import pulumi_aws as aws
+
+        partition = partition_for(args.region)
+        trail_name = physical_name(args.environment, "audit")
+        trail_arn = f"arn:{partition}:cloudtrail:{args.region}:{args.account_id}:trail/{trail_name}"
+        bucket_name = physical_name(args.environment, "audit", args.account_id, args.region)
+        bucket_arn = f"arn:{partition}:s3:::{bucket_name}"
+        from_this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+
+        self.bucket = SecureBucket(
+            f"{name}-bucket",
+            SecureBucketArgs(
+                bucket_name=bucket_name,
+                account_id=args.account_id,
+                region=args.region,
+                kms_key_arn=args.logs_key_arn,
+                log_bucket=args.access_log_bucket,
+                lifecycle=Lifecycle(infrequent_access_after_days=90, noncurrent_version_expiry_days=90),
+                object_lock_days=args.object_lock_days,
+                object_lock_mode="COMPLIANCE",
+                protect=args.protect,
+                force_destroy=args.force_destroy,
+                extra_policy_statements=[
+                    Statement(
+                        sid="CloudTrailAclCheck",
+                        principals={"Service": "cloudtrail.amazonaws.com"},
+                        actions=["s3:GetBucketAcl"],
+                        resources=[bucket_arn],
+                        conditions=from_this_trail,
+                    ),
+                    Statement(
+                        sid="CloudTrailWrite",
+                        principals={"Service": "cloudtrail.amazonaws.com"},
+                        actions=["s3:PutObject"],
+                        resources=[f"{bucket_arn}/AWSLogs/{args.account_id}/*"],
+                        conditions=from_this_trail,
+                    ),
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        log_group_name = f"/mlplatform/{args.environment}/cloudtrail"
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-trail",
+            aws.cloudwatch.LogGroupArgs(
+                name=log_group_name,
+                kms_key_id=args.logs_key_arn,
+                retention_in_days=args.log_retention_days,
+            ),
+            opts=stateful_options(self, args.protect),
+        )
+        log_group_arn = f"arn:{partition}:logs:{args.region}:{args.account_id}:log-group:{log_group_name}"
+        delivery = aws.iam.Role(
+            f"{name}-trail-delivery",
+            aws.iam.RoleArgs(
+                name=physical_name(args.environment, "cloudtrail-delivery"),
+                description="CloudTrail delivery to CloudWatch Logs",
+                permissions_boundary=args.permissions_boundary,
+                assume_role_policy=document(
+                    [
+                        Statement(
+                            sid="CloudTrail",
+                            principals={"Service": "cloudtrail.amazonaws.com"},
+                            actions=["sts:AssumeRole"],
+                            conditions=from_this_trail,
+                        )
+                    ]
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        delivery_policy = aws.iam.RolePolicy(
+            f"{name}-trail-delivery",
+            aws.iam.RolePolicyArgs(
+                role=delivery.id,
+                name="deliver",
+                policy=document(
+                    [
+                        Statement(
+                            sid="WriteTrailLogStreams",
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[f"{log_group_arn}:log-stream:*"],
+                        )
+                    ]
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        selectors = [
+            aws.cloudtrail.TrailAdvancedEventSelectorArgs(
+                name="Management events",
+                field_selectors=[
+                    aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(
+                        field="eventCategory", equals=["Management"]
+                    )
+                ],
+            )
+        ]
+        if args.data_event_bucket_arns:
+            selectors.append(
+                aws.cloudtrail.TrailAdvancedEventSelectorArgs(
+                    name="Platform data objects",
+                    field_selectors=[
+                        aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(
+                            field="eventCategory", equals=["Data"]
+                        ),
+                        aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(
+                            field="resources.type", equals=["AWS::S3::Object"]
+                        ),
+                        aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(
+                            field="resources.ARN", starts_withs=[f"{arn}/" for arn in args.data_event_bucket_arns]
+                        ),
+                    ],
+                )
+            )
+        self.trail = aws.cloudtrail.Trail(
+            f"{name}-trail",
+            aws.cloudtrail.TrailArgs(
+                name=trail_name,
+                s3_bucket_name=self.bucket.bucket.id,
+                is_multi_region_trail=True,
+                include_global_service_events=True,
+                enable_log_file_validation=True,
+                enable_logging=True,
+                kms_key_id=args.logs_key_arn,
+                cloud_watch_logs_group_arn=f"{log_group_arn}:*",
+                cloud_watch_logs_role_arn=delivery.arn,
+                advanced_event_selectors=selectors,
+            ),
+            # The bucket policy and the delivery role must exist before CloudTrail checks them.
+            opts=stateful_options(self, args.protect, depends_on=[self.bucket, delivery_policy, self.log_group]),
+        )
+        self.trail_arn = trail_arn
+        self.register_outputs({"trailArn": trail_arn, "bucket": bucket_name, "logGroup": log_group_name})

@@ -1,0 +1,534 @@
+"""The platform's roles: narrow trust, least-privilege grants, and permission boundaries.
+
+Workload roles (training, feature-ingestion, model-publisher, model-approver) get exactly the grants
+the access matrix (``infra/access.py``) gives them, written by the components that own the data,
+and carry the workload boundary. CI roles are trusted only by GitHub Actions of one repository:
+``ci-preview`` reads the platform's configuration, ``ci-deploy`` manages the platform's resources
+within the deploy boundary, which stops it from escalating (no unbounded roles, no IAM users, no
+tampering with the boundaries or the audit trail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.conventions import partition_for, physical_name, stateful_options
+from components.documents import Statement, document
+
+POD_ROLES = ("feature-ingestion", "model-publisher")  # plus one training-<team> role per team
+WORKLOAD_ROLES = (*POD_ROLES, "model-approver")
+CI_ROLES = ("ci-preview", "ci-deploy")
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+# Actions that AWS authorizes only on Resource "*" (they act on no existing resource, or list
+# across an account), with the reason. Any "*" resource in a generated policy must be one of these.
+WILDCARD_ONLY_ACTIONS: dict[str, str] = {
+    "kms:CreateKey": "a key has no ARN before it exists",
+    "kms:ListAliases": "lists the aliases of the whole account",
+    "cloudtrail:DescribeTrails": "lists the trails of the account",
+    "logs:DescribeLogGroups": "lists log groups by prefix, not by ARN",
+    "s3:ListAllMyBuckets": "lists the buckets of the account",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """ARN patterns that cover exactly one environment's resources (all named mlplatform-<env>-...)."""
+
+    environment: str
+    account_id: str
+    region: str
+
+    @property
+    def partition(self) -> str:
+        return partition_for(self.region)
+
+    @property
+    def prefix(self) -> str:
+        return f"mlplatform-{self.environment}-"
+
+    @property
+    def buckets(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.prefix}*"
+
+    @property
+    def roles(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{self.prefix}*"
+
+    @property
+    def policies(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:policy/{self.prefix}*"
+
+    @property
+    def oidc_provider(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+
+    @property
+    def keys(self) -> str:
+        return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:key/*"
+
+    @property
+    def aliases(self) -> str:
+        return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:alias/{self.prefix}*"
+
+    @property
+    def trails(self) -> str:
+        return f"arn:{self.partition}:cloudtrail:{self.region}:{self.account_id}:trail/{self.prefix}*"
+
+    @property
+    def log_groups(self) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:/mlplatform/{self.environment}/*"
+
+    @property
+    def this_environment(self) -> dict[str, dict[str, str]]:
+        """Condition: the resource carries this environment's tag (set by the provider's default tags)."""
+        return {"StringEquals": {"aws:ResourceTag/environment": self.environment}}
+
+
+@dataclass(frozen=True)
+class IdentityArgs:
+    environment: str
+    account_id: str
+    region: str
+    # Training teams: each gets its own training-<team> role, so teams cannot touch each other's runs.
+    teams: Sequence[str] = ()
+    # Workload role -> its identity-policy statements, from the access matrix.
+    grants: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
+    # Principals that may assume model-approver (with MFA); empty means the account's principals.
+    approver_principals: Sequence[str] = ()
+    # GitHub "owner/name"; None creates no CI roles.
+    github_repository: str | None = None
+    # The OIDC subject a deploy job must have, after "repo:<owner>/<name>:".
+    deploy_subject: str = "ref:refs/heads/main"
+    # None creates the account's GitHub OIDC provider; an ARN references an existing one.
+    oidc_provider_arn: str | None = None
+    protect: bool = True
+
+    @property
+    def workload_roles(self) -> tuple[str, ...]:
+        return (*(f"training-{t}" for t in self.teams), *WORKLOAD_ROLES)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.grants) - set(self.workload_roles))
+        if unknown:
+            raise ValueError(f"grants for unknown roles {unknown}; roles: {', '.join(self.workload_roles)}")
+
+
+class Identity(pulumi.ComponentResource):
+    """The platform's IAM roles, their boundaries and (optionally) the GitHub OIDC provider."""
+
+    def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:identity:Identity", name, None, opts)
+        import pulumi_aws as aws
+
+        self.scope = scope = Scope(args.environment, args.account_id, args.region)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def policy_name(purpose: str) -> str:
+            return physical_name(args.environment, purpose)
+
+        self.workload_boundary = aws.iam.Policy(
+            f"{name}-workload-boundary",
+            aws.iam.PolicyArgs(
+                name=policy_name("workload-boundary"),
+                description="Ceiling for every mlplatform workload role",
+                policy=document(workload_boundary(scope)),
+            ),
+            opts=child,
+        )
+        self.roles: dict[str, pulumi.Resource] = {}
+        self.role_arns: dict[str, str] = {}
+
+        for role in args.workload_roles:
+            if role == "model-approver":
+                trust = mfa_trust(args.approver_principals or [f"arn:{scope.partition}:iam::{args.account_id}:root"])
+            else:
+                trust = pod_identity_trust(args.account_id)
+            self._role(role, trust, args.grants.get(role, ()), self.workload_boundary.arn, max_session=3600)
+
+        self.oidc_provider_arn: pulumi.Input[str] | None = None
+        if args.github_repository:
+            if args.oidc_provider_arn:
+                self.oidc_provider_arn = args.oidc_provider_arn
+            else:
+                provider = aws.iam.OpenIdConnectProvider(
+                    f"{name}-github",
+                    aws.iam.OpenIdConnectProviderArgs(
+                        url=f"https://{GITHUB_OIDC_HOST}", client_id_lists=["sts.amazonaws.com"]
+                    ),
+                    opts=stateful_options(self, args.protect),
+                )
+                self.oidc_provider_arn = provider.arn
+            repo = args.github_repository
+            self.deploy_boundary = aws.iam.Policy(
+                f"{name}-deploy-boundary",
+                aws.iam.PolicyArgs(
+                    name=policy_name("deploy-boundary"),
+                    description="Ceiling for the mlplatform CI deploy role",
+                    policy=document(deploy_boundary(scope, args.protect)),
+                ),
+                opts=child,
+            )
+            self._role(
+                "ci-preview",
+                github_trust(self.oidc_provider_arn, f"repo:{repo}:pull_request"),
+                preview_statements(scope),
+                self.deploy_boundary.arn,
+                max_session=3600,
+            )
+            self._role(
+                "ci-deploy",
+                github_trust(self.oidc_provider_arn, f"repo:{repo}:{args.deploy_subject}"),
+                deploy_statements(scope, args.protect),
+                self.deploy_boundary.arn,
+                max_session=7200,
+            )
+        self.register_outputs({"roleArns": self.role_arns})
+
+    def _role(
+        self,
+        role: str,
+        trust: pulumi.Output[str],
+        statements: Sequence[Statement],
+        boundary: pulumi.Input[str] | None,
+        max_session: int,
+    ) -> None:
+        import pulumi_aws as aws
+
+        name = physical_name(self.scope.environment, role)
+        res = aws.iam.Role(
+            f"{self._name}-{role}",
+            aws.iam.RoleArgs(
+                name=name,
+                assume_role_policy=trust,
+                permissions_boundary=boundary,
+                max_session_duration=max_session,
+                description=f"mlplatform {self.scope.environment} {role}",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if statements:
+            aws.iam.RolePolicy(
+                f"{self._name}-{role}",
+                aws.iam.RolePolicyArgs(role=res.id, name="access", policy=document(statements)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.roles[role] = res
+        self.role_arns[role] = f"arn:{self.scope.partition}:iam::{self.scope.account_id}:role/{name}"
+
+
+# --- trust policies -----------------------------------------------------------------------------
+
+
+def pod_identity_trust(account_id: str) -> pulumi.Output[str]:
+    """EKS Pod Identity: only the pods service, only for clusters of this account."""
+    return document(
+        [
+            Statement(
+                sid="EksPodIdentity",
+                principals={"Service": "pods.eks.amazonaws.com"},
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+            )
+        ]
+    )
+
+
+def mfa_trust(principals: Sequence[str]) -> pulumi.Output[str]:
+    """Named principals, only with MFA and a recent sign-in."""
+    return document(
+        [
+            Statement(
+                sid="ApproversWithMfa",
+                principals={"AWS": list(principals)},
+                actions=["sts:AssumeRole"],
+                conditions={
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+                },
+            )
+        ]
+    )
+
+
+def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
+    """GitHub Actions of one repository, for one exact OIDC subject (no wildcards)."""
+    return document(
+        [
+            Statement(
+                sid="GitHubActions",
+                principals={"Federated": provider_arn},
+                actions=["sts:AssumeRoleWithWebIdentity"],
+                conditions={
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                    }
+                },
+            )
+        ]
+    )
+
+
+# --- boundaries and CI policies -----------------------------------------------------------------
+
+_BUCKET_CONFIG_READ = [
+    "s3:GetBucket*",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+]
+_BUCKET_CONFIG_WRITE = [
+    "s3:CreateBucket",
+    "s3:PutBucket*",
+    "s3:DeleteBucketPolicy",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+]
+_KEY_READ = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+_KEY_ADMIN = [
+    "kms:EnableKeyRotation",
+    "kms:PutKeyPolicy",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+    "kms:EnableKey",
+]
+_ROLE_READ = [
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+]
+_POLICY_READ = ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"]
+_TRAIL_READ = [
+    "cloudtrail:GetTrail",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:ListTags",
+]
+_LOGS_READ = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+
+
+def preview_statements(scope: Scope) -> list[Statement]:
+    """Read the configuration (never the data) of this environment's resources: enough for
+    `pulumi preview --refresh` of the platform."""
+    return [
+        Statement(sid="ReadBucketConfiguration", actions=_BUCKET_CONFIG_READ, resources=[scope.buckets]),
+        Statement(sid="ReadKeys", actions=_KEY_READ, resources=[scope.keys], conditions=scope.this_environment),
+        Statement(sid="ReadRoles", actions=_ROLE_READ, resources=[scope.roles]),
+        Statement(sid="ReadPolicies", actions=_POLICY_READ, resources=[scope.policies]),
+        Statement(sid="ReadOidcProvider", actions=["iam:GetOpenIDConnectProvider"], resources=[scope.oidc_provider]),
+        Statement(sid="ReadTrail", actions=_TRAIL_READ, resources=[scope.trails]),
+        Statement(sid="ReadLogGroups", actions=_LOGS_READ, resources=[scope.log_groups]),
+        Statement(
+            sid="ListAccountWide",
+            actions=["kms:ListAliases", "cloudtrail:DescribeTrails", "logs:DescribeLogGroups"],
+            resources=["*"],
+        ),
+    ]
+
+
+def deploy_statements(scope: Scope, protect: bool) -> list[Statement]:
+    """Manage this environment's resources. Never object data; deletes of stateful resources only
+    where the stack is unprotected (dev)."""
+    statements = [
+        *preview_statements(scope),
+        Statement(sid="ManageBuckets", actions=_BUCKET_CONFIG_WRITE, resources=[scope.buckets]),
+        Statement(
+            sid="CreateKeys",
+            actions=["kms:CreateKey"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:RequestTag/environment": scope.environment}},
+        ),
+        Statement(sid="ManageKeys", actions=_KEY_ADMIN, resources=[scope.keys], conditions=scope.this_environment),
+        Statement(
+            sid="ManageAliases",
+            actions=["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
+            resources=[scope.aliases, scope.keys],
+        ),
+        Statement(
+            sid="ManageRoles",
+            actions=[
+                "iam:CreateRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRole",
+            ],
+            resources=[scope.roles],
+        ),
+        Statement(
+            sid="ManagePolicies",
+            actions=["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy"],
+            resources=[scope.policies],
+        ),
+        Statement(
+            sid="ManageOidcProvider",
+            actions=[
+                "iam:CreateOpenIDConnectProvider",
+                "iam:TagOpenIDConnectProvider",
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+            ],
+            resources=[scope.oidc_provider],
+        ),
+        Statement(
+            sid="PassTrailRole",
+            actions=["iam:PassRole"],
+            resources=[scope.roles],
+            conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+        ),
+        Statement(
+            sid="ManageTrail",
+            actions=[
+                "cloudtrail:CreateTrail",
+                "cloudtrail:UpdateTrail",
+                "cloudtrail:StartLogging",
+                "cloudtrail:PutEventSelectors",
+                "cloudtrail:AddTags",
+                "cloudtrail:RemoveTags",
+            ],
+            resources=[scope.trails],
+        ),
+        Statement(
+            sid="ManageLogGroups",
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:AssociateKmsKey",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ],
+            resources=[scope.log_groups],
+        ),
+    ]
+    if not protect:
+        # Disposable stacks: `pulumi destroy` deletes (and empties, force_destroy) what it made.
+        statements += [
+            Statement(
+                sid="TearDownBuckets",
+                actions=["s3:DeleteBucket", "s3:ListBucket", "s3:ListBucketVersions", "s3:DeleteObjectVersion"],
+                resources=[scope.buckets],
+            ),
+            Statement(
+                sid="TearDownKeys",
+                actions=["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+                resources=[scope.keys],
+                conditions=scope.this_environment,
+            ),
+            Statement(
+                sid="TearDownIam",
+                actions=["iam:DeletePolicy", "iam:DeleteOpenIDConnectProvider"],
+                resources=[scope.policies, scope.oidc_provider],
+            ),
+            Statement(sid="TearDownTrail", actions=["cloudtrail:DeleteTrail"], resources=[scope.trails]),
+            Statement(sid="TearDownLogGroups", actions=["logs:DeleteLogGroup"], resources=[scope.log_groups]),
+        ]
+    return statements
+
+
+def workload_boundary(scope: Scope) -> list[Statement]:
+    """The most any workload role can ever do, whatever grant it is given later: data-plane use
+    of this environment's data, never IAM, key administration or bucket configuration."""
+    return [
+        Statement(
+            sid="DataPlaneOfThisEnvironment",
+            actions=[
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+                "s3:ListBucket",
+            ],
+            resources=[scope.buckets],
+        ),
+        Statement(
+            sid="KeysOfThisEnvironment",
+            actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            resources=[scope.keys],
+            conditions=scope.this_environment,
+        ),
+        Statement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{scope.log_groups}:log-stream:*"],
+        ),
+        Statement(
+            sid="MlServices",
+            actions=["sagemaker:*", "sagemaker-mlflow:*", "ecr:*", "glue:*", "cloudwatch:PutMetricData"],
+            resources=["*"],
+        ),
+        Statement(
+            sid="NeverAdminister",
+            effect="Deny",
+            actions=["iam:*", "organizations:*", "account:*", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"],
+            resources=["*"],
+        ),
+    ]
+
+
+def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
+    """Ceiling for the CI roles: the platform's services, minus the ways to escalate or hide.
+
+    Boundaries themselves can only be changed by an administrator (the bootstrap `pulumi up`),
+    so a compromised pipeline cannot lift its own ceiling."""
+    boundary_arns = [f"arn:{scope.partition}:iam::{scope.account_id}:policy/{scope.prefix}*-boundary"]
+    statements = [
+        Statement(
+            sid="PlatformServices",
+            actions=["s3:*", "kms:*", "iam:*", "cloudtrail:*", "logs:*"],
+            resources=["*"],
+        ),
+        Statement(
+            sid="NeverReadOrWriteData",
+            effect="Deny",
+            actions=["s3:GetObject*", "s3:PutObject*", "kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+        ),
+        Statement(
+            sid="NoIamUsers",
+            effect="Deny",
+            actions=["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:AttachUserPolicy"],
+            resources=["*"],
+        ),
+        Statement(
+            sid="RolesOnlyWithABoundary",
+            effect="Deny",
+            actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            resources=["*"],
+            conditions={"StringNotLike": {"iam:PermissionsBoundary": boundary_arns}},
+        ),
+        Statement(
+            sid="KeepRoleBoundaries", effect="Deny", actions=["iam:DeleteRolePermissionsBoundary"], resources=["*"]
+        ),
+        Statement(
+            sid="KeepBoundaryPolicies",
+            effect="Deny",
+            actions=[
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            resources=boundary_arns,
+        ),
+        # The platform's roles have inline policies only: no AdministratorAccess or other managed policy.
+        Statement(sid="NoManagedPolicyAttachments", effect="Deny", actions=["iam:AttachRolePolicy"], resources=["*"]),
+        Statement(
+            sid="KeepAuditTrail",
+            effect="Deny",
+            actions=["cloudtrail:StopLogging", *(["cloudtrail:DeleteTrail"] if protect else [])],
+            resources=["*"],
+        ),
+    ]
+    return statements

@@ -1,0 +1,377 @@
+"""Hardened S3 buckets and the data lake built from them.
+
+Every bucket: SSE-KMS with its domain key and bucket keys, versioning, all four public-access
+blocks, ACLs disabled (BucketOwnerEnforced), server access logs to the log bucket, a policy that
+denies plain HTTP and objects encrypted any other way, and lifecycle rules. The bucket that owns
+data writes the grants for it (CDK style): exact actions on ``bucket`` and ``bucket/prefix*``,
+and the key, used only through S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.conventions import partition_for, physical_name, stateful_options
+from components.documents import EVERYONE, Statement, document
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Lifecycle rules of a bucket. ``None`` leaves a transition or expiry out."""
+
+    infrequent_access_after_days: int | None = None
+    archive_after_days: int | None = None
+    expire_after_days: int | None = None
+    noncurrent_version_expiry_days: int = 90
+    abort_incomplete_uploads_after_days: int = 7
+
+
+@dataclass(frozen=True)
+class SecureBucketArgs:
+    bucket_name: str
+    account_id: str
+    region: str
+    # The key objects are encrypted with. Required unless this is the access-log bucket.
+    kms_key_arn: pulumi.Input[str] | None = None
+    # Bucket receiving this bucket's server access logs. Required unless this is the log bucket.
+    log_bucket: pulumi.Input[str] | None = None
+    # Named opt-out: S3 server access logging can only write to a bucket encrypted with SSE-S3,
+    # so the log bucket uses SSE-S3, does not log itself, and admits the logging service.
+    is_access_log_target: bool = False
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # Object lock (WORM) retention in days and mode; 0 leaves object lock off.
+    object_lock_days: int = 0
+    object_lock_mode: str = "COMPLIANCE"
+    protect: bool = True
+    # Named opt-out for disposable stacks: `pulumi destroy` empties the bucket first.
+    force_destroy: bool = False
+    # Service statements the owner adds (for example CloudTrail delivery to the audit bucket).
+    extra_policy_statements: Sequence[Statement] = ()
+
+    def __post_init__(self) -> None:
+        if self.is_access_log_target:
+            if self.kms_key_arn is not None or self.log_bucket is not None:
+                raise ValueError("the access-log bucket uses SSE-S3 and does not log itself")
+        elif self.kms_key_arn is None or self.log_bucket is None:
+            raise ValueError(f"bucket {self.bucket_name} needs kms_key_arn and log_bucket")
+        if self.object_lock_days < 0 or self.object_lock_mode not in ("COMPLIANCE", "GOVERNANCE"):
+            raise ValueError("object_lock_days must be >= 0 and object_lock_mode COMPLIANCE or GOVERNANCE")
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """One S3 bucket with every hardening setting, and grant helpers for its objects."""
+
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:storage:SecureBucket", name, None, opts)
+        import pulumi_aws as aws
+
+        s3 = aws.s3
+        self.args = args
+        self.label = name  # the logical name: statement ids of grants derive from it
+        self.name = args.bucket_name
+        self.arn = f"arn:{partition_for(args.region)}:s3:::{args.bucket_name}"
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.bucket = s3.Bucket(
+            name,
+            s3.BucketArgs(
+                bucket=args.bucket_name,
+                force_destroy=args.force_destroy,
+                object_lock_enabled=args.object_lock_days > 0,
+            ),
+            opts=stateful_options(self, args.protect),
+        )
+        bucket_id = self.bucket.id
+        public_block = s3.BucketPublicAccessBlock(
+            name,
+            s3.BucketPublicAccessBlockArgs(
+                bucket=bucket_id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+            opts=child,
+        )
+        s3.BucketOwnershipControls(
+            name,
+            s3.BucketOwnershipControlsArgs(
+                bucket=bucket_id,
+                rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            ),
+            opts=child,
+        )
+        versioning = s3.BucketVersioning(
+            name,
+            s3.BucketVersioningInitArgs(
+                bucket=bucket_id,
+                versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            ),
+            opts=child,
+        )
+        by_default = (
+            s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(sse_algorithm="AES256")
+            if args.is_access_log_target
+            else s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+            )
+        )
+        s3.BucketServerSideEncryptionConfiguration(
+            name,
+            s3.BucketServerSideEncryptionConfigurationInitArgs(
+                bucket=bucket_id,
+                rules=[
+                    s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=by_default,
+                        bucket_key_enabled=not args.is_access_log_target,
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        if not args.is_access_log_target:
+            s3.BucketLogging(
+                name,
+                s3.BucketLoggingInitArgs(
+                    bucket=bucket_id, target_bucket=args.log_bucket, target_prefix=f"{self.name}/"
+                ),
+                opts=child,
+            )
+        s3.BucketPolicy(
+            name,
+            s3.BucketPolicyArgs(bucket=bucket_id, policy=document(self._policy_statements())),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]),
+        )
+        s3.BucketLifecycleConfiguration(
+            name,
+            s3.BucketLifecycleConfigurationArgs(bucket=bucket_id, rules=_lifecycle_rules(args.lifecycle)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        if args.object_lock_days:
+            s3.BucketObjectLockConfiguration(
+                name,
+                s3.BucketObjectLockConfigurationInitArgs(
+                    bucket=bucket_id,
+                    rule=s3.BucketObjectLockConfigurationRuleArgs(
+                        default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                            mode=args.object_lock_mode, days=args.object_lock_days
+                        )
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            )
+        self.register_outputs({"bucket": self.name, "arn": self.arn})
+
+    def _policy_statements(self) -> list[Statement]:
+        a = self.args
+        objects = f"{self.arn}/*"
+        statements = [
+            Statement(
+                sid="DenyInsecureTransport",
+                effect="Deny",
+                principals=EVERYONE,
+                actions=["s3:*"],
+                resources=[self.arn, objects],
+                conditions={"Bool": {"aws:SecureTransport": "false"}},
+            )
+        ]
+        if a.is_access_log_target:
+            statements.append(
+                Statement(
+                    sid="AllowServerAccessLogDelivery",
+                    principals={"Service": "logging.s3.amazonaws.com"},
+                    actions=["s3:PutObject"],
+                    resources=[objects],
+                    conditions={"StringEquals": {"aws:SourceAccount": a.account_id}},
+                )
+            )
+        else:
+            # Objects must be encrypted with this bucket's key: a request may omit the headers
+            # (default encryption applies) but may not name another algorithm or key.
+            statements += [
+                Statement(
+                    sid="DenyOtherEncryption",
+                    effect="Deny",
+                    principals=EVERYONE,
+                    actions=["s3:PutObject"],
+                    resources=[objects],
+                    conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                ),
+                Statement(
+                    sid="DenyOtherKmsKey",
+                    effect="Deny",
+                    principals=EVERYONE,
+                    actions=["s3:PutObject"],
+                    resources=[objects],
+                    conditions={
+                        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": a.kms_key_arn}
+                    },
+                ),
+            ]
+        return statements + list(a.extra_policy_statements)
+
+    # --- grants: the exact actions and ARNs a role needs on this bucket -------------------------
+
+    def grant_read(self, prefix: str = "") -> list[Statement]:
+        """Read objects under ``prefix`` (and list them); decrypt with the bucket's key through S3."""
+        sid = _sid("Read", self.label, prefix)
+        statements = [
+            Statement(
+                sid=f"{sid}Objects",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[f"{self.arn}/{prefix}*"],
+            ),
+            Statement(
+                sid=f"{sid}List",
+                actions=["s3:ListBucket"],
+                resources=[self.arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else {},
+            ),
+        ]
+        return statements + self._key_use(sid, ["kms:Decrypt"])
+
+    def grant_write(self, prefix: str = "") -> list[Statement]:
+        """Write (not delete) objects under ``prefix``; encrypt with the bucket's key through S3."""
+        sid = _sid("Write", self.label, prefix)
+        statements = [
+            Statement(
+                sid=f"{sid}Objects",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[f"{self.arn}/{prefix}*"],
+            )
+        ]
+        # Decrypt is needed to complete multipart uploads of SSE-KMS objects.
+        return statements + self._key_use(sid, ["kms:GenerateDataKey", "kms:Decrypt"])
+
+    def _key_use(self, sid: str, actions: list[str]) -> list[Statement]:
+        if self.args.kms_key_arn is None:
+            return []
+        return [
+            Statement(
+                sid=f"{sid}Key",
+                actions=actions,
+                resources=[self.args.kms_key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.args.region}.amazonaws.com"}},
+            )
+        ]
+
+
+def _sid(verb: str, label: str, prefix: str) -> str:
+    """``Read`` + ``lake-curated`` + ``experiments/recsys/`` -> ``ReadLakeCuratedExperimentsRecsys``."""
+    words = f"{label}-{prefix}".replace("/", "-").replace("_", "-").replace(".", "-").split("-")
+    return verb + "".join(w.capitalize() for w in words if w.isalnum())
+
+
+def _lifecycle_rules(lc: Lifecycle) -> list:
+    import pulumi_aws as aws
+
+    s3 = aws.s3
+    transitions = []
+    if lc.infrequent_access_after_days:
+        transitions.append(
+            s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                days=lc.infrequent_access_after_days, storage_class="STANDARD_IA"
+            )
+        )
+    if lc.archive_after_days:
+        transitions.append(
+            s3.BucketLifecycleConfigurationRuleTransitionArgs(days=lc.archive_after_days, storage_class="GLACIER_IR")
+        )
+    return [
+        s3.BucketLifecycleConfigurationRuleArgs(
+            id="retention",
+            status="Enabled",
+            filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            transitions=transitions or None,
+            expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=lc.expire_after_days)
+            if lc.expire_after_days
+            else None,
+            noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=lc.noncurrent_version_expiry_days
+            ),
+            abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=lc.abort_incomplete_uploads_after_days
+            ),
+        )
+    ]
+
+
+# --- the data lake ------------------------------------------------------------------------------
+
+ZONES = ("raw", "curated", "artifacts")
+
+
+@dataclass(frozen=True)
+class DataLakeArgs:
+    environment: str
+    account_id: str
+    region: str
+    data_key_arn: pulumi.Input[str]
+    models_key_arn: pulumi.Input[str]
+    raw_lifecycle: Lifecycle = field(default_factory=lambda: Lifecycle(30, 90))
+    curated_lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    artifacts_lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    access_log_retention_days: int = 365
+    artifact_object_lock_days: int = 0
+    protect: bool = True
+    force_destroy: bool = False
+
+
+class DataLake(pulumi.ComponentResource):
+    """Raw, curated and model-artifact buckets, and the bucket their access logs go to."""
+
+    def __init__(self, name: str, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:storage:DataLake", name, None, opts)
+        common = {
+            "account_id": args.account_id,
+            "region": args.region,
+            "protect": args.protect,
+            "force_destroy": args.force_destroy,
+        }
+        child = pulumi.ResourceOptions(parent=self)
+
+        def bucket_name(purpose: str) -> str:
+            return physical_name(args.environment, purpose, args.account_id, args.region)
+
+        self.access_logs = SecureBucket(
+            f"{name}-access-logs",
+            SecureBucketArgs(
+                bucket_name=bucket_name("access-logs"),
+                is_access_log_target=True,
+                lifecycle=Lifecycle(
+                    expire_after_days=args.access_log_retention_days, noncurrent_version_expiry_days=30
+                ),
+                **common,
+            ),
+            opts=child,
+        )
+        zone_specs = {
+            "raw": (args.data_key_arn, args.raw_lifecycle, 0),
+            "curated": (args.data_key_arn, args.curated_lifecycle, 0),
+            "artifacts": (args.models_key_arn, args.artifacts_lifecycle, args.artifact_object_lock_days),
+        }
+        self.zones: dict[str, SecureBucket] = {}
+        for zone, (key, lifecycle, lock_days) in zone_specs.items():
+            self.zones[zone] = SecureBucket(
+                f"{name}-{zone}",
+                SecureBucketArgs(
+                    bucket_name=bucket_name(zone),
+                    kms_key_arn=key,
+                    log_bucket=self.access_logs.name,
+                    lifecycle=lifecycle,
+                    object_lock_days=lock_days,
+                    object_lock_mode="GOVERNANCE",
+                    **common,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_logs]),
+            )
+        self.register_outputs({"buckets": {z: b.name for z, b in self.zones.items()}})
+
+    def zone(self, name: str) -> SecureBucket:
+        try:
+            return self.zones[name]
+        except KeyError:
+            raise KeyError(f"no data lake zone {name!r}; zones: {', '.join(self.zones)}") from None

@@ -1,0 +1,56 @@
+"""The access matrix: which role may do what on which resource, and why.
+
+This table is the intent; the IAM policies are generated from it through the grant helpers of
+the components that own the resources, and tests/access/ proves each cell (and a set of denials)
+against moto's IAM evaluator. To give a role new access, add a row here: never hand-write a policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from components.documents import Statement
+
+
+class Grantable(Protocol):
+    """A resource owner that writes its own grants (``grant_read``, ``grant_write``, ...)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    role: str  # a role of components.identity; "training" means every team's training role
+    resource: str  # a key of the resources the platform registers (see infra/platform.py)
+    grant: str  # the owner's grant_<grant> helper
+    prefix: str = ""  # may contain {team}
+    why: str = ""
+
+
+MATRIX: tuple[Cell, ...] = (
+    Cell("training", "lake:curated", "read", why="train on validated datasets"),
+    Cell("training", "lake:artifacts", "read", "experiments/{team}/", "resume from the team's checkpoints"),
+    Cell("training", "lake:artifacts", "write", "experiments/{team}/", "checkpoints and run outputs of the team"),
+    Cell("feature-ingestion", "lake:raw", "read", why="source data to validate and transform"),
+    Cell("feature-ingestion", "lake:curated", "write", why="publish validated datasets"),
+    Cell("model-publisher", "lake:artifacts", "read", "experiments/", "pick the run to publish"),
+    Cell("model-publisher", "lake:artifacts", "write", "models/", "versioned model artifacts"),
+    Cell("model-approver", "lake:artifacts", "read", "models/", "review a candidate's metrics and model card"),
+)
+
+
+def role_grants(
+    resources: Mapping[str, Grantable], teams: Sequence[str], matrix: Sequence[Cell] = MATRIX
+) -> dict[str, list[Statement]]:
+    """Each role's identity-policy statements, from the matrix and the owners' grant helpers."""
+    grants: dict[str, list[Statement]] = {}
+    for cell in matrix:
+        if cell.resource not in resources:
+            raise KeyError(f"access matrix names {cell.resource!r}; resources: {', '.join(sorted(resources))}")
+        helper = getattr(resources[cell.resource], f"grant_{cell.grant}")
+        if cell.role == "training":
+            for team in teams:
+                grants.setdefault(f"training-{team}", []).extend(helper(cell.prefix.format(team=team)))
+        else:
+            grants.setdefault(cell.role, []).extend(helper(cell.prefix))
+    return grants

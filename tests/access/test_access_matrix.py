@@ -1,0 +1,230 @@
+"""Every cell of the access matrix, and the denials that matter, proven with moto's IAM evaluator.
+
+Each case assumes a role loaded from the dev or prod Plan and makes a real boto3 call. See
+tests/access/lab.py for what moto does not evaluate and where that is covered instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.access.lab import DENIED, EMPTY_POLICY, REGION, AccessLab
+from tests.plans import stack_plan
+
+OBJ = "data/part-0.parquet"
+PODS_TRUST = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},'
+    '"Action":["sts:AssumeRole","sts:TagSession"]}]}'
+)
+OWN_RUN, OTHER_RUN, MODEL = "experiments/recsys/ckpt", "experiments/fraud/ckpt", "models/churn/1"
+
+
+def s3(s, _):
+    return s.client("s3")
+
+
+def get(zone: str, key: str = OBJ):
+    return lambda s, lab: s3(s, lab).get_object(Bucket=lab.buckets[zone], Key=key)
+
+
+def put(zone: str, key: str):
+    return lambda s, lab: s3(s, lab).put_object(Bucket=lab.buckets[zone], Key=key, Body=b"new")
+
+
+def delete(zone: str, key: str = OBJ):
+    return lambda s, lab: s3(s, lab).delete_object(Bucket=lab.buckets[zone], Key=key)
+
+
+def listing(zone: str, prefix: str = ""):
+    return lambda s, lab: s3(s, lab).list_objects_v2(Bucket=lab.buckets[zone], Prefix=prefix)
+
+
+def foreign_get(zone: str):
+    # The same zone of the other environment (prod for dev, dev for prod).
+    return lambda s, lab: s3(s, lab).get_object(Bucket=lab.foreign_buckets[f"{_other(lab)}:{zone}"], Key=OBJ)
+
+
+def _other(lab: AccessLab) -> str:
+    return "prod" if lab.plan.stack == "dev" else "dev"
+
+
+def create_bucket(name: str):
+    def call(s, lab):
+        bucket = name.format(env=lab.plan.stack, other=_other(lab), account=lab.account)
+        s3(s, lab).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    return call
+
+
+def kms(action: str, domain: str = "data"):
+    def call(s, lab):
+        client, key = s.client("kms"), lab.key_ids[domain]
+        if action == "decrypt":
+            client.decrypt(CiphertextBlob=lab.ciphertexts[domain])
+        elif action == "describe":
+            client.describe_key(KeyId=key)
+        elif action == "list_aliases":
+            client.list_aliases()
+        elif action == "schedule_deletion":
+            client.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+        elif action == "create":
+            client.create_key(Tags=[{"TagKey": "environment", "TagValue": lab.plan.stack}])
+
+    return call
+
+
+def iam(action: str, name: str = ""):
+    def call(s, lab):
+        client = s.client("iam")
+        role = name.format(env=lab.plan.stack, other=_other(lab))
+        if action == "create_role":
+            boundary = f"arn:aws:iam::{lab.account}:policy/mlplatform-{lab.plan.stack}-workload-boundary"
+            client.create_role(RoleName=role, AssumeRolePolicyDocument=EMPTY_POLICY, PermissionsBoundary=boundary)
+        elif action == "get_role":
+            client.get_role(RoleName=role)
+        elif action == "update_trust":
+            client.update_assume_role_policy(RoleName=role, PolicyDocument=PODS_TRUST)
+        elif action == "put_role_policy":
+            client.put_role_policy(RoleName=role, PolicyName="access", PolicyDocument=EMPTY_POLICY)
+        elif action == "attach_admin":
+            client.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        elif action == "create_user":
+            client.create_user(UserName="intruder")
+
+    return call
+
+
+def bucket_config(action: str, zone: str = "raw"):
+    def call(s, lab):
+        client, bucket = s3(s, lab), lab.buckets[zone]
+        if action == "get_logging":
+            client.get_bucket_logging(Bucket=bucket)
+        elif action == "get_versioning":
+            client.get_bucket_versioning(Bucket=bucket)
+        elif action == "put_versioning":
+            client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        elif action == "put_policy":
+            client.put_bucket_policy(Bucket=bucket, Policy='{"Version":"2012-10-17","Statement":[]}')
+
+    return call
+
+
+@dataclass(frozen=True)
+class Case:
+    role: str
+    what: str
+    call: Any
+    allowed: bool
+    stacks: tuple[str, ...] = ("dev", "prod")
+
+
+ROLE = "training-recsys"
+CASES = [
+    # training (per team): read curated data, read/write its own team's runs; nothing else
+    Case(ROLE, "read curated objects", get("curated"), True),
+    Case(ROLE, "list curated data", listing("curated", "data/"), True),
+    Case(ROLE, "write own team's checkpoint", put("artifacts", OWN_RUN + "-2"), True),
+    Case(ROLE, "read own team's checkpoint", get("artifacts", OWN_RUN), True),
+    Case(ROLE, "list own team's runs", listing("artifacts", "experiments/recsys/"), True),
+    Case(ROLE, "decrypt with the data key", kms("decrypt"), True),
+    Case(ROLE, "write curated data (read only)", put("curated", "data/evil"), False),
+    Case(ROLE, "read raw data (not granted)", get("raw"), False),
+    Case(ROLE, "write another team's runs", put("artifacts", OTHER_RUN + "-2"), False),
+    Case(ROLE, "read another team's runs", get("artifacts", OTHER_RUN), False),
+    Case(ROLE, "delete curated data", delete("curated"), False),
+    Case(ROLE, "delete own checkpoint", delete("artifacts", OWN_RUN), False),
+    Case(ROLE, "read the other environment's data", foreign_get("curated"), False),
+    Case(ROLE, "create an IAM role", iam("create_role", "mlplatform-{env}-escalate"), False),
+    Case(ROLE, "schedule key deletion", kms("schedule_deletion"), False),
+    # feature ingestion: raw in, curated out
+    Case("feature-ingestion", "read raw data", get("raw"), True),
+    Case("feature-ingestion", "list raw data", listing("raw"), True),
+    Case("feature-ingestion", "write curated data", put("curated", "data/part-1.parquet"), True),
+    Case("feature-ingestion", "write raw data (read only)", put("raw", "data/evil"), False),
+    Case("feature-ingestion", "delete curated data", delete("curated"), False),
+    Case("feature-ingestion", "read model artifacts", get("artifacts", MODEL), False),
+    Case("feature-ingestion", "read the other environment's raw data", foreign_get("raw"), False),
+    # model publisher: runs in, versioned models out
+    Case("model-publisher", "read a training run", get("artifacts", OWN_RUN), True),
+    Case("model-publisher", "write a model version", put("artifacts", "models/churn/2"), True),
+    Case("model-publisher", "overwrite a run (read only)", put("artifacts", OWN_RUN), False),
+    Case("model-publisher", "delete a model version", delete("artifacts", MODEL), False),
+    Case("model-publisher", "write curated data", put("curated", "data/evil"), False),
+    Case(
+        "model-publisher", "attach AdministratorAccess", iam("attach_admin", "mlplatform-{env}-model-publisher"), False
+    ),
+    # model approver: reviews models, changes nothing in the lake
+    Case("model-approver", "read a model version", get("artifacts", MODEL), True),
+    Case("model-approver", "list model versions", listing("artifacts", "models/"), True),
+    Case("model-approver", "write a model version", put("artifacts", "models/churn/9"), False),
+    Case("model-approver", "read training runs", get("artifacts", OWN_RUN), False),
+    Case("model-approver", "read raw data", get("raw"), False),
+    # CI preview: configuration only
+    Case("ci-preview", "read bucket logging", bucket_config("get_logging"), True),
+    Case("ci-preview", "read bucket versioning", bucket_config("get_versioning"), True),
+    Case("ci-preview", "read a platform role", iam("get_role", "mlplatform-{env}-feature-ingestion"), True),
+    Case("ci-preview", "describe a key", kms("describe"), True),
+    Case("ci-preview", "list key aliases", kms("list_aliases"), True),
+    Case("ci-preview", "read data", get("raw"), False),
+    Case("ci-preview", "change a bucket policy", bucket_config("put_policy"), False),
+    Case("ci-preview", "create a role", iam("create_role", "mlplatform-{env}-preview-escalate"), False),
+    Case("ci-preview", "decrypt data", kms("decrypt"), False),
+    # CI deploy: manages this environment's resources, never its data or anyone else's resources
+    Case("ci-deploy", "create a platform bucket", create_bucket("mlplatform-{env}-new-{account}-eu-west-1"), True),
+    Case("ci-deploy", "configure bucket versioning", bucket_config("put_versioning"), True),
+    Case("ci-deploy", "update a platform role's trust", iam("update_trust", "mlplatform-{env}-model-approver"), True),
+    Case(
+        "ci-deploy", "update a platform role's policy", iam("put_role_policy", "mlplatform-{env}-model-approver"), True
+    ),
+    Case("ci-deploy", "create a key", kms("create"), True),
+    Case("ci-deploy", "read data", get("raw"), False),
+    Case("ci-deploy", "create an IAM user", iam("create_user"), False),
+    Case(
+        "ci-deploy", "create the other environment's bucket", create_bucket("mlplatform-{other}-x-1-eu-west-1"), False
+    ),
+    Case("ci-deploy", "change a role outside the platform", iam("put_role_policy", "outsider-admin"), False),
+    Case(
+        "ci-deploy",
+        "change the other environment's role",
+        iam("put_role_policy", "mlplatform-{other}-ci-deploy"),
+        False,
+    ),
+    Case(
+        "ci-deploy",
+        "retrust the other environment's role",
+        iam("update_trust", "mlplatform-{other}-model-approver"),
+        False,
+    ),
+    Case("ci-deploy", "attach AdministratorAccess", iam("attach_admin", "mlplatform-{env}-ci-deploy"), False),
+    Case("ci-deploy", "schedule key deletion in dev (disposable)", kms("schedule_deletion"), True, ("dev",)),
+    Case("ci-deploy", "schedule key deletion in prod", kms("schedule_deletion"), False, ("prod",)),
+]
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def lab(request):
+    other = "prod" if request.param == "dev" else "dev"
+    with AccessLab(stack_plan(request.param), (stack_plan(other),)).running() as running:
+        yield running
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.role}: {c.what}" for c in CASES])
+def test_access_matrix_cell(lab, case):
+    if lab.plan.stack not in case.stacks:
+        pytest.skip(f"{case.what} is a {', '.join(case.stacks)} cell")
+    outcome = lab.attempt(case.role, case.call)
+    if case.allowed:
+        assert outcome is None, f"{case.role} must be able to {case.what} in {lab.plan.stack}, got {outcome}"
+    else:
+        assert outcome == DENIED, (
+            f"{case.role} must not be able to {case.what} in {lab.plan.stack}, got {outcome or 'success'}"
+        )
+
+
+def test_the_matrix_covers_enough_roles_and_cells():
+    roles = {c.role for c in CASES}
+    assert len(roles) >= 5 and len(CASES) >= 40
+    assert {c.allowed for c in CASES if c.role == "ci-deploy"} == {True, False}
