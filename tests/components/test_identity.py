@@ -1,0 +1,183 @@
+"""Role trust, boundaries and the documents moto cannot evaluate (conditions, KMS ARNs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.identity import WILDCARD_ONLY_ACTIONS
+from infra.access import MATRIX
+from tests.plans import policy, stack_plan
+
+ROLE, ROLE_POLICY, POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"
+GH = "token.actions.githubusercontent.com"
+
+
+def role(plan, key: str):
+    return plan.get(ROLE, f"identity-{key}")
+
+
+def trust(plan, key: str) -> dict:
+    (st,) = policy(role(plan, key), "assumeRolePolicy")["Statement"]
+    return st
+
+
+def statements(plan, key: str) -> list[dict]:
+    return policy(plan.get(ROLE_POLICY, f"identity-{key}"))["Statement"]
+
+
+def as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_every_role_of_the_matrix_exists_once_per_team(any_plan):
+    teams = {"dev": ["recsys", "fraud"], "staging": ["recsys", "fraud"], "prod": ["recsys", "fraud", "search"]}
+    expected = {f"training-{t}" for t in teams[any_plan.stack]}
+    expected |= {"feature-ingestion", "model-publisher", "model-approver", "ci-preview", "ci-deploy"}
+    assert set(any_plan.outputs["roleArns"]) == expected
+    assert {c.role for c in MATRIX} <= {r.split("-")[0] if r.startswith("training") else r for r in expected}
+
+
+def test_pod_roles_trust_only_eks_pod_identity_of_this_account(any_plan):
+    for key in ("training-recsys", "feature-ingestion", "model-publisher"):
+        st = trust(any_plan, key)
+        assert st["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        assert sorted(as_list(st["Action"])) == ["sts:AssumeRole", "sts:TagSession"]
+        assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": any_plan.outputs["accountId"]}}
+
+
+def test_approvers_need_mfa_and_are_named_by_the_stack(any_plan):
+    st = trust(any_plan, "model-approver")
+    assert st["Principal"] == {"AWS": f"arn:aws:iam::{any_plan.outputs['accountId']}:role/ml-model-approvers"}
+    assert st["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+    assert st["Condition"]["NumericLessThan"] == {"aws:MultiFactorAuthAge": "3600"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "deploy_sub"),
+    [
+        ("dev", "repo:example-org/mlplatform:ref:refs/heads/main"),
+        ("staging", "repo:example-org/mlplatform:environment:staging"),
+        ("prod", "repo:example-org/mlplatform:environment:production"),
+    ],
+)
+def test_ci_roles_trust_one_repository_and_exact_subjects(stack, deploy_sub):
+    plan = stack_plan(stack)
+    (provider,) = plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == f"https://{GH}" and provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    for key, sub in (("ci-preview", "repo:example-org/mlplatform:pull_request"), ("ci-deploy", deploy_sub)):
+        st = trust(plan, key)
+        assert st["Principal"] == {"Federated": provider.outputs["arn"]}
+        assert st["Action"] == "sts:AssumeRoleWithWebIdentity"
+        # StringEquals, not StringLike: no wildcard can widen the subject
+        assert st["Condition"] == {"StringEquals": {f"{GH}:aud": "sts.amazonaws.com", f"{GH}:sub": sub}}
+
+
+def test_every_role_carries_its_boundary(any_plan):
+    workload = any_plan.get(POLICY, "identity-workload-boundary").urn
+    deploy = any_plan.get(POLICY, "identity-deploy-boundary").urn
+    for key in any_plan.outputs["roleArns"]:
+        r = role(any_plan, key)
+        expected = deploy if key.startswith("ci-") else workload
+        assert r.property_dependencies["permissionsBoundary"] == [expected], key
+    delivery = any_plan.get(ROLE, "audit-trail-delivery")
+    assert delivery.property_dependencies["permissionsBoundary"] == [workload]
+
+
+def test_no_wildcard_action_and_resource_star_only_where_aws_requires_it(any_plan):
+    for rp in any_plan.of_type(ROLE_POLICY):
+        for st in policy(rp)["Statement"]:
+            assert "*" not in as_list(st["Action"]), (rp.name, st["Sid"])
+            assert not any(a.endswith(":*") for a in as_list(st["Action"])), (rp.name, st["Sid"])
+            if "*" in as_list(st["Resource"]):
+                assert set(as_list(st["Action"])) <= set(WILDCARD_ONLY_ACTIONS), (rp.name, st["Sid"])
+
+
+def test_key_grants_name_the_exact_key_and_only_through_s3(any_plan):
+    # moto checks KMS by action only: the key ARNs and the kms:ViaService scope are checked here.
+    keys = any_plan.outputs["kmsKeyArns"]
+    via_s3 = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    for key, expected in (
+        ("training-recsys", {keys["data"], keys["models"]}),
+        ("feature-ingestion", {keys["data"]}),
+        ("model-publisher", {keys["models"]}),
+        ("model-approver", {keys["models"]}),
+    ):
+        kms = [st for st in statements(any_plan, key) if as_list(st["Action"])[0].startswith("kms:")]
+        assert {st["Resource"] for st in kms} == expected, key
+        assert all(st["Condition"] == via_s3 for st in kms), key
+
+
+def test_listing_is_limited_to_the_granted_prefix(any_plan):
+    # moto ignores StringLike conditions: the s3:prefix scope of List grants is checked here.
+    lists = {st["Sid"]: st for st in statements(any_plan, "training-recsys") if st["Action"] == "s3:ListBucket"}
+    assert lists["ReadLakeArtifactsExperimentsRecsysList"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["experiments/recsys/*"]}
+    }
+    assert "Condition" not in lists["ReadLakeCuratedList"]  # the whole curated zone is granted
+
+
+def test_preview_reads_configuration_never_data(any_plan):
+    actions = {a for st in statements(any_plan, "ci-preview") for a in as_list(st["Action"])}
+    assert not {a for a in actions if a.startswith(("s3:GetObject", "s3:PutObject", "kms:Decrypt", "kms:Encrypt"))}
+    assert not {a for a in actions if not a.split(":")[1].startswith(("Get", "List", "Describe"))}
+
+
+def test_deploy_may_tear_down_only_disposable_stacks():
+    def sids(stack):
+        return {st["Sid"] for st in statements(stack_plan(stack), "ci-deploy")}
+
+    teardown = {"TearDownBuckets", "TearDownKeys", "TearDownIam", "TearDownTrail", "TearDownLogGroups"}
+    assert teardown <= sids("dev")
+    assert not teardown & sids("staging") and not teardown & sids("prod")
+
+
+def test_deploy_boundary_closes_the_escalation_paths(any_plan):
+    deny = {
+        st["Sid"]: st
+        for st in policy(any_plan.get(POLICY, "identity-deploy-boundary"))["Statement"]
+        if st["Effect"] == "Deny"
+    }
+    assert deny["RolesOnlyWithABoundary"]["Condition"] == {
+        "StringNotLike": {
+            "iam:PermissionsBoundary": [
+                f"arn:aws:iam::{any_plan.outputs['accountId']}:policy/mlplatform-{any_plan.stack}-*-boundary"
+            ]
+        }
+    }
+    assert set(as_list(deny["NoIamUsers"]["Action"])) >= {"iam:CreateUser", "iam:CreateAccessKey"}
+    assert deny["KeepRoleBoundaries"]["Action"] == "iam:DeleteRolePermissionsBoundary"
+    assert deny["NoManagedPolicyAttachments"]["Action"] == "iam:AttachRolePolicy"
+    assert "s3:GetObject*" in deny["NeverReadOrWriteData"]["Action"]
+    stop = as_list(deny["KeepAuditTrail"]["Action"])
+    assert "cloudtrail:StopLogging" in stop
+    assert ("cloudtrail:DeleteTrail" in stop) is (any_plan.stack != "dev")
+
+
+def test_workload_boundary_never_allows_administration(any_plan):
+    sts = {st["Sid"]: st for st in policy(any_plan.get(POLICY, "identity-workload-boundary"))["Statement"]}
+    assert sts["NeverAdminister"]["Effect"] == "Deny"
+    assert "iam:*" in sts["NeverAdminister"]["Action"]
+    assert sts["DataPlaneOfThisEnvironment"]["Resource"] == f"arn:aws:s3:::mlplatform-{any_plan.stack}-*"
+
+
+def test_an_existing_oidc_provider_is_referenced_not_created():
+    from pipelines.offline import plan_stack
+
+    arn = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+    plan = plan_stack(
+        "dev", overrides={"mlplatform:ci": {"githubRepository": "example-org/mlplatform", "oidcProviderArn": arn}}
+    )
+    assert not plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert json.loads(role(plan, "ci-deploy").inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Federated": arn
+    }
+
+
+def test_without_a_repository_there_are_no_ci_roles():
+    from pipelines.offline import plan_stack
+
+    plan = plan_stack("dev", overrides={"mlplatform:ci": {}})
+    assert not {k for k in plan.outputs["roleArns"] if k.startswith("ci-")}
+    assert not plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
