@@ -54,3 +54,13 @@ def role_grants(
         else:
             grants.setdefault(cell.role, []).extend(helper(cell.prefix))
     return grants
+
+
+def matrix_markdown(matrix: Sequence[Cell] = MATRIX) -> str:
+    """The matrix as the Markdown table of the README (a test keeps the two identical)."""
+    rows = ["| role | resource | grant | prefix | why |", "|---|---|---|---|---|"]
+    for c in matrix:
+        role = "training-&lt;team&gt;" if c.role == "training" else c.role
+        prefix = f"`{c.prefix}`" if c.prefix else "all"
+        rows.append(f"| {role} | {c.resource} | {c.grant} | {prefix} | {c.why} |")
+    return "\n".join(rows)

@@ -283,3 +283,10 @@ def test_readme_configuration_reference_lists_every_setting():
     readme = (REPO_ROOT / "README.md").read_text()
     missing = [p for p in _setting_paths(Settings) if f"| `{p}` |" not in readme]
     assert not missing, f"settings missing from the README's configuration reference: {missing}"
+
+
+def test_readme_access_matrix_is_the_one_in_infra_access():
+    from infra.access import matrix_markdown
+    from pipelines.offline import REPO_ROOT
+
+    assert matrix_markdown() in (REPO_ROOT / "README.md").read_text()
