@@ -124,6 +124,7 @@ class Identity(pulumi.ComponentResource):
         super().__init__("mlplatform:identity:Identity", name, None, opts)
         import pulumi_aws as aws
 
+        self.component_name = name
         self.scope = scope = Scope(args.environment, args.account_id, args.region)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -200,7 +201,7 @@ class Identity(pulumi.ComponentResource):
 
         name = physical_name(self.scope.environment, role)
         res = aws.iam.Role(
-            f"{self._name}-{role}",
+            f"{self.component_name}-{role}",
             aws.iam.RoleArgs(
                 name=name,
                 assume_role_policy=trust,
@@ -212,7 +213,7 @@ class Identity(pulumi.ComponentResource):
         )
         if statements:
             aws.iam.RolePolicy(
-                f"{self._name}-{role}",
+                f"{self.component_name}-{role}",
                 aws.iam.RolePolicyArgs(role=res.id, name="access", policy=document(statements)),
                 opts=pulumi.ResourceOptions(parent=self),
             )

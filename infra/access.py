@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 from components.documents import Statement
-
-
-class Grantable(Protocol):
-    """A resource owner that writes its own grants (``grant_read``, ``grant_write``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +36,12 @@ MATRIX: tuple[Cell, ...] = (
 
 
 def role_grants(
-    resources: Mapping[str, Grantable], teams: Sequence[str], matrix: Sequence[Cell] = MATRIX
+    resources: Mapping[str, Any], teams: Sequence[str], matrix: Sequence[Cell] = MATRIX
 ) -> dict[str, list[Statement]]:
-    """Each role's identity-policy statements, from the matrix and the owners' grant helpers."""
+    """Each role's identity-policy statements, from the matrix and the owners' grant helpers.
+
+    ``resources`` maps the matrix's resource names to owners with ``grant_<grant>(prefix)`` methods.
+    """
     grants: dict[str, list[Statement]] = {}
     for cell in matrix:
         if cell.resource not in resources:
