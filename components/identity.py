@@ -89,10 +89,52 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class BoundariesArgs:
+    environment: str
+    account_id: str
+    region: str
+    protect: bool = True
+
+
+class Boundaries(pulumi.ComponentResource):
+    """The permission boundaries, created first so that every role of every component can carry one:
+    ``workload`` for workload and service roles, ``deploy`` for the CI roles."""
+
+    def __init__(self, name: str, args: BoundariesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:identity:Boundaries", name, None, opts)
+        import pulumi_aws as aws
+
+        scope = Scope(args.environment, args.account_id, args.region)
+        self.workload = aws.iam.Policy(
+            f"{name}-workload",
+            aws.iam.PolicyArgs(
+                name=physical_name(args.environment, "workload-boundary"),
+                description="Ceiling for every mlplatform workload and service role",
+                policy=document(workload_boundary(scope)),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.deploy = aws.iam.Policy(
+            f"{name}-deploy",
+            aws.iam.PolicyArgs(
+                name=physical_name(args.environment, "deploy-boundary"),
+                description="Ceiling for the mlplatform CI roles",
+                policy=document(deploy_boundary(scope, args.protect)),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.workload_arn: pulumi.Output[str] = self.workload.arn
+        self.deploy_arn: pulumi.Output[str] = self.deploy.arn
+        self.register_outputs({"workload": self.workload_arn, "deploy": self.deploy_arn})
+
+
+@dataclass(frozen=True)
 class IdentityArgs:
     environment: str
     account_id: str
     region: str
+    workload_boundary_arn: pulumi.Input[str]
+    deploy_boundary_arn: pulumi.Input[str]
     # Training teams: each gets its own training-<team> role, so teams cannot touch each other's runs.
     teams: Sequence[str] = ()
     # Workload role -> its identity-policy statements, from the access matrix.
@@ -118,7 +160,7 @@ class IdentityArgs:
 
 
 class Identity(pulumi.ComponentResource):
-    """The platform's IAM roles, their boundaries and (optionally) the GitHub OIDC provider."""
+    """The platform's IAM roles and (optionally) the GitHub OIDC provider."""
 
     def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:identity:Identity", name, None, opts)
@@ -126,20 +168,6 @@ class Identity(pulumi.ComponentResource):
 
         self.component_name = name
         self.scope = scope = Scope(args.environment, args.account_id, args.region)
-        child = pulumi.ResourceOptions(parent=self)
-
-        def policy_name(purpose: str) -> str:
-            return physical_name(args.environment, purpose)
-
-        self.workload_boundary = aws.iam.Policy(
-            f"{name}-workload-boundary",
-            aws.iam.PolicyArgs(
-                name=policy_name("workload-boundary"),
-                description="Ceiling for every mlplatform workload role",
-                policy=document(workload_boundary(scope)),
-            ),
-            opts=child,
-        )
         self.roles: dict[str, pulumi.Resource] = {}
         self.role_arns: dict[str, str] = {}
 
@@ -148,7 +176,7 @@ class Identity(pulumi.ComponentResource):
                 trust = mfa_trust(args.approver_principals or [f"arn:{scope.partition}:iam::{args.account_id}:root"])
             else:
                 trust = pod_identity_trust(args.account_id)
-            self._role(role, trust, args.grants.get(role, ()), self.workload_boundary.arn, max_session=3600)
+            self._role(role, trust, args.grants.get(role, ()), args.workload_boundary_arn, max_session=3600)
 
         self.oidc_provider_arn: pulumi.Input[str] | None = None
         if args.github_repository:
@@ -164,27 +192,18 @@ class Identity(pulumi.ComponentResource):
                 )
                 self.oidc_provider_arn = provider.arn
             repo = args.github_repository
-            self.deploy_boundary = aws.iam.Policy(
-                f"{name}-deploy-boundary",
-                aws.iam.PolicyArgs(
-                    name=policy_name("deploy-boundary"),
-                    description="Ceiling for the mlplatform CI deploy role",
-                    policy=document(deploy_boundary(scope, args.protect)),
-                ),
-                opts=child,
-            )
             self._role(
                 "ci-preview",
                 github_trust(self.oidc_provider_arn, f"repo:{repo}:pull_request"),
                 preview_statements(scope),
-                self.deploy_boundary.arn,
+                args.deploy_boundary_arn,
                 max_session=3600,
             )
             self._role(
                 "ci-deploy",
                 github_trust(self.oidc_provider_arn, f"repo:{repo}:{args.deploy_subject}"),
                 deploy_statements(scope, args.protect),
-                self.deploy_boundary.arn,
+                args.deploy_boundary_arn,
                 max_session=7200,
             )
         self.register_outputs({"roleArns": self.role_arns})

@@ -9,7 +9,7 @@ import pulumi
 from components.audit import Audit, AuditArgs
 from components.conventions import aws_provider, platform_tags
 from components.encryption import Encryption, EncryptionArgs
-from components.identity import Identity, IdentityArgs
+from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
 from components.storage import DataLake, DataLakeArgs, Lifecycle
 from infra.access import role_grants
 from infra.settings import Settings
@@ -44,6 +44,8 @@ class Platform:
             opts=aws_only,
         )
         keys = self.encryption
+        # Boundaries first: every role, of the platform or of a component, carries one.
+        self.boundaries = Boundaries("boundaries", BoundariesArgs(**where, protect=s.protect), opts=aws_only)
         st = s.storage
         self.lake = DataLake(
             "lake",
@@ -80,6 +82,8 @@ class Platform:
             "identity",
             IdentityArgs(
                 **where,
+                workload_boundary_arn=self.boundaries.workload_arn,
+                deploy_boundary_arn=self.boundaries.deploy_arn,
                 teams=teams,
                 grants=role_grants(self.resources, teams),
                 approver_principals=s.identity.approver_principals,
@@ -103,7 +107,7 @@ class Platform:
                 data_event_bucket_arns=[b.arn for b in self.lake.zones.values()],
                 log_retention_days=s.monitoring.log_retention_days,
                 object_lock_days=s.audit.object_lock_days,
-                permissions_boundary=self.identity.workload_boundary.arn,
+                permissions_boundary=self.boundaries.workload_arn,
                 protect=s.protect,
                 force_destroy=disposable,
             ),

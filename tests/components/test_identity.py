@@ -75,8 +75,8 @@ def test_ci_roles_trust_one_repository_and_exact_subjects(stack, deploy_sub):
 
 
 def test_every_role_carries_its_boundary(any_plan):
-    workload = any_plan.get(POLICY, "identity-workload-boundary").urn
-    deploy = any_plan.get(POLICY, "identity-deploy-boundary").urn
+    workload = any_plan.get(POLICY, "boundaries-workload").urn
+    deploy = any_plan.get(POLICY, "boundaries-deploy").urn
     for key in any_plan.outputs["roleArns"]:
         r = role(any_plan, key)
         expected = deploy if key.startswith("ci-") else workload
@@ -135,9 +135,7 @@ def test_deploy_may_tear_down_only_disposable_stacks():
 
 def test_deploy_boundary_closes_the_escalation_paths(any_plan):
     deny = {
-        st["Sid"]: st
-        for st in policy(any_plan.get(POLICY, "identity-deploy-boundary"))["Statement"]
-        if st["Effect"] == "Deny"
+        st["Sid"]: st for st in policy(any_plan.get(POLICY, "boundaries-deploy"))["Statement"] if st["Effect"] == "Deny"
     }
     assert deny["RolesOnlyWithABoundary"]["Condition"] == {
         "StringNotLike": {
@@ -156,7 +154,7 @@ def test_deploy_boundary_closes_the_escalation_paths(any_plan):
 
 
 def test_workload_boundary_never_allows_administration(any_plan):
-    sts = {st["Sid"]: st for st in policy(any_plan.get(POLICY, "identity-workload-boundary"))["Statement"]}
+    sts = {st["Sid"]: st for st in policy(any_plan.get(POLICY, "boundaries-workload"))["Statement"]}
     assert sts["NeverAdminister"]["Effect"] == "Deny"
     assert "iam:*" in sts["NeverAdminister"]["Action"]
     assert sts["DataPlaneOfThisEnvironment"]["Resource"] == f"arn:aws:s3:::mlplatform-{any_plan.stack}-*"
