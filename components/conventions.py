@@ -25,6 +25,7 @@ STATEFUL_TYPES = frozenset(
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:cloudtrail/trail:Trail",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        "aws:sagemaker/featureGroup:FeatureGroup",
     }
 )
 

@@ -469,6 +469,8 @@ def workload_boundary(scope: Scope) -> list[Statement]:
                 "s3:AbortMultipartUpload",
                 "s3:ListMultipartUploadParts",
                 "s3:ListBucket",
+                "s3:GetBucketAcl",
+                "s3:GetBucketLocation",
             ],
             resources=[scope.buckets],
         ),

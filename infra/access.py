@@ -19,7 +19,7 @@ class Cell:
     role: str  # a role of components.identity; "training" means every team's training role
     resource: str  # a key of the resources the platform registers (see infra/platform.py)
     grant: str  # the owner's grant_<grant> helper
-    prefix: str = ""  # may contain {team}
+    prefix: str = ""  # the grant's scope: an S3 prefix (may contain {team}) or a feature group; "" is all
     why: str = ""
 
 
@@ -27,8 +27,10 @@ MATRIX: tuple[Cell, ...] = (
     Cell("training", "lake:curated", "read", why="train on validated datasets"),
     Cell("training", "lake:artifacts", "read", "experiments/{team}/", "resume from the team's checkpoints"),
     Cell("training", "lake:artifacts", "write", "experiments/{team}/", "checkpoints and run outputs of the team"),
+    Cell("training", "features", "query_offline", why="build training sets from the offline feature store"),
     Cell("feature-ingestion", "lake:raw", "read", why="source data to validate and transform"),
     Cell("feature-ingestion", "lake:curated", "write", why="publish validated datasets"),
+    Cell("feature-ingestion", "features", "put", why="put feature records (online and offline stores)"),
     Cell("model-publisher", "lake:artifacts", "read", "experiments/", "pick the run to publish"),
     Cell("model-publisher", "lake:artifacts", "write", "models/", "versioned model artifacts"),
     Cell("model-approver", "lake:artifacts", "read", "models/", "review a candidate's metrics and model card"),

@@ -8,10 +8,13 @@ import pulumi
 
 from components.audit import Audit, AuditArgs
 from components.conventions import aws_provider, platform_tags
+from components.data_quality import DataQuality, DataQualityArgs, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
+from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
 from components.storage import DataLake, DataLakeArgs, Lifecycle
 from infra.access import role_grants
+from infra.definitions import load_datasets, load_feature_groups
 from infra.settings import Settings
 
 
@@ -21,6 +24,9 @@ class Platform:
     def __init__(self, settings: Settings):
         s = settings
         env = s.environment
+        # Definitions are validated before anything is registered, like the settings.
+        self.feature_groups = load_feature_groups(s.feature_store.feature_groups)
+        self.datasets = load_datasets(s.data_quality.datasets)
         self.provider = aws_provider(
             f"aws-{env}",
             region=s.region,
@@ -74,8 +80,60 @@ class Platform:
             ),
             opts=aws_only,
         )
+        zones = self.lake.zones
+        self.data_quality = DataQuality(
+            "data-quality",
+            DataQualityArgs(
+                environment=env,
+                zone_buckets={z: zones[z].name for z in ("raw", "curated")},
+                datasets=[
+                    DatasetSpec(
+                        name=d.name,
+                        description=d.description,
+                        zone=d.zone,
+                        bucket=zones[d.zone].name,
+                        prefix=d.prefix,
+                        format=d.format,
+                        columns=[(c.name, c.type) for c in d.columns],
+                        complete=d.rules.complete,
+                        unique_key=d.rules.unique_key,
+                        ranges=[(r.column, r.min, r.max) for r in d.rules.ranges],
+                        freshness=(d.rules.freshness.column, d.rules.freshness.max_age_hours)
+                        if d.rules.freshness
+                        else None,
+                        min_row_count=d.rules.min_row_count,
+                    )
+                    for d in self.datasets
+                ],
+            ),
+            opts=aws_only,
+        )
+        self.feature_store = FeatureStore(
+            "features",
+            FeatureStoreArgs(
+                **where,
+                data_key_arn=keys.key_arn("data"),
+                offline_bucket=zones["curated"],
+                groups=[
+                    FeatureGroupSpec(
+                        name=g.name,
+                        description=g.description,
+                        record_identifier=g.record_identifier,
+                        event_time=g.event_time,
+                        features=[(f.name, f.type) for f in g.features],
+                        online=g.online_store.enabled and s.feature_store.online_store,
+                        ttl=(g.online_store.ttl.value, g.online_store.ttl.unit) if g.online_store.ttl else None,
+                    )
+                    for g in self.feature_groups
+                ],
+                permissions_boundary=self.boundaries.workload_arn,
+                protect=s.protect,
+            ),
+            opts=aws_only,
+        )
         # Everything a role can be granted access to, by the name the access matrix uses.
-        self.resources = {f"lake:{zone}": bucket for zone, bucket in self.lake.zones.items()}
+        self.resources = {f"lake:{zone}": bucket for zone, bucket in zones.items()}
+        self.resources["features"] = self.feature_store
         teams = [t.name for t in s.training.teams]
         ci = s.ci
         self.identity = Identity(
@@ -121,6 +179,8 @@ class Platform:
             "kmsKeyArns": keys.key_arns,
             "kmsAliases": keys.alias_names,
             "buckets": {zone: b.name for zone, b in self.lake.zones.items()},
+            "featureGroups": self.feature_store.group_names,
+            "dataQualityRulesets": self.data_quality.ruleset_names,
             "roleArns": self.identity.role_arns,
             "auditTrailArn": self.audit.trail_arn,
         }

@@ -165,6 +165,14 @@ class FeatureStoreSettings(_Section):
     online_store: bool = True
 
 
+DatasetName = Annotated[str, _matches(r"[a-z][a-z0-9_]{0,62}", "lowercase letters, digits and '_'")]
+
+
+class DataQualitySettings(_Section):
+    # Datasets (stacks/datasets/<name>.yaml) whose catalog tables and quality rulesets this stack has.
+    datasets: Annotated[list[DatasetName], AfterValidator(_unique)] = Field(default_factory=list)
+
+
 class TeamSettings(_Section):
     # At most 30 characters so that mlplatform-<env>-training-<team> fits IAM's 64.
     name: Annotated[Namespace, Field(max_length=30)]
@@ -245,6 +253,7 @@ class Settings(_Section):
     network: NetworkSettings
     storage: StorageSettings = StorageSettings()
     feature_store: FeatureStoreSettings = FeatureStoreSettings()
+    data_quality: DataQualitySettings = DataQualitySettings()
     training: TrainingSettings = TrainingSettings()
     registry: RegistrySettings = RegistrySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
@@ -335,37 +344,41 @@ def load() -> Settings:
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    return [(f"{NAMESPACE}:{path}", message) for path, message in _path_message(err, Settings)]
+
+
+def _path_message(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
+    """(setting path, message) for every error, paths as the user writes them: ``a.b[1].c``."""
     problems: list[tuple[str, str]] = []
     for e in err.errors(include_url=False):
         ctx_error = (e.get("ctx") or {}).get("error")
         prefix = _path(e["loc"])
         if isinstance(ctx_error, _CrossFieldError):
-            problems += [(f"{prefix}.{p}" if prefix else f"{NAMESPACE}:{p}", m) for p, m in ctx_error.problems]
+            problems += [(f"{prefix}.{p}" if prefix else p, m) for p, m in ctx_error.problems]
             continue
-        problems.append((prefix or f"{NAMESPACE}:", _message(e)))
+        problems.append((prefix or "(top level)", _message(e, root)))
     return problems
 
 
 def _path(loc: tuple) -> str:
-    if not loc:
-        return ""
-    out = f"{NAMESPACE}:{loc[0]}"
-    for part in loc[1:]:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _message(e: Mapping[str, Any]) -> str:
+def _message(e: Mapping[str, Any], root: type[BaseModel]) -> str:
     kind, given = e["type"], e.get("input")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(e["loc"][:-1])
+        allowed = _allowed_keys(e["loc"][:-1], root)
         hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
         did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
         return f"unknown setting{did_you_mean} (allowed here: {', '.join(allowed)})"
     if kind == "missing":
         return "is required but not set"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"must be a mapping of settings (allowed keys: {', '.join(_allowed_keys(e['loc']))}), got {given!r}"
+        keys = ", ".join(_allowed_keys(e["loc"], root))
+        return f"must be a mapping of settings (allowed keys: {keys}), got {given!r}"
     if kind in _FRIENDLY:
         return f"{_FRIENDLY[kind]}, got {given!r}"
     msg = e["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
@@ -387,9 +400,9 @@ _FRIENDLY = {
 }
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
+def _allowed_keys(loc: tuple, root: type[BaseModel]) -> list[str]:
     """The keys allowed at a location, by walking the models along the path."""
-    model: Any = Settings
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue

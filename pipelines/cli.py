@@ -28,13 +28,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from infra.definitions import DefinitionError
     from infra.settings import SettingsError
     from pipelines.offline import REPO_ROOT, UnknownStackError, plan_stack
 
     started = time.perf_counter()
     try:
         plan = plan_stack(args.stack, root=args.project_dir or REPO_ROOT)
-    except (SettingsError, UnknownStackError) as err:
+    except (SettingsError, DefinitionError, UnknownStackError) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     elapsed = time.perf_counter() - started

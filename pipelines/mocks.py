@@ -33,6 +33,17 @@ def _autoname(name: str, urn: str) -> str:
     return f"{name}-{digest(urn)[:7]}"
 
 
+# type -> (the input holding the physical name, the ARN after "arn:<partition>:")
+_ARN_FORMATS = {
+    "aws:sagemaker/featureGroup:FeatureGroup": ("featureGroupName", "sagemaker:{r}:{a}:feature-group/{n}"),
+    "aws:glue/catalogDatabase:CatalogDatabase": ("name", "glue:{r}:{a}:database/{n}"),
+    "aws:glue/catalogTable:CatalogTable": ("name", "glue:{r}:{a}:table/{i[databaseName]}/{n}"),
+    "aws:glue/dataQualityRuleset:DataQualityRuleset": ("name", "glue:{r}:{a}:dataQualityRuleset/{n}"),
+    "aws:cloudwatch/eventRule:EventRule": ("name", "events:{r}:{a}:rule/{n}"),
+    "aws:cloudtrail/trail:Trail": ("name", "cloudtrail:{r}:{a}:trail/{n}"),
+}
+
+
 def provider_location(inputs: dict[str, Any]) -> tuple[str, str]:
     """(region, account) of an AWS provider from its registered inputs."""
     accounts = inputs.get("allowedAccountIds") or []
@@ -91,6 +102,11 @@ def physical_state(
         group = inputs.get("name") or _autoname(name, urn)
         rid = group
         out = {"name": group, "arn": f"arn:{p}:logs:{region}:{account}:log-group:{group}"}
+    elif type_ in _ARN_FORMATS:
+        name_prop, fmt = _ARN_FORMATS[type_]
+        phys = inputs.get(name_prop) or _autoname(name, urn)
+        rid = phys
+        out = {name_prop: phys, "arn": f"arn:{p}:" + fmt.format(r=region, a=account, n=phys, i=inputs)}
     else:
         # Generic: arn:<partition>:<service>:<region>:<account>:<resource-type>/<name>
         module, _, kind = type_.partition(":")[2].partition("/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import runpy
 import threading
 from collections.abc import Mapping
@@ -168,9 +169,19 @@ class RecordingMonitor(rt_mocks.MockMonitor):
 
 
 def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] | None = None) -> Plan:
-    """The offline Plan of a stack: configuration from ``root`` (Pulumi.yaml and stacks/), the
-    program of this checkout."""
-    return run(read_stack_config(stack, root, overrides))
+    """The offline Plan of a stack: configuration and definitions from ``root`` (Pulumi.yaml and
+    stacks/), the program of this checkout."""
+    from infra.definitions import STACKS_DIR_ENV
+
+    previous = os.environ.get(STACKS_DIR_ENV)
+    os.environ[STACKS_DIR_ENV] = str(root / "stacks")
+    try:
+        return run(read_stack_config(stack, root, overrides))
+    finally:
+        if previous is None:
+            os.environ.pop(STACKS_DIR_ENV, None)
+        else:
+            os.environ[STACKS_DIR_ENV] = previous
 
 
 def run(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:

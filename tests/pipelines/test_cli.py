@@ -38,6 +38,8 @@ def test_plan_json_files_of_two_runs_are_identical(tmp_path, capsys):
 def _project_with(tmp_path: Path, stack: str, changes: dict) -> Path:
     shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "stacks").mkdir()
+    for folder in ("features", "datasets"):
+        shutil.copytree(REPO_ROOT / "stacks" / folder, tmp_path / "stacks" / folder)
     doc = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     doc["config"].update(changes)
     (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
@@ -80,3 +82,15 @@ def test_console_script_reports_user_errors_without_traceback(tmp_path):
     assert done.returncode == 2
     assert "mlplatform:region: 'moon-1' is not valid; expected an AWS region" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bad_definition_file_exits_2_naming_file_group_and_field(tmp_path, capsys):
+    project = _project_with(tmp_path, "dev", {})
+    bad = project / "stacks" / "features" / "transactions.yaml"
+    bad.write_text(bad.read_text().replace("type: Integral", "type: Integer", 1))
+    assert main(["plan", "dev", "--project-dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "stacks/features/transactions.yaml (feature group 'transactions'): features[2].type:" in err
+    assert "'Integral', 'Fractional' or 'String'" in err
+    # the project's own files are untouched and still plan
+    assert main(["plan", "dev", "--quiet"]) == 0

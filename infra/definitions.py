@@ -1,0 +1,224 @@
+"""Feature-group and dataset definitions: YAML files under ``stacks/features`` and ``stacks/datasets``.
+
+A stack selects which definitions it deploys (``featureStore.featureGroups``,
+``dataQuality.datasets``), so promotion moves a definition from dev to prod by name. Every file is
+validated (pydantic) and every problem of every file is reported at once, with the file, the
+feature group or dataset, and the field: a :class:`DefinitionError` (a RunError: no traceback
+under `pulumi up`, exit status 2 under `mlplatform plan`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pulumi
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from infra.settings import _CrossFieldError, _matches, _path_message, _Section
+
+STACKS_DIR = Path(__file__).resolve().parents[1] / "stacks"
+# The offline runner points this at another project's stacks/ (mlplatform plan --project-dir).
+STACKS_DIR_ENV = "MLPLATFORM_STACKS_DIR"
+
+
+def stacks_dir() -> Path:
+    return Path(os.environ.get(STACKS_DIR_ENV) or STACKS_DIR)
+
+
+# Feature Store reserves these names for the columns it adds to the offline store.
+RESERVED_FEATURE_NAMES = ("is_deleted", "write_time", "api_invocation_time")
+
+FeatureName = Annotated[
+    str,
+    _matches(r"[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}", "letters, digits, '-' and '_', starting with a letter or digit"),
+]
+ColumnName = Annotated[str, _matches(r"[a-z_][a-z0-9_]{0,127}", "lowercase letters, digits and '_' (a Glue column)")]
+GlueType = Annotated[
+    str,
+    _matches(
+        r"string|bigint|int|smallint|double|float|boolean|date|timestamp|decimal\(\d{1,2},\d{1,2}\)",
+        "a Glue type: string, bigint, int, smallint, double, float, boolean, date, timestamp or decimal(p,s)",
+    ),
+]
+
+
+def _no_duplicates(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n.lower() in seen or seen.add(n.lower())})
+    if dupes:
+        raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
+
+
+class Feature(_Section):
+    name: FeatureName
+    type: Literal["Integral", "Fractional", "String"]
+
+
+class Ttl(_Section):
+    value: int = Field(ge=1, le=10_000)
+    unit: Literal["Seconds", "Minutes", "Hours", "Days", "Weeks"]
+
+
+class OnlineStore(_Section):
+    enabled: bool = True
+    ttl: Ttl | None = None
+
+
+class FeatureGroupDefinition(_Section):
+    """One feature group, as in ``stacks/features/<name>.yaml``."""
+
+    name: Annotated[str, _matches(r"[a-z][a-z0-9-]{0,38}[a-z0-9]", "lowercase letters, digits and hyphens, 2-40")]
+    description: str = Field(min_length=1, max_length=128)
+    record_identifier: FeatureName
+    event_time: FeatureName
+    features: list[Feature] = Field(min_length=2, max_length=2500)
+    online_store: OnlineStore = OnlineStore()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureGroupDefinition:
+        problems = []
+        types = {f.name: f.type for f in self.features}
+        try:
+            _no_duplicates([f.name for f in self.features], "feature names")
+        except ValueError as err:
+            problems.append(("features", str(err)))
+        for i, f in enumerate(self.features):
+            if f.name.lower() in RESERVED_FEATURE_NAMES:
+                problems.append((f"features[{i}].name", f"{f.name!r} is reserved by Feature Store"))
+        if self.record_identifier not in types:
+            problems.append(("recordIdentifier", f"{self.record_identifier!r} is not one of the features"))
+        elif types[self.record_identifier] == "Fractional":
+            problems.append(("recordIdentifier", "must be a String or Integral feature"))
+        if self.event_time not in types:
+            problems.append(("eventTime", f"{self.event_time!r} is not one of the features"))
+        elif types[self.event_time] == "Integral":
+            problems.append(("eventTime", "must be a String (ISO-8601) or Fractional (epoch seconds) feature"))
+        if problems:
+            raise _CrossFieldError(problems)
+        return self
+
+
+class Column(_Section):
+    name: ColumnName
+    type: GlueType
+
+
+class Range(_Section):
+    column: ColumnName
+    min: float
+    max: float
+
+
+class Freshness(_Section):
+    column: ColumnName
+    max_age_hours: int = Field(ge=1, le=24 * 366)
+
+
+class Rules(_Section):
+    complete: list[ColumnName] = Field(default_factory=list, description="columns that must never be null")
+    unique_key: list[ColumnName] = Field(default_factory=list, description="columns that together identify a row")
+    ranges: list[Range] = Field(default_factory=list)
+    freshness: Freshness | None = None
+    min_row_count: int = Field(1, ge=0)
+
+
+class DatasetDefinition(_Section):
+    """One dataset and its data-quality rules, as in ``stacks/datasets/<name>.yaml``."""
+
+    name: Annotated[str, _matches(r"[a-z][a-z0-9_]{0,62}", "lowercase letters, digits and '_' (a Glue table name)")]
+    description: str = Field(min_length=1, max_length=256)
+    zone: Literal["raw", "curated"]
+    prefix: Annotated[str, _matches(r"([a-z0-9_.=-]+/)+", "an S3 prefix ending in '/', such as transactions/")]
+    format: Literal["parquet", "json", "csv"] = "parquet"
+    columns: list[Column] = Field(min_length=1)
+    rules: Rules
+
+    @model_validator(mode="after")
+    def _rules_name_columns(self) -> DatasetDefinition:
+        problems = []
+        try:
+            _no_duplicates([c.name for c in self.columns], "column names")
+        except ValueError as err:
+            problems.append(("columns", str(err)))
+        known = {c.name for c in self.columns}
+        r = self.rules
+        named = [(f"rules.complete[{i}]", c) for i, c in enumerate(r.complete)]
+        named += [(f"rules.uniqueKey[{i}]", c) for i, c in enumerate(r.unique_key)]
+        named += [(f"rules.ranges[{i}].column", x.column) for i, x in enumerate(r.ranges)]
+        if r.freshness:
+            named.append(("rules.freshness.column", r.freshness.column))
+        for path, column in named:
+            if column not in known:
+                problems.append((path, f"{column!r} is not a column of the dataset ({', '.join(sorted(known))})"))
+        for i, x in enumerate(r.ranges):
+            if x.min >= x.max:
+                problems.append((f"rules.ranges[{i}]", f"min ({x.min:g}) must be less than max ({x.max:g})"))
+        if not (r.complete or r.unique_key or r.ranges or r.freshness):
+            problems.append(("rules", "name at least one rule: complete, uniqueKey, ranges or freshness"))
+        if problems:
+            raise _CrossFieldError(problems)
+        return self
+
+
+class DefinitionError(pulumi.RunError):
+    """Definition files are invalid. Lists every problem with file, definition and field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        plural = "s" if len(problems) != 1 else ""
+        super().__init__("\n".join([f"{len(problems)} problem{plural} in definition files:", *problems]))
+
+
+def load_feature_groups(names: Sequence[str], directory: Path | None = None) -> list[FeatureGroupDefinition]:
+    folder = (directory or stacks_dir()) / "features"
+    return _load(FeatureGroupDefinition, "feature group", "featureStore.featureGroups", names, folder)
+
+
+def load_datasets(names: Sequence[str], directory: Path | None = None) -> list[DatasetDefinition]:
+    folder = (directory or stacks_dir()) / "datasets"
+    return _load(DatasetDefinition, "dataset", "dataQuality.datasets", names, folder)
+
+
+def _load(model, kind: str, setting: str, names: Sequence[str], directory: Path) -> list:
+    loaded, problems = [], []
+    for name in names:
+        path = directory / f"{name}.yaml"
+        where = f"stacks/{path.parent.name}/{path.name}"  # as the user knows it, from the project root
+        if not path.exists():
+            available = sorted(p.stem for p in directory.glob("*.yaml"))
+            problems.append(
+                f"  - mlplatform:{setting}: names {kind} {name!r} but {where} does not exist "
+                f"(available: {', '.join(available) or 'none'})"
+            )
+            continue
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            problems.append(f"  - {where}: not valid YAML ({str(err).splitlines()[0]})")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"  - {where}: must be a mapping with the {kind}'s fields")
+            continue
+        label = f"{where} ({kind} {data.get('name', name)!r})"
+        try:
+            definition = model.model_validate(data)
+        except ValidationError as err:
+            problems += [f"  - {label}: {p}: {m}" for p, m in _path_message(err, root=model)]
+            continue
+        if definition.name != name:
+            problems.append(f"  - {label}: name: must be {name!r}, the file's name")
+            continue
+        loaded.append(definition)
+    if problems:
+        raise DefinitionError(problems)
+    return loaded
+
+
+def glue_name(name: str) -> str:
+    """Glue database and table names: lowercase, digits and underscores."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())

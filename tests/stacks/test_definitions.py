@@ -1,0 +1,141 @@
+"""Feature-group and dataset definitions: the real files are valid, and mistakes are named precisely."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from infra.definitions import DefinitionError, load_datasets, load_feature_groups
+from pipelines.offline import REPO_ROOT
+
+FEATURES = yaml.safe_load((REPO_ROOT / "stacks/features/transactions.yaml").read_text())
+DATASET = yaml.safe_load((REPO_ROOT / "stacks/datasets/transactions.yaml").read_text())
+
+
+def test_the_repositorys_definitions_are_valid():
+    groups = load_feature_groups(["customer-profile", "transactions", "product-interactions"])
+    assert [g.record_identifier for g in groups] == ["customer_id", "customer_id", "interaction_id"]
+    datasets = load_datasets(["transactions", "customer_profiles", "product_interactions"])
+    assert [d.zone for d in datasets] == ["raw", "curated", "curated"]
+
+
+def _write(tmp_path, folder: str, name: str, doc) -> None:
+    (tmp_path / folder).mkdir(exist_ok=True)
+    text = doc if isinstance(doc, str) else yaml.safe_dump(doc)
+    (tmp_path / folder / f"{name}.yaml").write_text(text)
+
+
+def _features(**changes):
+    doc = copy.deepcopy(FEATURES)
+    doc.update(changes)
+    return doc
+
+
+def _feature(i: int, **changes):
+    doc = copy.deepcopy(FEATURES)
+    doc["features"][i].update(changes)
+    return doc
+
+
+def _dataset(**changes):
+    doc = copy.deepcopy(DATASET)
+    rules = changes.pop("rules", None)
+    doc.update(changes)
+    if rules is not None:
+        doc["rules"] = {**doc["rules"], **rules} if rules else {}
+    return doc
+
+
+GROUP = "stacks/features/transactions.yaml (feature group 'transactions')"
+DS = "stacks/datasets/transactions.yaml (dataset 'transactions')"
+BAD_FEATURES = [
+    (_feature(2, type="Integer"), f"{GROUP}: features[2].type: must be 'Integral', 'Fractional' or 'String'"),
+    (_features(recordIdentifier="account_id"), f"{GROUP}: recordIdentifier: 'account_id' is not one of the features"),
+    (_features(eventTime="ts"), f"{GROUP}: eventTime: 'ts' is not one of the features"),
+    (_feature(1, type="Integral"), f"{GROUP}: eventTime: must be a String (ISO-8601) or Fractional"),
+    (_feature(0, type="Fractional"), f"{GROUP}: recordIdentifier: must be a String or Integral feature"),
+    (_feature(3, name="TXN_COUNT_1H"), f"{GROUP}: features: duplicate feature names: TXN_COUNT_1H"),
+    (_feature(3, name="write_time"), f"{GROUP}: features[3].name: 'write_time' is reserved by Feature Store"),
+    (_feature(3, name="bad name!"), f"{GROUP}: features[3].name: 'bad name!' is not valid"),
+    (_features(description=""), f"{GROUP}: description: String should have at least 1 character"),
+    (
+        _features(onlineStore={"enabled": True, "ttl": {"value": 7, "unit": "Months"}}),
+        f"{GROUP}: onlineStore.ttl.unit:",
+    ),
+    (_features(owner="me"), f"{GROUP}: owner: unknown setting (allowed here: description, eventTime, features"),
+    (
+        _features(name="Transactions"),
+        "stacks/features/transactions.yaml (feature group 'Transactions'): name: 'Transactions' is not valid",
+    ),
+    (
+        _features(name="txns"),
+        "stacks/features/transactions.yaml (feature group 'txns'): name: must be 'transactions', the file's name",
+    ),
+    ("features: [unclosed", "stacks/features/transactions.yaml: not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("doc", "message"), BAD_FEATURES, ids=[m.split(": ", 1)[1][:40] for _, m in BAD_FEATURES])
+def test_bad_feature_group_names_file_group_and_field(tmp_path, doc, message):
+    _write(tmp_path, "features", "transactions", doc)
+    with pytest.raises(DefinitionError) as caught:
+        load_feature_groups(["transactions"], tmp_path)
+    assert any(p.startswith(f"  - {message}") for p in caught.value.problems), caught.value
+
+
+BAD_DATASETS = [
+    (_dataset(zone="gold"), f"{DS}: zone: must be 'raw' or 'curated'"),
+    (
+        _dataset(prefix="transactions"),
+        f"{DS}: prefix: 'transactions' is not valid; expected an S3 prefix ending in '/'",
+    ),
+    (_dataset(columns=[{"name": "amount", "type": "money"}], rules={}), f"{DS}: columns[0].type: 'money' is not valid"),
+    (_dataset(rules={"complete": ["amount", "fee"]}), f"{DS}: rules.complete[1]: 'fee' is not a column of the dataset"),
+    (_dataset(rules={"uniqueKey": ["txn"]}), f"{DS}: rules.uniqueKey[0]: 'txn' is not a column"),
+    (
+        _dataset(rules={"ranges": [{"column": "amount", "min": 10, "max": 5}]}),
+        f"{DS}: rules.ranges[0]: min (10) must be less than max (5)",
+    ),
+    (
+        _dataset(rules={"freshness": {"column": "event_time", "maxAgeHours": 0}}),
+        f"{DS}: rules.freshness.maxAgeHours: must be greater than or equal to 1",
+    ),
+    (
+        _dataset(rules={"freshness": {"column": "updated_at", "maxAgeHours": 4}}),
+        f"{DS}: rules.freshness.column: 'updated_at' is not a column",
+    ),
+    (_dataset(format="avro"), f"{DS}: format: must be 'parquet', 'json' or 'csv'"),
+    (
+        _dataset(rules={"complete": [], "uniqueKey": [], "ranges": [], "freshness": None}),
+        f"{DS}: rules: name at least one rule",
+    ),
+    (_dataset(rules={"nullable": ["x"]}), f"{DS}: rules.nullable: unknown setting"),
+]
+
+
+@pytest.mark.parametrize(("doc", "message"), BAD_DATASETS, ids=[m.split(": ", 1)[1][:40] for _, m in BAD_DATASETS])
+def test_bad_dataset_names_file_dataset_and_field(tmp_path, doc, message):
+    _write(tmp_path, "datasets", "transactions", doc)
+    with pytest.raises(DefinitionError) as caught:
+        load_datasets(["transactions"], tmp_path)
+    assert any(p.startswith(f"  - {message}") for p in caught.value.problems), caught.value
+
+
+def test_a_missing_definition_names_the_setting_and_what_exists(tmp_path):
+    _write(tmp_path, "features", "transactions", FEATURES)
+    with pytest.raises(DefinitionError) as caught:
+        load_feature_groups(["transactions", "clickstream"], tmp_path)
+    (problem,) = caught.value.problems
+    assert "mlplatform:featureStore.featureGroups: names feature group 'clickstream'" in problem
+    assert "stacks/features/clickstream.yaml does not exist (available: transactions)" in problem
+
+
+def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
+    _write(tmp_path, "features", "transactions", _feature(2, type="Integer"))
+    _write(tmp_path, "features", "profiles", {**_features(name="profiles"), "eventTime": "nope"})
+    with pytest.raises(DefinitionError) as caught:
+        load_feature_groups(["transactions", "profiles"], tmp_path)
+    assert len(caught.value.problems) == 2
+    assert str(caught.value).startswith("2 problems in definition files:")
