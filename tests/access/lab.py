@@ -30,6 +30,8 @@ from pipelines.plan import Plan
 RESOURCE_MATCHED_SERVICES = ("s3", "iam", "sqs", "sts")
 EMPTY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
 DENIED = "denied"
+# Where Feature Store writes a group's offline records (<prefix><account>/sagemaker/<region>/...).
+OFFLINE_FEATURES = "features/123456789012/sagemaker/eu-west-1/offline-store/customer_profile-1/data.parquet"
 REGION = "eu-west-1"
 
 
@@ -79,7 +81,13 @@ class AccessLab:
         s3, iam, kms = admin.client("s3"), admin.client("iam"), admin.client("kms")
         for name in (*self.buckets.values(), *self.foreign_buckets.values()):
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-            for key in ("data/part-0.parquet", "experiments/recsys/ckpt", "experiments/fraud/ckpt", "models/churn/1"):
+            for key in (
+                "data/part-0.parquet",
+                "experiments/recsys/ckpt",
+                "experiments/fraud/ckpt",
+                "models/churn/1",
+                OFFLINE_FEATURES,
+            ):
                 s3.put_object(Bucket=name, Key=key, Body=b"x")
         for domain in self.plan.outputs["kmsKeyArns"]:
             key_id = kms.create_key(Description=domain, Tags=[{"TagKey": "environment", "TagValue": self.plan.stack}])[

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.access.lab import DENIED, EMPTY_POLICY, REGION, AccessLab
+from tests.access.lab import DENIED, EMPTY_POLICY, OFFLINE_FEATURES, REGION, AccessLab
 from tests.plans import stack_plan
 
 OBJ = "data/part-0.parquet"
@@ -138,6 +138,8 @@ CASES = [
     Case(ROLE, "delete curated data", delete("curated"), False),
     Case(ROLE, "delete own checkpoint", delete("artifacts", OWN_RUN), False),
     Case(ROLE, "read the other environment's data", foreign_get("curated"), False),
+    Case(ROLE, "read the offline feature store", get("curated", OFFLINE_FEATURES), True),
+    Case(ROLE, "write the offline feature store", put("curated", OFFLINE_FEATURES), False),
     Case(ROLE, "create an IAM role", iam("create_role", "mlplatform-{env}-escalate"), False),
     Case(ROLE, "schedule key deletion", kms("schedule_deletion"), False),
     # feature ingestion: raw in, curated out
@@ -146,6 +148,7 @@ CASES = [
     Case("feature-ingestion", "write curated data", put("curated", "data/part-1.parquet"), True),
     Case("feature-ingestion", "write raw data (read only)", put("raw", "data/evil"), False),
     Case("feature-ingestion", "delete curated data", delete("curated"), False),
+    Case("feature-ingestion", "delete offline feature records", delete("curated", OFFLINE_FEATURES), False),
     Case("feature-ingestion", "read model artifacts", get("artifacts", MODEL), False),
     Case("feature-ingestion", "read the other environment's raw data", foreign_get("raw"), False),
     # model publisher: runs in, versioned models out
@@ -163,6 +166,7 @@ CASES = [
     Case("model-approver", "write a model version", put("artifacts", "models/churn/9"), False),
     Case("model-approver", "read training runs", get("artifacts", OWN_RUN), False),
     Case("model-approver", "read raw data", get("raw"), False),
+    Case("model-approver", "read the offline feature store", get("curated", OFFLINE_FEATURES), False),
     # CI preview: configuration only
     Case("ci-preview", "read bucket logging", bucket_config("get_logging"), True),
     Case("ci-preview", "read bucket versioning", bucket_config("get_versioning"), True),
