@@ -26,6 +26,9 @@ STATEFUL_TYPES = frozenset(
         "aws:cloudtrail/trail:Trail",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         "aws:sagemaker/featureGroup:FeatureGroup",
+        "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+        "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",  # holds the experiments' metadata
+        "aws:ecr/repository:Repository",
     }
 )
 

@@ -43,6 +43,8 @@ def _source_account(_p: str, _r: str, account: str) -> Mapping[str, Mapping[str,
 
 
 _SERVICE_USES: dict[str, tuple[_ServiceUse, ...]] = {
+    # The model approval events reach an encrypted topic and queue through EventBridge.
+    "models": (_ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _source_account),),
     "logs": (
         _ServiceUse(
             "CloudWatchLogsUse",

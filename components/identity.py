@@ -31,6 +31,7 @@ WILDCARD_ONLY_ACTIONS: dict[str, str] = {
     "cloudtrail:DescribeTrails": "lists the trails of the account",
     "logs:DescribeLogGroups": "lists log groups by prefix, not by ARN",
     "s3:ListAllMyBuckets": "lists the buckets of the account",
+    "ecr:GetAuthorizationToken": "the registry login token is account-wide",
 }
 
 

@@ -28,12 +28,18 @@ MATRIX: tuple[Cell, ...] = (
     Cell("training", "lake:artifacts", "read", "experiments/{team}/", "resume from the team's checkpoints"),
     Cell("training", "lake:artifacts", "write", "experiments/{team}/", "checkpoints and run outputs of the team"),
     Cell("training", "features", "query_offline", why="build training sets from the offline feature store"),
+    Cell("training", "registry", "pull", "training", "run the team's training images"),
+    Cell("training", "experiments", "log", why="log runs, metrics and models to MLflow"),
+    Cell("training", "experiments", "dvc", why="push and pull DVC data versions"),
     Cell("feature-ingestion", "lake:raw", "read", why="source data to validate and transform"),
     Cell("feature-ingestion", "lake:curated", "write", why="publish validated datasets"),
     Cell("feature-ingestion", "features", "put", why="put feature records (online and offline stores)"),
     Cell("model-publisher", "lake:artifacts", "read", "experiments/", "pick the run to publish"),
     Cell("model-publisher", "lake:artifacts", "write", "models/", "versioned model artifacts"),
+    Cell("model-publisher", "registry", "register", why="register a new model package version"),
+    Cell("model-publisher", "registry", "push", why="push training and inference images"),
     Cell("model-approver", "lake:artifacts", "read", "models/", "review a candidate's metrics and model card"),
+    Cell("model-approver", "registry", "approve", why="approve or reject a model package version"),
 )
 
 
@@ -45,15 +51,20 @@ def role_grants(
     ``resources`` maps the matrix's resource names to owners with ``grant_<grant>(prefix)`` methods.
     """
     grants: dict[str, list[Statement]] = {}
+
+    def add(role: str, statements: list[Statement]) -> None:
+        have = grants.setdefault(role, [])
+        have.extend(st for st in statements if st not in have)  # e.g. EcrLogin of push and pull
+
     for cell in matrix:
         if cell.resource not in resources:
             raise KeyError(f"access matrix names {cell.resource!r}; resources: {', '.join(sorted(resources))}")
         helper = getattr(resources[cell.resource], f"grant_{cell.grant}")
         if cell.role == "training":
             for team in teams:
-                grants.setdefault(f"training-{team}", []).extend(helper(cell.prefix.format(team=team)))
+                add(f"training-{team}", helper(cell.prefix.format(team=team)))
         else:
-            grants.setdefault(cell.role, []).extend(helper(cell.prefix))
+            add(cell.role, helper(cell.prefix))
     return grants
 
 

@@ -10,8 +10,10 @@ from components.audit import Audit, AuditArgs
 from components.conventions import aws_provider, platform_tags
 from components.data_quality import DataQuality, DataQualityArgs, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
+from components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
 from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
+from components.model_registry import ModelRegistry, ModelRegistryArgs
 from components.storage import DataLake, DataLakeArgs, Lifecycle
 from infra.access import role_grants
 from infra.definitions import load_datasets, load_feature_groups
@@ -131,9 +133,40 @@ class Platform:
             ),
             opts=aws_only,
         )
+        reg = s.registry
+        self.registry = ModelRegistry(
+            "registry",
+            ModelRegistryArgs(
+                **where,
+                models_key_arn=keys.key_arn("models"),
+                families=reg.model_families,
+                consumer_accounts=reg.consumer_accounts,
+                keep_tagged_images=reg.keep_tagged_images,
+                untagged_image_expiry_days=reg.untagged_image_expiry_days,
+                protect=s.protect,
+                force_delete_images=disposable,
+            ),
+            opts=aws_only,
+        )
+        exp = s.experiments
+        self.experiments = ExperimentTracking(
+            "experiments",
+            ExperimentTrackingArgs(
+                **where,
+                artifacts_bucket=zones["artifacts"],
+                models_key_arn=keys.key_arn("models"),
+                tracking_server_size=exp.tracking_server_size,
+                mlflow_version=exp.mlflow_version,
+                automatic_model_registration=exp.automatic_model_registration,
+                weekly_maintenance_window_start=exp.weekly_maintenance_window_start,
+                permissions_boundary=self.boundaries.workload_arn,
+                protect=s.protect,
+            ),
+            opts=aws_only,
+        )
         # Everything a role can be granted access to, by the name the access matrix uses.
         self.resources = {f"lake:{zone}": bucket for zone, bucket in zones.items()}
-        self.resources["features"] = self.feature_store
+        self.resources |= {"features": self.feature_store, "registry": self.registry, "experiments": self.experiments}
         teams = [t.name for t in s.training.teams]
         ci = s.ci
         self.identity = Identity(
@@ -182,5 +215,12 @@ class Platform:
             "featureGroups": self.feature_store.group_names,
             "dataQualityRulesets": self.data_quality.ruleset_names,
             "roleArns": self.identity.role_arns,
+            "modelPackageGroups": self.registry.group_names,
+            "imageRepositories": self.registry.repository_urls,
+            "modelApprovalQueueUrl": self.registry.queue.url,
+            "modelApprovalTopicArn": self.registry.topic.arn,
+            "mlflowTrackingServerArn": self.experiments.server_arn,
+            "dvcRemoteUrl": self.experiments.dvc_url,
+            "dvcRemoteCommands": self.experiments.dvc_commands,
             "auditTrailArn": self.audit.trail_arn,
         }

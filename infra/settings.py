@@ -197,6 +197,21 @@ class RegistrySettings(_Section):
     model_families: Annotated[list[ModelFamily], AfterValidator(_unique)] = Field(default_factory=list)
     keep_tagged_images: int = Field(20, ge=1, le=1000)
     untagged_image_expiry_days: int = Field(7, ge=1, le=365)
+    # Accounts that may describe and use this registry's model packages (e.g. prod reading a shared one).
+    consumer_accounts: Annotated[list[AccountId], AfterValidator(_unique)] = Field(default_factory=list)
+
+
+MLFLOW_VERSIONS = ("2.13", "2.16", "3.0")
+
+
+class ExperimentsSettings(_Section):
+    tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    mlflow_version: Annotated[str, _one_of(MLFLOW_VERSIONS, "an MLflow version SageMaker offers")] = "3.0"
+    # Register models logged to MLflow in the SageMaker model registry automatically.
+    automatic_model_registration: bool = False
+    weekly_maintenance_window_start: Annotated[
+        str, _matches(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d", "a day and UTC time such as Sun:02:00")
+    ] = "Sun:02:00"
 
 
 class MonitoringSettings(_Section):
@@ -256,6 +271,7 @@ class Settings(_Section):
     data_quality: DataQualitySettings = DataQualitySettings()
     training: TrainingSettings = TrainingSettings()
     registry: RegistrySettings = RegistrySettings()
+    experiments: ExperimentsSettings = ExperimentsSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     ci: CiSettings = CiSettings()
     identity: IdentitySettings = IdentitySettings()
@@ -275,6 +291,9 @@ class Settings(_Section):
             problems.append(
                 ("network.natGateways", "must be 'per-az' in prod: one NAT gateway is a single point of failure")
             )
+        if self.account_id in self.registry.consumer_accounts:
+            i = self.registry.consumer_accounts.index(self.account_id)
+            problems.append((f"registry.consumerAccounts[{i}]", "is this stack's own account; list other accounts"))
         if env == "prod" and self.audit.object_lock_days == 0:
             problems.append(("audit.objectLockDays", "must be at least 1 in prod: the audit trail is write-once"))
         if self.training.endpoint_public_access:

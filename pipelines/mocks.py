@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from components.conventions import partition_for
@@ -41,6 +42,14 @@ _ARN_FORMATS = {
     "aws:glue/dataQualityRuleset:DataQualityRuleset": ("name", "glue:{r}:{a}:dataQualityRuleset/{n}"),
     "aws:cloudwatch/eventRule:EventRule": ("name", "events:{r}:{a}:rule/{n}"),
     "aws:cloudtrail/trail:Trail": ("name", "cloudtrail:{r}:{a}:trail/{n}"),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
+        "modelPackageGroupName",
+        "sagemaker:{r}:{a}:model-package-group/{n}",
+    ),
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": (
+        "trackingServerName",
+        "sagemaker:{r}:{a}:mlflow-tracking-server/{n}",
+    ),
 }
 
 
@@ -56,62 +65,117 @@ def physical_state(
     type_: str, name: str, urn: str, inputs: dict[str, Any], *, region: str, account: str
 ) -> tuple[str, dict[str, Any]]:
     """The (id, outputs) the AWS provider would report after creating the resource."""
-    p = partition_for(region)
-    out: dict[str, Any] = {}
-    if type_ == "aws:kms/key:Key":
-        key_id = _uuid(urn)
-        rid = key_id
-        out = {"keyId": key_id, "arn": f"arn:{p}:kms:{region}:{account}:key/{key_id}"}
-    elif type_ == "aws:kms/alias:Alias":
-        alias = inputs.get("name") or f"alias/{_autoname(name, urn)}"
-        rid = alias
-        target = inputs.get("targetKeyId", "")
-        out = {
-            "name": alias,
-            "arn": f"arn:{p}:kms:{region}:{account}:{alias}",
-            "targetKeyArn": f"arn:{p}:kms:{region}:{account}:key/{target}",
-        }
-    elif type_ == "aws:s3/bucket:Bucket":
-        bucket = inputs.get("bucket") or _autoname(name, urn).lower()
-        rid = bucket
-        out = {
-            "bucket": bucket,
-            "arn": f"arn:{p}:s3:::{bucket}",
-            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
-            "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
-            "region": region,
-        }
-    elif type_ in ("aws:iam/role:Role", "aws:iam/policy:Policy"):
-        kind = "role" if type_.endswith("Role") else "policy"
-        iam_name = inputs.get("name") or _autoname(name, urn)
-        path = inputs.get("path") or "/"
-        rid = iam_name if kind == "role" else f"arn:{p}:iam::{account}:policy{path}{iam_name}"
-        out = {"name": iam_name, "arn": f"arn:{p}:iam::{account}:{kind}{path}{iam_name}"}
-        if kind == "role":
-            out["uniqueId"] = "AROA" + digest(urn)[:17].upper()
-    elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-        host = str(inputs.get("url", "")).removeprefix("https://")
-        rid = f"arn:{p}:iam::{account}:oidc-provider/{host}"
-        out = {"arn": rid}
-    elif type_ == "aws:iam/rolePolicy:RolePolicy":
-        rid = f"{inputs.get('role')}:{inputs.get('name') or _autoname(name, urn)}"
-    elif type_.startswith("aws:s3/bucket") and "bucket" in inputs:
-        # Bucket sub-resources (policy, versioning, logging...) are identified by the bucket name.
-        rid = str(inputs["bucket"])
-    elif type_ == "aws:cloudwatch/logGroup:LogGroup":
-        group = inputs.get("name") or _autoname(name, urn)
-        rid = group
-        out = {"name": group, "arn": f"arn:{p}:logs:{region}:{account}:log-group:{group}"}
+    at = _At(partition_for(region), region, account, name, urn)
+    if type_ in _STATE:
+        rid, out = _STATE[type_](inputs, at)
     elif type_ in _ARN_FORMATS:
         name_prop, fmt = _ARN_FORMATS[type_]
-        phys = inputs.get(name_prop) or _autoname(name, urn)
-        rid = phys
-        out = {name_prop: phys, "arn": f"arn:{p}:" + fmt.format(r=region, a=account, n=phys, i=inputs)}
+        phys = inputs.get(name_prop) or at.autoname
+        rid, out = phys, {name_prop: phys, "arn": f"arn:{at.p}:" + fmt.format(r=region, a=account, n=phys, i=inputs)}
+    elif type_.startswith("aws:s3/bucket") and "bucket" in inputs:
+        # Bucket sub-resources (policy, versioning, logging...) are identified by the bucket name.
+        rid, out = str(inputs["bucket"]), {}
     else:
         # Generic: arn:<partition>:<service>:<region>:<account>:<resource-type>/<name>
         module, _, kind = type_.partition(":")[2].partition("/")
         resource = re.sub(r"(?<!^)(?=[A-Z])", "-", kind.split(":")[-1]).lower()
-        phys = inputs.get("name") or _autoname(name, urn)
-        rid = phys
-        out = {"arn": f"arn:{p}:{module}:{region}:{account}:{resource}/{phys}"}
+        phys = inputs.get("name") or at.autoname
+        rid, out = phys, {"arn": f"arn:{at.p}:{module}:{region}:{account}:{resource}/{phys}"}
     return rid, {**inputs, **out}
+
+
+@dataclass(frozen=True)
+class _At:
+    p: str  # partition
+    region: str
+    account: str
+    name: str
+    urn: str
+
+    @property
+    def autoname(self) -> str:
+        return _autoname(self.name, self.urn)
+
+
+def _kms_key(i: dict, at: _At):
+    key_id = _uuid(at.urn)
+    return key_id, {"keyId": key_id, "arn": f"arn:{at.p}:kms:{at.region}:{at.account}:key/{key_id}"}
+
+
+def _kms_alias(i: dict, at: _At):
+    alias = i.get("name") or f"alias/{at.autoname}"
+    kms = f"arn:{at.p}:kms:{at.region}:{at.account}"
+    return alias, {"name": alias, "arn": f"{kms}:{alias}", "targetKeyArn": f"{kms}:key/{i.get('targetKeyId', '')}"}
+
+
+def _bucket(i: dict, at: _At):
+    b = i.get("bucket") or at.autoname.lower()
+    return b, {
+        "bucket": b,
+        "arn": f"arn:{at.p}:s3:::{b}",
+        "bucketDomainName": f"{b}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{b}.s3.{at.region}.amazonaws.com",
+        "region": at.region,
+    }
+
+
+def _iam(kind: str):
+    def state(i: dict, at: _At):
+        n, path = i.get("name") or at.autoname, i.get("path") or "/"
+        arn = f"arn:{at.p}:iam::{at.account}:{kind}{path}{n}"
+        out = {"name": n, "arn": arn}
+        if kind == "role":
+            out["uniqueId"] = "AROA" + digest(at.urn)[:17].upper()
+        return (n if kind == "role" else arn), out
+
+    return state
+
+
+def _oidc_provider(i: dict, at: _At):
+    arn = f"arn:{at.p}:iam::{at.account}:oidc-provider/{str(i.get('url', '')).removeprefix('https://')}"
+    return arn, {"arn": arn}
+
+
+def _role_policy(i: dict, at: _At):
+    return f"{i.get('role')}:{i.get('name') or at.autoname}", {}
+
+
+def _log_group(i: dict, at: _At):
+    g = i.get("name") or at.autoname
+    return g, {"name": g, "arn": f"arn:{at.p}:logs:{at.region}:{at.account}:log-group:{g}"}
+
+
+def _ecr_repository(i: dict, at: _At):
+    r = i.get("name") or at.autoname
+    return r, {
+        "name": r,
+        "arn": f"arn:{at.p}:ecr:{at.region}:{at.account}:repository/{r}",
+        "registryId": at.account,
+        "repositoryUrl": f"{at.account}.dkr.ecr.{at.region}.amazonaws.com/{r}",
+    }
+
+
+def _sns_topic(i: dict, at: _At):
+    arn = f"arn:{at.p}:sns:{at.region}:{at.account}:{i.get('name') or at.autoname}"
+    return arn, {"name": arn.rsplit(":", 1)[1], "arn": arn}
+
+
+def _sqs_queue(i: dict, at: _At):
+    q = i.get("name") or at.autoname
+    url = f"https://sqs.{at.region}.amazonaws.com/{at.account}/{q}"
+    return url, {"name": q, "arn": f"arn:{at.p}:sqs:{at.region}:{at.account}:{q}", "url": url}
+
+
+_STATE = {
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:iam/role:Role": _iam("role"),
+    "aws:iam/policy:Policy": _iam("policy"),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:sns/topic:Topic": _sns_topic,
+    "aws:sqs/queue:Queue": _sqs_queue,
+}

@@ -84,7 +84,7 @@ def _event(state: str, rulesets: list[str], source: str = "aws.glue-dataquality"
 
 def test_failure_rule_matches_failed_evaluations_of_our_rulesets_only():
     plan = stack_plan("prod")
-    (rule,) = plan.of_type("aws:cloudwatch/eventRule:EventRule")
+    rule = plan.get("aws:cloudwatch/eventRule:EventRule", "data-quality-failed")
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern == failure_pattern(plan.outputs["dataQualityRulesets"])
     matcher = EventPattern(rule.inputs["eventPattern"], pattern)  # moto's EventBridge matcher

@@ -64,8 +64,11 @@ def test_key_policies_name_their_principals_and_scope_services(any_plan):
             }
             logs = statements["CloudWatchLogsUse"]["Condition"]["ArnLike"]
             assert logs == {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{account}:log-group:*"}
+        elif domain == "models":
+            # the approval events reach the encrypted topic and queue through EventBridge
+            assert {s["Principal"]["Service"] for s in statements.values()} == {"events.amazonaws.com"}
         else:
-            # callers use data, model and cluster keys through their roles (kms:ViaService grants)
+            # callers use data and cluster keys through their roles (kms:ViaService grants)
             assert statements == {}, domain
 
 
