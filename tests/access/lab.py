@@ -2,7 +2,7 @@
 
 moto's IAM evaluator is independent of our code, so a wrong ARN, a missing ``/*`` or a wildcard
 shows up as a wrong allow or deny. Its limits (moto 5.2), and how the tests cover them:
-- Resources are matched only for S3, IAM, SQS and STS; other services (KMS here) are checked by
+- Resources are matched only for S3, IAM, SQS and STS; other services (KMS, SageMaker, ECR) are checked by
   action alone, so their statements are loaded with ``Resource: "*"`` and their exact ARNs are
   asserted on the policy documents (tests/components/test_identity.py).
 - Only ``StringEquals`` conditions on keys present in the request are evaluated; trust policies,
@@ -30,6 +30,11 @@ from pipelines.plan import Plan
 RESOURCE_MATCHED_SERVICES = ("s3", "iam", "sqs", "sts")
 EMPTY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
 DENIED = "denied"
+IMAGE_MANIFEST = (
+    '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",'
+    '"config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,'
+    '"digest":"sha256:' + "a" * 64 + '"},"layers":[]}'
+)
 # Where Feature Store writes a group's offline records (<prefix><account>/sagemaker/<region>/...).
 OFFLINE_FEATURES = "features/123456789012/sagemaker/eu-west-1/offline-store/customer_profile-1/data.parquet"
 REGION = "eu-west-1"
@@ -95,6 +100,23 @@ class AccessLab:
             ]["KeyId"]
             self.key_ids[domain] = key_id
             self.ciphertexts[domain] = kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
+        sagemaker, ecr = admin.client("sagemaker"), admin.client("ecr")
+        self.model_packages: dict[str, str] = {}
+        for family, group in self.plan.outputs["modelPackageGroups"].items():
+            sagemaker.create_model_package_group(ModelPackageGroupName=group)
+            self.model_packages[family] = sagemaker.create_model_package(
+                ModelPackageGroupName=group,
+                ModelApprovalStatus="PendingManualApproval",
+                InferenceSpecification={
+                    "Containers": [{"Image": self.plan.outputs["imageRepositories"]["inference"] + ":1"}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+            )["ModelPackageArn"]
+        for url in self.plan.outputs["imageRepositories"].values():
+            repo = url.split("/", 1)[1]
+            ecr.create_repository(repositoryName=repo)
+            ecr.put_image(repositoryName=repo, imageManifest=IMAGE_MANIFEST, imageTag="v1")
         # Roles that are not this environment's, to prove that grants stop at its boundaries.
         self.foreign_roles = [arn.split("/")[-1] for p in self.foreign_plans for arn in p.outputs["roleArns"].values()]
         for name in (*self.foreign_roles, "outsider-admin"):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.access.lab import DENIED, EMPTY_POLICY, OFFLINE_FEATURES, REGION, AccessLab
+from tests.access.lab import DENIED, EMPTY_POLICY, IMAGE_MANIFEST, OFFLINE_FEATURES, REGION, AccessLab
 from tests.plans import stack_plan
 
 OBJ = "data/part-0.parquet"
@@ -113,6 +113,48 @@ def bucket_config(action: str, zone: str = "raw"):
     return call
 
 
+def registry(action: str):
+    def call(s, lab):
+        client = s.client("sagemaker")
+        package, group = lab.model_packages["churn"], lab.plan.outputs["modelPackageGroups"]["churn"]
+        if action == "approve":
+            client.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+        elif action == "describe":
+            client.describe_model_package(ModelPackageName=package)
+        elif action == "register":
+            client.create_model_package(
+                ModelPackageGroupName=group,
+                ModelApprovalStatus="PendingManualApproval",
+                InferenceSpecification={
+                    "Containers": [{"Image": lab.plan.outputs["imageRepositories"]["inference"] + ":2"}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+            )
+        elif action == "delete_group":
+            client.delete_model_package_group(ModelPackageGroupName=group)
+
+    return call
+
+
+def images(action: str, repository: str = "training"):
+    def call(s, lab):
+        client = s.client("ecr")
+        repo = lab.plan.outputs["imageRepositories"][repository].split("/", 1)[1]
+        if action == "login":
+            client.get_authorization_token()
+        elif action == "pull":
+            client.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
+        elif action == "push":
+            client.put_image(
+                repositoryName=repo, imageManifest=IMAGE_MANIFEST.replace("a" * 64, "b" * 64), imageTag="v2"
+            )
+        elif action == "delete":
+            client.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
+
+    return call
+
+
 @dataclass(frozen=True)
 class Case:
     role: str
@@ -142,6 +184,11 @@ CASES = [
     Case(ROLE, "write the offline feature store", put("curated", OFFLINE_FEATURES), False),
     Case(ROLE, "create an IAM role", iam("create_role", "mlplatform-{env}-escalate"), False),
     Case(ROLE, "schedule key deletion", kms("schedule_deletion"), False),
+    Case(ROLE, "log in to the image registry", images("login"), True),
+    Case(ROLE, "pull a training image", images("pull"), True),
+    Case(ROLE, "push a training image", images("push"), False),
+    Case(ROLE, "approve a model package", registry("approve"), False),
+    Case(ROLE, "register a model package", registry("register"), False),
     # feature ingestion: raw in, curated out
     Case("feature-ingestion", "read raw data", get("raw"), True),
     Case("feature-ingestion", "list raw data", listing("raw"), True),
@@ -167,6 +214,10 @@ CASES = [
     Case("model-approver", "read training runs", get("artifacts", OWN_RUN), False),
     Case("model-approver", "read raw data", get("raw"), False),
     Case("model-approver", "read the offline feature store", get("curated", OFFLINE_FEATURES), False),
+    Case("model-approver", "approve a model package", registry("approve"), True),
+    Case("model-approver", "describe a model package", registry("describe"), True),
+    Case("model-approver", "register a model package", registry("register"), False),
+    Case("model-approver", "push an image", images("push"), False),
     # CI preview: configuration only
     Case("ci-preview", "read bucket logging", bucket_config("get_logging"), True),
     Case("ci-preview", "read bucket versioning", bucket_config("get_versioning"), True),

@@ -202,6 +202,24 @@ BAD = [
     ),
     (
         "dev",
+        {"registry": {"consumerAccounts": ["111111111111"]}},
+        "mlplatform:registry.consumerAccounts[0]",
+        "is this stack's own account",
+    ),
+    (
+        "dev",
+        {"experiments": {"mlflowVersion": "2.9"}},
+        "mlplatform:experiments.mlflowVersion",
+        "allowed: 2.13, 2.16, 3.0",
+    ),
+    (
+        "dev",
+        {"experiments": {"weeklyMaintenanceWindowStart": "Sunday 2am"}},
+        "mlplatform:experiments.weeklyMaintenanceWindowStart",
+        "such as Sun:02:00",
+    ),
+    (
+        "dev",
         {"ci": {"githubRepository": "just-a-name"}},
         "mlplatform:ci.githubRepository",
         "owner/name",

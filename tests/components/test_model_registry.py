@@ -1,0 +1,156 @@
+"""Model package groups, image repositories and the approval flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto.events.models import EventPattern
+
+from components.model_registry import ModelRegistryArgs, approval_pattern
+from tests.plans import policy, stack_plan
+
+GROUP, REPO = "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:ecr/repository:Repository"
+
+
+def test_a_protected_group_per_model_family(any_plan):
+    env = any_plan.stack
+    groups = {r.inputs["modelPackageGroupName"]: r for r in any_plan.of_type(GROUP)}
+    assert set(groups) == {f"mlplatform-{env}-{f}" for f in ("churn", "fraud-detector", "recommender")}
+    assert all(g.options["protect"] is (env != "dev") for g in groups.values())
+
+
+def test_only_named_accounts_may_read_and_deploy_packages():
+    assert not stack_plan("prod").of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy")
+    plan = stack_plan("staging")  # staging shares its registry with prod
+    policies = plan.of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy")
+    assert len(policies) == 3
+    sts = {s["Sid"]: s for s in policy(policies[0], "resourcePolicy")["Statement"]}
+    group = policies[0].inputs["modelPackageGroupName"]
+    prefix = "arn:aws:sagemaker:eu-west-1:222222222222"
+    assert sts["ConsumersReadGroup"]["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
+    assert sts["ConsumersReadGroup"]["Action"] == "sagemaker:DescribeModelPackageGroup"
+    assert sts["ConsumersReadGroup"]["Resource"] == f"{prefix}:model-package-group/{group}"
+    use = sts["ConsumersUsePackages"]
+    assert use["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:CreateModel"]
+    assert use["Resource"] == f"{prefix}:model-package/{group}/*"
+
+
+@pytest.mark.parametrize(("stack", "untagged", "keep"), [("dev", 1, 10), ("staging", 7, 20), ("prod", 14, 50)])
+def test_image_repositories_are_immutable_scanned_encrypted_and_pruned(stack, untagged, keep):
+    plan = stack_plan(stack)
+    repos = {r.inputs["name"]: r for r in plan.of_type(REPO)}
+    assert set(repos) == {f"mlplatform-{stack}/training", f"mlplatform-{stack}/inference"}
+    for repo in repos.values():
+        i = repo.inputs
+        assert i["imageTagMutability"] == "IMMUTABLE"
+        assert i["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert i["encryptionConfigurations"] == [
+            {"encryptionType": "KMS", "kmsKey": plan.outputs["kmsKeyArns"]["models"]}
+        ]
+        assert i["forceDelete"] is (stack == "dev")
+        assert repo.options["protect"] is (stack != "dev")
+    for lp in plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
+        untagged_rule, tagged_rule = json.loads(lp.inputs["policy"])["rules"]
+        assert untagged_rule["selection"] == {
+            "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": untagged,
+        }  # fmt: skip
+        assert tagged_rule["selection"]["countType"] == "imageCountMoreThan"
+        assert tagged_rule["selection"]["countNumber"] == keep
+
+
+def test_approval_events_reach_an_encrypted_topic_and_queue_with_dead_letters(any_plan):
+    env, acct = any_plan.stack, any_plan.outputs["accountId"]
+    models_key = any_plan.outputs["kmsKeyArns"]["models"]
+    rule_arn = f"arn:aws:events:eu-west-1:{acct}:rule/mlplatform-{env}-model-approvals"
+    topic = any_plan.get("aws:sns/topic:Topic", "registry-approvals")
+    queue = any_plan.get("aws:sqs/queue:Queue", "registry-approvals")
+    dlq = any_plan.get("aws:sqs/queue:Queue", "registry-approvals-dlq")
+    assert (
+        topic.inputs["kmsMasterKeyId"] == queue.inputs["kmsMasterKeyId"] == dlq.inputs["kmsMasterKeyId"] == models_key
+    )
+    assert json.loads(queue.inputs["redrivePolicy"]) == {
+        "deadLetterTargetArn": dlq.outputs["arn"],
+        "maxReceiveCount": 5,
+    }
+    for res, kind in ((topic, "aws:sns/topicPolicy:TopicPolicy"), (queue, "aws:sqs/queuePolicy:QueuePolicy")):
+        (st,) = policy(any_plan.get(kind, "registry-approvals"))["Statement"]
+        assert st["Principal"] == {"Service": "events.amazonaws.com"}
+        assert st["Resource"] == res.outputs["arn"]
+        assert st["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    targets = {t.inputs["targetId"]: t.inputs for t in any_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    assert targets["topic"]["arn"] == topic.outputs["arn"] and targets["queue"]["arn"] == queue.outputs["arn"]
+    assert all(t["deadLetterConfig"] == {"arn": dlq.outputs["arn"]} for t in targets.values())
+    assert any_plan.outputs["modelApprovalQueueUrl"] == queue.outputs["url"]
+
+
+def _state_change(group: str, status: str) -> dict:
+    # Shape of SageMaker's "SageMaker Model Package State Change" EventBridge event.
+    return {
+        "version": "0",
+        "id": "0f5b1d7e-0000-4000-8000-000000000000",
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": "111111111111",
+        "time": "2026-11-28T10:00:00Z",
+        "region": "eu-west-1",
+        "resources": [f"arn:aws:sagemaker:eu-west-1:111111111111:model-package/{group}/3"],
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": 3,
+            "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:111111111111:model-package/{group}/3",
+            "ModelApprovalStatus": status,
+            "ModelPackageStatus": "Completed",
+        },
+    }
+
+
+def test_the_approval_pattern_matches_decisions_on_our_groups_only():
+    plan = stack_plan("dev")
+    rule = plan.get("aws:cloudwatch/eventRule:EventRule", "registry-approvals")
+    assert json.loads(rule.inputs["eventPattern"]) == approval_pattern(
+        list(plan.outputs["modelPackageGroups"].values())
+    )
+    matcher = EventPattern(rule.inputs["eventPattern"], json.loads(rule.inputs["eventPattern"]))
+    assert matcher.matches_event(_state_change("mlplatform-dev-churn", "Approved"))
+    assert matcher.matches_event(_state_change("mlplatform-dev-recommender", "Rejected"))
+    assert not matcher.matches_event(_state_change("mlplatform-dev-churn", "PendingManualApproval"))
+    assert not matcher.matches_event(_state_change("mlplatform-prod-churn", "Approved"))
+    assert not matcher.matches_event({**_state_change("mlplatform-dev-churn", "Approved"), "source": "aws.s3"})
+
+
+def test_grants_name_exact_groups_and_repositories(any_plan):
+    env, acct = any_plan.stack, any_plan.outputs["accountId"]
+    pub = {
+        s["Sid"]: s
+        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-model-publisher"))["Statement"]
+    }
+    register = pub["RegisterModelPackages"]
+    assert "sagemaker:CreateModelPackage" in register["Action"]
+    assert "sagemaker:UpdateModelPackage" not in register["Action"]  # publishing is not approving
+    assert f"arn:aws:sagemaker:eu-west-1:{acct}:model-package/mlplatform-{env}-churn/*" in register["Resource"]
+    assert pub["EcrLogin"]["Resource"] == "*"  # the one action ECR authorizes on * only
+    assert sorted(pub["PushImages"]["Resource"]) == [
+        f"arn:aws:ecr:eu-west-1:{acct}:repository/mlplatform-{env}/inference",
+        f"arn:aws:ecr:eu-west-1:{acct}:repository/mlplatform-{env}/training",
+    ]
+    approve = {
+        s["Sid"]: s
+        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-model-approver"))["Statement"]
+    }
+    assert approve["ApproveModelPackages"]["Action"][0] == "sagemaker:UpdateModelPackage"
+    train = {
+        s["Sid"]: s
+        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-training-recsys"))["Statement"]
+    }
+    assert (
+        train["PullImagesTraining"]["Resource"] == f"arn:aws:ecr:eu-west-1:{acct}:repository/mlplatform-{env}/training"
+    )
+
+
+def test_registry_args_refuse_nonsense():
+    base = {"environment": "dev", "account_id": "111111111111", "region": "eu-west-1", "models_key_arn": "k"}
+    with pytest.raises(ValueError, match="keep_tagged_images must be at least 1"):
+        ModelRegistryArgs(**base, keep_tagged_images=0)
+    with pytest.raises(ValueError, match="must not include the registry's own account"):
+        ModelRegistryArgs(**base, consumer_accounts=["111111111111"])
