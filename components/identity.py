@@ -32,7 +32,19 @@ WILDCARD_ONLY_ACTIONS: dict[str, str] = {
     "logs:DescribeLogGroups": "lists log groups by prefix, not by ARN",
     "s3:ListAllMyBuckets": "lists the buckets of the account",
     "ecr:GetAuthorizationToken": "the registry login token is account-wide",
+    "ec2:Describe*": "EC2 describe calls take no resource",
+    "pricing:GetProducts": "the price list is global",
 }
+
+
+# The AWS managed policies the platform attaches (EKS requires them on its cluster and node roles).
+ALLOWED_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,8 @@ class BoundariesArgs:
 
 class Boundaries(pulumi.ComponentResource):
     """The permission boundaries, created first so that every role of every component can carry one:
-    ``workload`` for workload and service roles, ``deploy`` for the CI roles."""
+    ``workload`` for workload and service roles, ``cluster`` for the cluster's infrastructure roles,
+    ``deploy`` for the CI roles."""
 
     def __init__(self, name: str, args: BoundariesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:identity:Boundaries", name, None, opts)
@@ -124,9 +137,19 @@ class Boundaries(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.cluster = aws.iam.Policy(
+            f"{name}-cluster",
+            aws.iam.PolicyArgs(
+                name=physical_name(args.environment, "cluster-boundary"),
+                description="Ceiling for the training cluster's infrastructure roles (EKS, nodes, Karpenter)",
+                policy=document(cluster_boundary(scope)),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.cluster_arn: pulumi.Output[str] = self.cluster.arn
         self.workload_arn: pulumi.Output[str] = self.workload.arn
         self.deploy_arn: pulumi.Output[str] = self.deploy.arn
-        self.register_outputs({"workload": self.workload_arn, "deploy": self.deploy_arn})
+        self.register_outputs({"workload": self.workload_arn, "deploy": self.deploy_arn, "cluster": self.cluster_arn})
 
 
 @dataclass(frozen=True)
@@ -545,8 +568,14 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
             ],
             resources=boundary_arns,
         ),
-        # The platform's roles have inline policies only: no AdministratorAccess or other managed policy.
-        Statement(sid="NoManagedPolicyAttachments", effect="Deny", actions=["iam:AttachRolePolicy"], resources=["*"]),
+        # Inline policies, plus only the AWS managed policies EKS requires: never AdministratorAccess & co.
+        Statement(
+            sid="OnlyEksManagedPolicies",
+            effect="Deny",
+            actions=["iam:AttachRolePolicy"],
+            resources=["*"],
+            conditions={"ArnNotEquals": {"iam:PolicyARN": list(ALLOWED_MANAGED_POLICIES)}},
+        ),
         Statement(
             sid="KeepAuditTrail",
             effect="Deny",
@@ -555,3 +584,79 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
         ),
     ]
     return statements
+
+
+def cluster_boundary(scope: Scope) -> list[Statement]:
+    """Ceiling for the cluster's infrastructure roles: run EC2 capacity and the EKS control plane,
+    never administer identities, keys or the audit trail."""
+    return [
+        Statement(
+            sid="ClusterInfrastructure",
+            actions=[
+                "ec2:*",
+                "eks:*",
+                "autoscaling:*",
+                "elasticloadbalancing:*",
+                "ssm:GetParameter",
+                "pricing:GetProducts",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            resources=["*"],
+        ),
+        Statement(
+            sid="KeysOfThisEnvironment",
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+                "kms:ListGrants",
+                "kms:RevokeGrant",
+            ],
+            resources=[scope.keys],
+            conditions=scope.this_environment,
+        ),
+        Statement(
+            sid="NodeRolesAndInstanceProfiles",
+            actions=[
+                "iam:PassRole",
+                "iam:GetInstanceProfile",
+                "iam:CreateInstanceProfile",
+                "iam:TagInstanceProfile",
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:DeleteInstanceProfile",
+                "iam:CreateServiceLinkedRole",
+            ],
+            resources=["*"],
+        ),
+        Statement(
+            sid="NeverAdminister",
+            effect="Deny",
+            actions=[
+                "iam:CreateRole",
+                "iam:PutRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:CreatePolicy*",
+                "iam:CreateUser",
+                "iam:CreateAccessKey",
+                "organizations:*",
+                "account:*",
+                "kms:ScheduleKeyDeletion",
+                "kms:PutKeyPolicy",
+                "cloudtrail:StopLogging",
+                "cloudtrail:DeleteTrail",
+            ],
+            resources=["*"],
+        ),
+    ]

@@ -74,8 +74,8 @@ def _private_cidr(value: str) -> str:
         net = ipaddress.IPv4Network(value, strict=True)
     except ValueError as err:
         raise ValueError(f"{value!r} is not an IPv4 network in CIDR notation ({err})") from None
-    if not 16 <= net.prefixlen <= 24:
-        raise ValueError(f"{value} has prefix /{net.prefixlen}; allowed: /16 to /24")
+    if not 16 <= net.prefixlen <= 20:
+        raise ValueError(f"{value} has prefix /{net.prefixlen}; allowed: /16 to /20 (pods take VPC addresses)")
     if not net.is_private:
         raise ValueError(f"{value} is not a private (RFC 1918) range")
     return str(net)
@@ -181,15 +181,100 @@ class TeamSettings(_Section):
     memory_quota_gi: int = Field(256, ge=1, le=1_000_000)
 
 
+IamPrincipalArn = Annotated[
+    str,
+    _matches(
+        r"arn:aws(-[a-z-]+)?:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)",
+        "an IAM role, user or account-root ARN such as arn:aws:iam::123456789012:role/ml-approvers",
+    ),
+]
+# GPU instance families Karpenter may launch for training, with the GPUs of their largest size.
+GPU_FAMILIES = {"g4dn": 8, "g5": 8, "g6": 8, "g6e": 8, "gr6": 1, "p4d": 8, "p4de": 8, "p5": 8, "p5e": 8, "p5en": 8}
+CPU_FAMILY = r"[cmr][5-8][a-z]*"  # general purpose, compute and memory optimised families
+
+
+class GpuPoolSettings(_Section):
+    name: Name
+    instance_families: Annotated[list[str], AfterValidator(_unique)] = Field(min_length=1)
+    capacity_types: Annotated[list[Literal["spot", "on-demand"]], AfterValidator(_unique)] = Field(min_length=1)
+    gpu_limit: int = Field(ge=1, le=4096, description="most GPUs the pool may run at once")
+
+    @model_validator(mode="after")
+    def _known_families(self) -> GpuPoolSettings:
+        unknown = [(i, f) for i, f in enumerate(self.instance_families) if f not in GPU_FAMILIES]
+        if unknown:
+            i, f = unknown[0]
+            raise _CrossFieldError.one(
+                f"instanceFamilies[{i}]", f"{f!r} is not a GPU family; allowed: {', '.join(GPU_FAMILIES)}"
+            )
+        return self
+
+
+class CpuPoolSettings(_Section):
+    instance_families: Annotated[
+        list[Annotated[str, _matches(CPU_FAMILY, "a CPU family such as m6i, c7i or r6i")]], AfterValidator(_unique)
+    ] = Field(default_factory=lambda: ["m6i", "m7i", "c6i", "c7i", "r6i"], min_length=1)
+    capacity_types: Annotated[list[Literal["spot", "on-demand"]], AfterValidator(_unique)] = Field(
+        default_factory=lambda: ["spot", "on-demand"], min_length=1
+    )
+    cpu_limit: int = Field(256, ge=1, le=100_000)
+
+
+class SystemNodesSettings(_Section):
+    instance_types: Annotated[
+        list[Annotated[str, _matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an instance type such as m6i.large")]],
+        AfterValidator(_unique),
+    ] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
+    min_size: int = Field(2, ge=1, le=20)
+    desired_size: int = Field(2, ge=1, le=20)
+    max_size: int = Field(4, ge=1, le=20)
+    disk_gi: int = Field(50, ge=20, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SystemNodesSettings:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise _CrossFieldError.one(
+                "desiredSize", f"must be between minSize ({self.min_size}) and maxSize ({self.max_size})"
+            )
+        return self
+
+
+class ChartSettings(_Section):
+    # Pinned chart versions: promoted from dev to prod like code.
+    karpenter: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 1.11.1")] = "1.11.1"
+    nvidia_device_plugin: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 0.17.1")] = "0.17.1"
+    kuberay_operator: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 1.5.1")] = "1.5.1"
+
+
 class TrainingSettings(_Section):
     kubernetes_version: Annotated[str, _one_of(SUPPORTED_KUBERNETES_VERSIONS, "a supported EKS version")] = "1.34"
     endpoint_public_access: bool = False
     public_access_cidrs: list[Annotated[str, AfterValidator(_public_cidr)]] = Field(default_factory=list)
+    # IAM principals that administer the cluster (EKS access entries with the cluster-admin policy).
+    admin_principals: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(default_factory=list)
+    system_nodes: SystemNodesSettings = SystemNodesSettings()
+    cpu_pool: CpuPoolSettings = CpuPoolSettings()
+    gpu_pools: list[GpuPoolSettings] = Field(default_factory=list)
+    distributed_training_operator: Literal["kuberay", "none"] = "kuberay"
+    charts: ChartSettings = ChartSettings()
     teams: list[TeamSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _teams_unique(self) -> TrainingSettings:
-        _unique([t.name for t in self.teams])
+    def _consistent(self) -> TrainingSettings:
+        problems = []
+        for what, names in (("teams", [t.name for t in self.teams]), ("gpuPools", [p.name for p in self.gpu_pools])):
+            try:
+                _unique(names)
+            except ValueError as err:
+                problems.append((what, str(err)))
+        total = sum(p.gpu_limit for p in self.gpu_pools)
+        for i, team in enumerate(self.teams):
+            if team.gpu_quota > total:
+                problems.append(
+                    (f"teams[{i}].gpuQuota", f"{team.gpu_quota} is more than the GPU pools can run ({total} in all)")
+                )
+        if problems:
+            raise _CrossFieldError(problems)
         return self
 
 
@@ -220,13 +305,6 @@ class MonitoringSettings(_Section):
     alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
 
 
-IamPrincipalArn = Annotated[
-    str,
-    _matches(
-        r"arn:aws(-[a-z-]+)?:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)",
-        "an IAM role, user or account-root ARN such as arn:aws:iam::123456789012:role/ml-approvers",
-    ),
-]
 IamProviderArn = Annotated[
     str,
     _matches(

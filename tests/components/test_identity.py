@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.identity import WILDCARD_ONLY_ACTIONS
+from components.identity import ALLOWED_MANAGED_POLICIES, WILDCARD_ONLY_ACTIONS
 from infra.access import MATRIX
 from tests.plans import policy, stack_plan
 
@@ -146,7 +146,11 @@ def test_deploy_boundary_closes_the_escalation_paths(any_plan):
     }
     assert set(as_list(deny["NoIamUsers"]["Action"])) >= {"iam:CreateUser", "iam:CreateAccessKey"}
     assert deny["KeepRoleBoundaries"]["Action"] == "iam:DeleteRolePermissionsBoundary"
-    assert deny["NoManagedPolicyAttachments"]["Action"] == "iam:AttachRolePolicy"
+    attach = deny["OnlyEksManagedPolicies"]
+    assert attach["Action"] == "iam:AttachRolePolicy"
+    allowed = attach["Condition"]["ArnNotEquals"]["iam:PolicyARN"]
+    assert "arn:aws:iam::aws:policy/AdministratorAccess" not in allowed
+    assert set(allowed) == set(ALLOWED_MANAGED_POLICIES)
     assert "s3:GetObject*" in deny["NeverReadOrWriteData"]["Action"]
     stop = as_list(deny["KeepAuditTrail"]["Action"])
     assert "cloudtrail:StopLogging" in stop
