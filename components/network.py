@@ -106,7 +106,9 @@ class Network(pulumi.ComponentResource):
             )
             self.public_subnets.append(public)
             if args.nat_per_zone or i == 0:
-                eip = ec2.Eip(f"{name}-nat-{zone}", ec2.EipArgs(domain="vpc", tags={"Name": f"{prefix}-nat-{zone}"}), opts=child)
+                eip = ec2.Eip(
+                    f"{name}-nat-{zone}", ec2.EipArgs(domain="vpc", tags={"Name": f"{prefix}-nat-{zone}"}), opts=child
+                )
                 nat = ec2.NatGateway(
                     f"{name}-{zone}",
                     ec2.NatGatewayArgs(allocation_id=eip.id, subnet_id=public.id, tags={"Name": f"{prefix}-{zone}"}),
@@ -136,7 +138,11 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{zone}",
                 ec2.RouteTableArgs(
                     vpc_id=self.vpc.id,
-                    routes=[ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[i if args.nat_per_zone else 0])],
+                    routes=[
+                        ec2.RouteTableRouteArgs(
+                            cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[i if args.nat_per_zone else 0]
+                        )
+                    ],
                     tags={"Name": f"{prefix}-private-{zone}"},
                 ),
                 opts=child,

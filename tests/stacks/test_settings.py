@@ -60,7 +60,8 @@ BAD = [
         "mlplatform:network.cidr",
         "not an IPv4 network",
     ),
-    ("dev", {"network": section("dev", "network", cidr="10.0.0.0/8")}, "mlplatform:network.cidr", "/16 to /24"),
+    ("dev", {"network": section("dev", "network", cidr="10.0.0.0/8")}, "mlplatform:network.cidr", "/16 to /20"),
+    ("dev", {"network": section("dev", "network", cidr="10.0.0.0/22")}, "mlplatform:network.cidr", "/16 to /20"),
     ("dev", {"network": section("dev", "network", cidr="8.8.0.0/16")}, "mlplatform:network.cidr", "RFC 1918"),
     (
         "dev",
@@ -160,6 +161,57 @@ BAD = [
     ),
     (
         "dev",
+        {
+            "training": {
+                "gpuPools": [
+                    {"name": "gpu", "instanceFamilies": ["g5", "x9"], "capacityTypes": ["spot"], "gpuLimit": 4}
+                ]
+            }
+        },
+        "mlplatform:training.gpuPools[0].instanceFamilies[1]",
+        "'x9' is not a GPU family; allowed: g4dn, g5",
+    ),
+    (
+        "dev",
+        {
+            "training": {
+                "gpuPools": [{"name": "gpu", "instanceFamilies": ["g5"], "capacityTypes": ["cheap"], "gpuLimit": 4}]
+            }
+        },
+        "mlplatform:training.gpuPools[0].capacityTypes[0]",
+        "'spot' or 'on-demand'",
+    ),
+    (
+        "dev",
+        {
+            "training": {
+                "gpuPools": [{"name": "gpu", "instanceFamilies": ["g5"], "capacityTypes": ["spot"], "gpuLimit": 4}],
+                "teams": [{"name": "vision", "gpuQuota": 6}],
+            }
+        },
+        "mlplatform:training.teams[0].gpuQuota",
+        "6 is more than the GPU pools can run (4 in all)",
+    ),
+    (
+        "dev",
+        {"training": {"systemNodes": {"minSize": 3, "desiredSize": 2, "maxSize": 4}}},
+        "mlplatform:training.systemNodes.desiredSize",
+        "between minSize (3) and maxSize (4)",
+    ),
+    (
+        "dev",
+        {"training": {"cpuPool": {"instanceFamilies": ["t3"]}}},
+        "mlplatform:training.cpuPool.instanceFamilies[0]",
+        "a CPU family such as m6i",
+    ),
+    (
+        "dev",
+        {"training": {"charts": {"karpenter": "latest"}}},
+        "mlplatform:training.charts.karpenter",
+        "a chart version such as 1.11.1",
+    ),
+    (
+        "dev",
         {"training": {"teams": [{"name": "a", "gpuQuota": -1}]}},
         "mlplatform:training.teams[0].gpuQuota",
         "greater than or equal to 0, got -1",
@@ -167,7 +219,7 @@ BAD = [
     (
         "dev",
         {"training": {"teams": [{"name": "a"}, {"name": "a"}]}},
-        "mlplatform:training",
+        "mlplatform:training.teams",
         "duplicate entries: a",
     ),
     (
