@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import partition_for, physical_name
+from components.conventions import partition_for, physical_name, stateful_options
 from components.documents import Statement, document
 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "sagemaker.api", "logs")
@@ -50,6 +50,7 @@ class NetworkArgs:
     private_endpoints: bool = False
     flow_log_retention_days: int = 365
     permissions_boundary: pulumi.Input[str] | None = None
+    protect: bool = True  # the flow-log group is evidence
 
 
 class Network(pulumi.ComponentResource):
@@ -206,7 +207,7 @@ class Network(pulumi.ComponentResource):
             aws.cloudwatch.LogGroupArgs(
                 name=group_name, kms_key_id=args.logs_key_arn, retention_in_days=args.flow_log_retention_days
             ),
-            opts=child,
+            opts=stateful_options(self, args.protect),
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from components.audit import Audit, AuditArgs
+from components.cluster_addons import Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
 from components.conventions import aws_provider, platform_tags
 from components.data_quality import DataQuality, DataQualityArgs, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
@@ -14,7 +15,9 @@ from components.experiment_tracking import ExperimentTracking, ExperimentTrackin
 from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
 from components.model_registry import ModelRegistry, ModelRegistryArgs
+from components.network import Network, NetworkArgs
 from components.storage import DataLake, DataLakeArgs, Lifecycle
+from components.training_cluster import SystemNodes, TrainingCluster, TrainingClusterArgs
 from infra.access import role_grants
 from infra.definitions import load_datasets, load_feature_groups
 from infra.settings import Settings
@@ -189,6 +192,80 @@ class Platform:
             ),
             opts=aws_only,
         )
+        tr = s.training
+        cluster_name = f"mlplatform-{env}-training"
+        self.network = Network(
+            "network",
+            NetworkArgs(
+                **where,
+                cidr=s.network.cidr,
+                availability_zones=s.network.availability_zones,
+                cluster_name=cluster_name,
+                logs_key_arn=keys.key_arn("logs"),
+                nat_per_zone=s.network.nat_gateways == "per-az",
+                private_endpoints=s.network.private_endpoints,
+                flow_log_retention_days=s.monitoring.log_retention_days,
+                permissions_boundary=self.boundaries.workload_arn,
+                protect=s.protect,
+            ),
+            opts=aws_only,
+        )
+        admins: list = list(tr.admin_principals)
+        if "ci-deploy" in self.identity.roles:
+            admins.append(self.identity.roles["ci-deploy"].arn)  # CI applies the in-cluster resources
+        sn = tr.system_nodes
+        self.cluster = TrainingCluster(
+            "cluster",
+            TrainingClusterArgs(
+                **where,
+                kubernetes_version=tr.kubernetes_version,
+                subnet_ids=self.network.private_subnet_ids,
+                cluster_key_arn=keys.key_arn("cluster"),
+                logs_key_arn=keys.key_arn("logs"),
+                permissions_boundary=self.boundaries.cluster_arn,
+                log_retention_days=s.monitoring.log_retention_days,
+                endpoint_public_access=tr.endpoint_public_access,
+                public_access_cidrs=tr.public_access_cidrs,
+                admin_principals=admins,
+                system_nodes=SystemNodes(
+                    instance_types=sn.instance_types,
+                    min_size=sn.min_size,
+                    desired_size=sn.desired_size,
+                    max_size=sn.max_size,
+                    disk_gi=sn.disk_gi,
+                ),
+                protect=s.protect,
+            ),
+            opts=aws_only,
+        )
+        self.addons = ClusterAddons(
+            "in-cluster",
+            ClusterAddonsArgs(
+                **where,
+                cluster_name=self.cluster.cluster_name,
+                cluster_endpoint=self.cluster.endpoint,
+                cluster_ca=self.cluster.certificate_authority,
+                permissions_boundary=self.boundaries.cluster_arn,
+                vpc_cidr=s.network.cidr,
+                cpu_families=tr.cpu_pool.instance_families,
+                cpu_capacity_types=tr.cpu_pool.capacity_types,
+                cpu_limit=tr.cpu_pool.cpu_limit,
+                gpu_pools=[GpuPool(p.name, p.instance_families, p.capacity_types, p.gpu_limit) for p in tr.gpu_pools],
+                teams=[
+                    Team(
+                        t.name,
+                        t.gpu_quota,
+                        t.cpu_quota,
+                        t.memory_quota_gi,
+                        self.identity.role_arns[f"training-{t.name}"],
+                    )
+                    for t in tr.teams
+                ],
+                operator=tr.distributed_training_operator,
+                charts=Charts(tr.charts.karpenter, tr.charts.nvidia_device_plugin, tr.charts.kuberay_operator),
+            ),
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.cluster]),
+        )
         self.audit = Audit(
             "audit",
             AuditArgs(
@@ -223,4 +300,7 @@ class Platform:
             "dvcRemoteUrl": self.experiments.dvc_url,
             "dvcRemoteCommands": self.experiments.dvc_commands,
             "auditTrailArn": self.audit.trail_arn,
+            "clusterName": cluster_name,
+            "vpcId": self.network.vpc.id,
+            "gpuNodePools": [p for p in self.addons.node_pools if p != "cpu"],
         }

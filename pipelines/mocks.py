@@ -166,7 +166,45 @@ def _sqs_queue(i: dict, at: _At):
     return url, {"name": q, "arn": f"arn:{at.p}:sqs:{at.region}:{at.account}:{q}", "url": url}
 
 
+def _ec2(prefix: str, **extra: Any):
+    def state(i: dict, at: _At):
+        rid = f"{prefix}-{digest(at.urn)[:17]}"
+        return rid, {"arn": f"arn:{at.p}:ec2:{at.region}:{at.account}:{_EC2_KIND.get(prefix, prefix)}/{rid}", **extra}
+
+    return state
+
+
+_EC2_KIND = {"vpc": "vpc", "subnet": "subnet", "sg": "security-group", "igw": "internet-gateway",
+             "rtb": "route-table", "nat": "natgateway", "eipalloc": "elastic-ip", "vpce": "vpc-endpoint",
+             "lt": "launch-template", "fl": "vpc-flow-log"}  # fmt: skip
+
+
+def _eks_cluster(i: dict, at: _At):
+    n = i.get("name") or at.autoname
+    h = digest(at.urn)
+    return n, {
+        "name": n,
+        "arn": f"arn:{at.p}:eks:{at.region}:{at.account}:cluster/{n}",
+        "endpoint": f"https://{h[:32].upper()}.gr7.{at.region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{at.region}.amazonaws.com/id/{h[:32].upper()}"}]}],
+        "status": "ACTIVE",
+    }
+
+
 _STATE = {
+    "aws:ec2/vpc:Vpc": _ec2("vpc"),
+    "aws:ec2/subnet:Subnet": _ec2("subnet"),
+    "aws:ec2/securityGroup:SecurityGroup": _ec2("sg"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _ec2("sg"),
+    "aws:ec2/internetGateway:InternetGateway": _ec2("igw"),
+    "aws:ec2/routeTable:RouteTable": _ec2("rtb"),
+    "aws:ec2/natGateway:NatGateway": _ec2("nat"),
+    "aws:ec2/eip:Eip": _ec2("eipalloc"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _ec2("vpce"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _ec2("lt", latestVersion=1),
+    "aws:ec2/flowLog:FlowLog": _ec2("fl"),
+    "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
     "aws:s3/bucket:Bucket": _bucket,

@@ -34,7 +34,7 @@ def test_trail_records_everything_and_protects_its_logs(any_plan):
 
 def test_trail_log_group_is_encrypted_with_the_stack_retention(any_plan):
     retention = {"dev": 14, "staging": 90, "prod": 731}[any_plan.stack]
-    (group,) = any_plan.of_type(LOG_GROUP)
+    group = any_plan.get(LOG_GROUP, "audit-trail")
     assert group.inputs["kmsKeyId"] == any_plan.outputs["kmsKeyArns"]["logs"]
     assert group.inputs["retentionInDays"] == retention
 

@@ -78,7 +78,11 @@ def test_approval_events_reach_an_encrypted_topic_and_queue_with_dead_letters(an
         assert st["Principal"] == {"Service": "events.amazonaws.com"}
         assert st["Resource"] == res.outputs["arn"]
         assert st["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
-    targets = {t.inputs["targetId"]: t.inputs for t in any_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    targets = {
+        t.inputs["targetId"]: t.inputs
+        for t in any_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.name.startswith("registry-")
+    }
     assert targets["topic"]["arn"] == topic.outputs["arn"] and targets["queue"]["arn"] == queue.outputs["arn"]
     assert all(t["deadLetterConfig"] == {"arn": dlq.outputs["arn"]} for t in targets.values())
     assert any_plan.outputs["modelApprovalQueueUrl"] == queue.outputs["url"]
