@@ -308,3 +308,20 @@ def test_the_matrix_covers_enough_roles_and_cells():
     roles = {c.role for c in CASES}
     assert len(roles) >= 5 and len(CASES) >= 40
     assert {c.allowed for c in CASES if c.role == "ci-deploy"} == {True, False}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_teams_service_account_reaches_only_its_own_runs(labs, stack):
+    """Follow the Pod Identity association of each team's `trainer` service account to its role, as
+    EKS does for a pod, and check that role against the team's and the other teams' runs."""
+    lab = labs.get(stack)
+    role_keys = {arn: key for key, arn in lab.plan.outputs["roleArns"].items()}
+    teams = {}
+    for assoc in lab.plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation"):
+        if assoc.inputs["serviceAccount"] == "trainer":
+            teams[assoc.inputs["namespace"]] = role_keys[assoc.inputs["roleArn"]]
+    assert len(teams) >= 2
+    for team, role in teams.items():
+        assert lab.attempt(role, put("artifacts", f"experiments/{team}/sa-check")) is None, team
+        for other in set(teams) - {team}:
+            assert lab.attempt(role, put("artifacts", f"experiments/{other}/sa-check")) == DENIED, (team, other)
