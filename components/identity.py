@@ -10,6 +10,7 @@ tampering with the boundaries or the audit trail).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +35,32 @@ WILDCARD_ONLY_ACTIONS: dict[str, str] = {
     "ecr:GetAuthorizationToken": "the registry login token is account-wide",
     "ec2:Describe*": "EC2 describe calls take no resource",
     "pricing:GetProducts": "the price list is global",
+    "eks:DescribeAddonVersions": "lists the add-on versions of the region",
+    "sagemaker:ListTags": "SageMaker lists tags of any ARN it is given",
 }
+# EC2 networking resources are named by AWS-generated ids, never by the platform: statements on
+# them use Resource "*" limited to the stack's region (aws:RequestedRegion).
+REGION_SCOPED_SERVICES = ("ec2",)
+
+_EC2_NETWORK_ADMIN = [
+    "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
+    "ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
+    "ec2:CreateInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway",
+    "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:CreateNatGateway", "ec2:DeleteNatGateway",
+    "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute",
+    "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+    "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
+    "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+    "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
+    "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion",
+    "ec2:ModifyLaunchTemplate", "ec2:DeleteLaunchTemplate",
+    "ec2:CreateTags", "ec2:DeleteTags",
+]  # fmt: skip
+# The AWS services the platform's stack manages (the deploy boundary's ceiling).
+PLATFORM_SERVICES = (
+    "s3", "kms", "iam", "cloudtrail", "logs", "ec2", "eks", "sagemaker", "glue", "ecr", "sns", "sqs", "events",
+)  # fmt: skip
 
 
 # The AWS managed policies the platform attaches (EKS requires them on its cluster and node roles).
@@ -94,6 +120,53 @@ class Scope:
     @property
     def log_groups(self) -> str:
         return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:/mlplatform/{self.environment}/*"
+
+    @property
+    def eks_log_group(self) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:/aws/eks/{self.prefix}*"
+
+    def regional(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    @property
+    def sagemaker(self) -> list[str]:
+        """Feature groups, model package groups (and their packages), MLflow servers of this environment."""
+        return [
+            self.regional("sagemaker", f"*/{self.prefix}*"),
+            self.regional("sagemaker", f"model-package/{self.prefix}*/*"),
+        ]
+
+    @property
+    def glue(self) -> list[str]:
+        db = f"mlplatform_{self.environment}_*"
+        return [
+            self.regional("glue", "catalog"),
+            self.regional("glue", f"database/{db}"),
+            self.regional("glue", f"table/{db}/*"),
+            self.regional("glue", f"dataQualityRuleset/{self.prefix}*"),
+        ]
+
+    @property
+    def messaging(self) -> list[str]:
+        return [
+            self.regional("sns", f"{self.prefix}*"),
+            self.regional("sqs", f"{self.prefix}*"),
+            self.regional("events", f"rule/{self.prefix}*"),
+        ]
+
+    @property
+    def repositories(self) -> str:
+        return self.regional("ecr", f"repository/mlplatform-{self.environment}/*")
+
+    @property
+    def cluster(self) -> list[str]:
+        """The training cluster and its node groups, add-ons, access entries and associations."""
+        name = f"{self.prefix}training"
+        return [self.regional("eks", f"cluster/{name}"), self.regional("eks", f"*/{name}/*")]
+
+    @property
+    def in_region(self) -> dict[str, dict[str, str]]:
+        return {"StringEquals": {"aws:RequestedRegion": self.region}}
 
     @property
     def this_environment(self) -> dict[str, dict[str, str]]:
@@ -254,14 +327,53 @@ class Identity(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if statements:
+        chunks = policy_chunks(list(statements))
+        if len(chunks) == 1:
             aws.iam.RolePolicy(
                 f"{self.component_name}-{role}",
-                aws.iam.RolePolicyArgs(role=res.id, name="access", policy=document(statements)),
+                aws.iam.RolePolicyArgs(role=res.id, name="access", policy=document(chunks[0])),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        for i, chunk in enumerate(chunks if len(chunks) > 1 else []):
+            # Too large for an inline policy (10,240 characters per role): managed policies of 6,144.
+            managed = aws.iam.Policy(
+                f"{self.component_name}-{role}-{i + 1}",
+                aws.iam.PolicyArgs(name=f"{name}-{i + 1}", policy=document(chunk)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{self.component_name}-{role}-{i + 1}",
+                aws.iam.RolePolicyAttachmentArgs(role=res.name, policy_arn=managed.arn),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.roles[role] = res
         self.role_arns[role] = f"arn:{self.scope.partition}:iam::{self.scope.account_id}:role/{name}"
+
+
+INLINE_LIMIT, MANAGED_LIMIT = 10_240, 6_144  # characters, whitespace excluded (IAM quotas)
+
+
+def policy_chunks(statements: list[Statement]) -> list[list[Statement]]:
+    """One inline policy when it fits, else chunks that each fit a managed policy. Sizes are
+    estimated with 128 characters for a value not known yet (an ARN); tests check the real ones."""
+    if not statements:
+        return []
+
+    def size(st: Statement) -> int:
+        return len(json.dumps(st.render(), separators=(",", ":"), default=lambda _: "x" * 128)) + 1
+
+    overhead = len('{"Version":"2012-10-17","Statement":[]}')
+    if overhead + sum(size(s) for s in statements) <= INLINE_LIMIT * 0.9:
+        return [statements]
+    chunks: list[list[Statement]] = [[]]
+    used = overhead
+    for st in statements:
+        if chunks[-1] and used + size(st) > MANAGED_LIMIT * 0.9:
+            chunks.append([])
+            used = overhead
+        chunks[-1].append(st)
+        used += size(st)
+    return chunks
 
 
 # --- trust policies -----------------------------------------------------------------------------
@@ -369,10 +481,46 @@ def preview_statements(scope: Scope) -> list[Statement]:
         Statement(sid="ReadPolicies", actions=_POLICY_READ, resources=[scope.policies]),
         Statement(sid="ReadOidcProvider", actions=["iam:GetOpenIDConnectProvider"], resources=[scope.oidc_provider]),
         Statement(sid="ReadTrail", actions=_TRAIL_READ, resources=[scope.trails]),
-        Statement(sid="ReadLogGroups", actions=_LOGS_READ, resources=[scope.log_groups]),
+        Statement(sid="ReadLogGroups", actions=_LOGS_READ, resources=[scope.log_groups, scope.eks_log_group]),
+        Statement(
+            sid="ReadMlResources",
+            actions=["sagemaker:Describe*", "sagemaker:GetModelPackageGroupPolicy"],
+            resources=scope.sagemaker,
+        ),
+        Statement(
+            sid="ReadCatalog",
+            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetDataQualityRuleset", "glue:GetTags"],
+            resources=scope.glue,
+        ),
+        Statement(
+            sid="ReadMessaging",
+            actions=[
+                "sns:GetTopicAttributes",
+                "sns:ListTagsForResource",
+                "sqs:GetQueueAttributes",
+                "sqs:ListQueueTags",
+                "events:DescribeRule",
+                "events:ListTargetsByRule",
+                "events:ListTagsForResource",
+            ],
+            resources=scope.messaging,
+        ),
+        Statement(
+            sid="ReadRepositories",
+            actions=["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"],
+            resources=[scope.repositories],
+        ),
+        Statement(sid="ReadCluster", actions=["eks:Describe*", "eks:List*"], resources=scope.cluster),
+        Statement(sid="ReadNetwork", actions=["ec2:Describe*"], resources=["*"], conditions=scope.in_region),
         Statement(
             sid="ListAccountWide",
-            actions=["kms:ListAliases", "cloudtrail:DescribeTrails", "logs:DescribeLogGroups"],
+            actions=[
+                "kms:ListAliases",
+                "cloudtrail:DescribeTrails",
+                "logs:DescribeLogGroups",
+                "eks:DescribeAddonVersions",
+                "sagemaker:ListTags",
+            ],
             resources=["*"],
         ),
     ]
@@ -407,6 +555,8 @@ def deploy_statements(scope: Scope, protect: bool) -> list[Statement]:
                 "iam:PutRolePolicy",
                 "iam:DeleteRolePolicy",
                 "iam:PutRolePermissionsBoundary",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
                 "iam:DeleteRole",
             ],
             resources=[scope.roles],
@@ -426,10 +576,106 @@ def deploy_statements(scope: Scope, protect: bool) -> list[Statement]:
             resources=[scope.oidc_provider],
         ),
         Statement(
-            sid="PassTrailRole",
+            sid="PassPlatformRoles",
             actions=["iam:PassRole"],
             resources=[scope.roles],
-            conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+            conditions={
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "cloudtrail.amazonaws.com",
+                        "eks.amazonaws.com",
+                        "ec2.amazonaws.com",
+                        "vpc-flow-logs.amazonaws.com",
+                        "sagemaker.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+        Statement(
+            sid="ServiceLinkedRoles",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[f"arn:{scope.partition}:iam::{scope.account_id}:role/aws-service-role/*"],
+            conditions={
+                "StringEquals": {
+                    "iam:AWSServiceName": [
+                        "eks.amazonaws.com",
+                        "eks-nodegroup.amazonaws.com",
+                        "autoscaling.amazonaws.com",
+                        "spot.amazonaws.com",
+                        "sagemaker.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+        Statement(sid="ManageNetwork", actions=_EC2_NETWORK_ADMIN, resources=["*"], conditions=scope.in_region),
+        Statement(
+            sid="ManageCluster",
+            actions=[
+                "eks:*Cluster*",
+                "eks:*Nodegroup*",
+                "eks:*Addon*",
+                "eks:*AccessEntry*",
+                "eks:*AccessPolicy*",
+                "eks:ListAssociatedAccessPolicies",
+                "eks:*PodIdentityAssociation*",
+                "eks:TagResource",
+                "eks:UntagResource",
+            ],
+            resources=scope.cluster,
+        ),
+        Statement(
+            sid="ManageMlResources",
+            actions=[
+                "sagemaker:*FeatureGroup*",
+                "sagemaker:*ModelPackageGroup*",
+                "sagemaker:*MlflowTrackingServer*",
+                "sagemaker:AddTags",
+                "sagemaker:DeleteTags",
+            ],
+            resources=scope.sagemaker,
+        ),
+        Statement(
+            sid="ManageCatalog",
+            actions=[
+                "glue:*Database",
+                "glue:*Table",
+                "glue:*DataQualityRuleset",
+                "glue:TagResource",
+                "glue:UntagResource",
+            ],
+            resources=scope.glue,
+        ),
+        Statement(
+            sid="ManageRepositories",
+            actions=[
+                "ecr:CreateRepository",
+                "ecr:PutLifecyclePolicy",
+                "ecr:PutImageScanningConfiguration",
+                "ecr:PutImageTagMutability",
+                "ecr:TagResource",
+                "ecr:UntagResource",
+            ],
+            resources=[scope.repositories],
+        ),
+        Statement(
+            sid="ManageMessaging",
+            actions=[
+                "sns:CreateTopic",
+                "sns:SetTopicAttributes",
+                "sns:TagResource",
+                "sns:UntagResource",
+                "sqs:CreateQueue",
+                "sqs:SetQueueAttributes",
+                "sqs:TagQueue",
+                "sqs:UntagQueue",
+                "events:PutRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:DeleteRule",
+                "events:TagResource",
+                "events:UntagResource",
+            ],
+            resources=scope.messaging,
         ),
         Statement(
             sid="ManageTrail",
@@ -452,7 +698,7 @@ def deploy_statements(scope: Scope, protect: bool) -> list[Statement]:
                 "logs:TagResource",
                 "logs:UntagResource",
             ],
-            resources=[scope.log_groups],
+            resources=[scope.log_groups, scope.eks_log_group],
         ),
     ]
     if not protect:
@@ -475,7 +721,26 @@ def deploy_statements(scope: Scope, protect: bool) -> list[Statement]:
                 resources=[scope.policies, scope.oidc_provider],
             ),
             Statement(sid="TearDownTrail", actions=["cloudtrail:DeleteTrail"], resources=[scope.trails]),
-            Statement(sid="TearDownLogGroups", actions=["logs:DeleteLogGroup"], resources=[scope.log_groups]),
+            Statement(
+                sid="TearDownLogGroups",
+                actions=["logs:DeleteLogGroup"],
+                resources=[scope.log_groups, scope.eks_log_group],
+            ),
+            Statement(sid="TearDownCluster", actions=["eks:DeleteCluster"], resources=scope.cluster),
+            Statement(
+                sid="TearDownMlResources",
+                actions=[
+                    "sagemaker:DeleteFeatureGroup",
+                    "sagemaker:DeleteModelPackageGroup",
+                    "sagemaker:DeleteMlflowTrackingServer",
+                ],
+                resources=scope.sagemaker,
+            ),
+            Statement(
+                sid="TearDownMessagingAndImages",
+                actions=["sns:DeleteTopic", "sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage"],
+                resources=[*scope.messaging, scope.repositories],
+            ),
         ]
     return statements
 
@@ -530,11 +795,7 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
     so a compromised pipeline cannot lift its own ceiling."""
     boundary_arns = [f"arn:{scope.partition}:iam::{scope.account_id}:policy/{scope.prefix}*-boundary"]
     statements = [
-        Statement(
-            sid="PlatformServices",
-            actions=["s3:*", "kms:*", "iam:*", "cloudtrail:*", "logs:*"],
-            resources=["*"],
-        ),
+        Statement(sid="PlatformServices", actions=[f"{svc}:*" for svc in PLATFORM_SERVICES], resources=["*"]),
         Statement(
             sid="NeverReadOrWriteData",
             effect="Deny",
@@ -574,7 +835,7 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
             effect="Deny",
             actions=["iam:AttachRolePolicy"],
             resources=["*"],
-            conditions={"ArnNotEquals": {"iam:PolicyARN": list(ALLOWED_MANAGED_POLICIES)}},
+            conditions={"ArnNotLike": {"iam:PolicyARN": [*ALLOWED_MANAGED_POLICIES, scope.policies]}},
         ),
         Statement(
             sid="KeepAuditTrail",

@@ -20,3 +20,18 @@ def stack_plan(stack: str) -> Plan:
 def policy(resource: Resource, prop: str = "policy") -> dict:
     """A JSON policy input of a resource, parsed."""
     return json.loads(resource.inputs[prop])
+
+
+def role_policies(plan: Plan, role: Resource) -> list[dict]:
+    """Every identity policy document of a role: its inline policies and the customer-managed
+    policies attached to it (the platform attaches AWS managed ones only to EKS roles)."""
+    docs = [policy(rp) for rp in plan.of_type("aws:iam/rolePolicy:RolePolicy") if rp.inputs["role"] == role.id]
+    managed = {p.outputs["arn"]: p for p in plan.of_type("aws:iam/policy:Policy")}
+    for att in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        if att.inputs["role"] == role.outputs["name"] and att.inputs["policyArn"] in managed:
+            docs.append(policy(managed[att.inputs["policyArn"]]))
+    return docs
+
+
+def role_statements(plan: Plan, role: Resource) -> list[dict]:
+    return [st for doc in role_policies(plan, role) for st in doc["Statement"]]

@@ -26,6 +26,7 @@ from moto import mock_aws
 from moto.core import disable_iam_authentication, enable_iam_authentication
 
 from pipelines.plan import Plan
+from tests.plans import role_policies
 
 RESOURCE_MATCHED_SERVICES = ("s3", "iam", "sqs", "sts")
 EMPTY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
@@ -125,13 +126,12 @@ class AccessLab:
         for role in roles.values():
             name = role.inputs["name"]
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
-        for rp in self.plan.of_type("aws:iam/rolePolicy:RolePolicy"):
-            role = next(r for r in roles.values() if r.id == rp.inputs["role"])
-            iam.put_role_policy(
-                RoleName=role.inputs["name"],
-                PolicyName=rp.inputs["name"],
-                PolicyDocument=json.dumps(moto_view(json.loads(rp.inputs["policy"]))),
-            )
+        for role in roles.values():
+            # inline and attached customer-managed policies, merged into one moto inline policy each
+            for i, doc in enumerate(role_policies(self.plan, role)):
+                iam.put_role_policy(
+                    RoleName=role.inputs["name"], PolicyName=f"policy-{i}", PolicyDocument=json.dumps(moto_view(doc))
+                )
         sts = admin.client("sts")
         for role_key, arn in self.plan.outputs["roleArns"].items():
             creds = sts.assume_role(RoleArn=arn, RoleSessionName="access-test")["Credentials"]

@@ -254,7 +254,6 @@ CASES = [
         iam("update_trust", "mlplatform-{other}-model-approver"),
         False,
     ),
-    Case("ci-deploy", "attach AdministratorAccess", iam("attach_admin", "mlplatform-{env}-ci-deploy"), False),
     Case("ci-deploy", "schedule key deletion in dev (disposable)", kms("schedule_deletion"), True, ("dev",)),
     Case("ci-deploy", "schedule key deletion in prod", kms("schedule_deletion"), False, ("prod",)),
 ]
