@@ -145,6 +145,7 @@ class DataQuality(pulumi.ComponentResource):
 
         self.failure_pattern = failure_pattern(self.ruleset_names)
         self.failure_rule = None
+        self.failure_rule_name = physical_name(args.environment, "data-quality-failed") if self.ruleset_names else None
         if self.ruleset_names:
             self.failure_rule = aws.cloudwatch.EventRule(
                 f"{name}-failed",

@@ -776,7 +776,7 @@ def workload_boundary(scope: Scope) -> list[Statement]:
         ),
         Statement(
             sid="MlServices",
-            actions=["sagemaker:*", "sagemaker-mlflow:*", "ecr:*", "glue:*", "cloudwatch:PutMetricData"],
+            actions=["sagemaker:*", "sagemaker-mlflow:*", "ecr:*", "glue:*", "cloudwatch:PutMetricData", "sns:Publish"],
             resources=["*"],
         ),
         Statement(

@@ -8,6 +8,7 @@ import pulumi
 
 from components.audit import Audit, AuditArgs
 from components.cluster_addons import Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
+from components.cluster_observability import ClusterObservability, ClusterObservabilityArgs
 from components.conventions import aws_provider, platform_tags
 from components.data_quality import DataQuality, DataQualityArgs, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
@@ -15,6 +16,7 @@ from components.experiment_tracking import ExperimentTracking, ExperimentTrackin
 from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
 from components.model_registry import ModelRegistry, ModelRegistryArgs
+from components.monitoring import DriftAlarm, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.storage import DataLake, DataLakeArgs, Lifecycle
 from components.training_cluster import SystemNodes, TrainingCluster, TrainingClusterArgs
@@ -266,6 +268,41 @@ class Platform:
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.cluster]),
         )
+        mon = s.monitoring
+        self.monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                **where,
+                logs_key_arn=keys.key_arn("logs"),
+                alert_emails=mon.alert_emails,
+                chat_webhooks=mon.chat_webhooks,
+                log_retention_days=mon.log_retention_days,
+                monthly_budget_usd=mon.monthly_budget_usd,
+                karpenter_queue=f"mlplatform-{env}-karpenter",
+                data_quality_rule=self.data_quality.failure_rule_name,
+                feature_groups=list(self.feature_store.group_names.values()),
+                drift=[DriftAlarm(d.model_family, d.metric, d.threshold, d.evaluation_periods) for d in mon.drift],
+                missing_drift_data_breaches=env == "prod",
+                protect=s.protect,
+            ),
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.data_quality]),
+        )
+        self.observability = ClusterObservability(
+            "observability",
+            ClusterObservabilityArgs(
+                **where,
+                cluster_name=self.cluster.cluster_name,
+                kubernetes_provider=self.addons.k8s,
+                alert_topic_arn=self.monitoring.topic_arn,
+                logs_key_arn=keys.key_arn("logs"),
+                permissions_boundary=self.boundaries.workload_arn,
+                retention_days=mon.prometheus_retention_days,
+                storage_gi=mon.prometheus_storage_gi,
+                kube_prometheus_stack_version=mon.charts.kube_prometheus_stack,
+                dcgm_exporter_version=mon.charts.dcgm_exporter,
+            ),
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.addons]),
+        )
         self.audit = Audit(
             "audit",
             AuditArgs(
@@ -303,4 +340,5 @@ class Platform:
             "clusterName": cluster_name,
             "vpcId": self.network.vpc.id,
             "gpuNodePools": [p for p in self.addons.node_pools if p != "cpu"],
+            "alertTopicArn": self.monitoring.topic_arn,
         }

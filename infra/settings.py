@@ -299,10 +299,32 @@ class ExperimentsSettings(_Section):
     ] = "Sun:02:00"
 
 
+HttpsUrl = Annotated[str, _matches(r"https://[^\s/$.?#][^\s]*", "an https:// URL")]
+MetricName = Annotated[str, _matches(r"[A-Za-z][A-Za-z0-9_.-]{0,254}", "a CloudWatch metric name")]
+
+
+class DriftAlarmSettings(_Section):
+    model_family: ModelFamily
+    metric: MetricName = "FeatureDrift"
+    threshold: float = Field(ge=0, le=1, description="drift score (0-1) above which the alarm fires")
+    evaluation_periods: int = Field(3, ge=1, le=24, description="consecutive hours above the threshold")
+
+
+class MonitoringChartSettings(_Section):
+    kube_prometheus_stack: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 80.7.0")] = "80.7.0"
+    dcgm_exporter: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 4.1.1")] = "4.1.1"
+
+
 class MonitoringSettings(_Section):
     log_retention_days: Annotated[int, _one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")] = 365
     monthly_budget_usd: float = Field(1000, gt=0, le=10_000_000)
     alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
+    # Chat tools' incoming HTTPS endpoints subscribed to the alert topic.
+    chat_webhooks: Annotated[list[HttpsUrl], AfterValidator(_unique)] = Field(default_factory=list)
+    drift: list[DriftAlarmSettings] = Field(default_factory=list)
+    prometheus_retention_days: int = Field(15, ge=1, le=365)
+    prometheus_storage_gi: int = Field(50, ge=10, le=10_000)
+    charts: MonitoringChartSettings = MonitoringChartSettings()
 
 
 IamProviderArn = Annotated[
@@ -372,6 +394,15 @@ class Settings(_Section):
         if self.account_id in self.registry.consumer_accounts:
             i = self.registry.consumer_accounts.index(self.account_id)
             problems.append((f"registry.consumerAccounts[{i}]", "is this stack's own account; list other accounts"))
+        for i, d in enumerate(self.monitoring.drift):
+            if d.model_family not in self.registry.model_families:
+                families = ", ".join(self.registry.model_families) or "none"
+                problems.append(
+                    (
+                        f"monitoring.drift[{i}].modelFamily",
+                        f"{d.model_family!r} is not in registry.modelFamilies ({families})",
+                    )
+                )
         if env == "prod" and self.audit.object_lock_days == 0:
             problems.append(("audit.objectLockDays", "must be at least 1 in prod: the audit trail is write-once"))
         if self.training.endpoint_public_access:

@@ -248,6 +248,24 @@ BAD = [
     ),
     (
         "dev",
+        {"monitoring": {"drift": [{"modelFamily": "churn", "threshold": 1.5}]}},
+        "mlplatform:monitoring.drift[0].threshold",
+        "less than or equal to 1, got 1.5",
+    ),
+    (
+        "dev",
+        {"monitoring": {"drift": [{"modelFamily": "ranker", "threshold": 0.2}]}},
+        "mlplatform:monitoring.drift[0].modelFamily",
+        "'ranker' is not in registry.modelFamilies (churn, fraud-detector, recommender)",
+    ),
+    (
+        "dev",
+        {"monitoring": {"chatWebhooks": ["http://insecure.example.com/hook"]}},
+        "mlplatform:monitoring.chatWebhooks[0]",
+        "an https:// URL",
+    ),
+    (
+        "dev",
         {"monitoring": {"alertEmails": ["oncall"]}},
         "mlplatform:monitoring.alertEmails[0]",
         "an email address",

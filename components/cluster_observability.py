@@ -1,0 +1,242 @@
+"""Observability inside the training cluster: Prometheus, Alertmanager and Grafana
+(kube-prometheus-stack), the NVIDIA DCGM exporter, a GPU dashboard from ``dashboards/gpu.json``
+and alert rules for GPU health and waste. Alertmanager routes to the platform's alert topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from components.conventions import physical_name
+from components.documents import Statement, document
+
+NAMESPACE = "monitoring"
+DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
+GPU_NODES = {"mlplatform/gpu": "true"}
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+# Alert rules for GPU health and waste. The expressions use the DCGM exporter's default counters
+# and kube-state-metrics (both scraped by the stack); tests parse them with a PromQL parser.
+GPU_RULES = [
+    {
+        "alert": "GpuAllocatedButIdle",
+        "expr": 'max by (namespace, pod, Hostname, gpu) (max_over_time(DCGM_FI_DEV_GPU_UTIL{pod!=""}[30m])) == 0',
+        "for": "1m",
+        "labels": {"severity": "warning", "category": "waste"},
+        "annotations": {
+            "summary": "{{ $labels.namespace }}/{{ $labels.pod }} holds a GPU it has not used for 30 minutes"
+        },
+    },
+    {
+        "alert": "GpuXidError",
+        "expr": "max by (Hostname, gpu, namespace, pod) (DCGM_FI_DEV_XID_ERRORS) > 0",
+        "for": "0m",
+        "labels": {"severity": "critical", "category": "health"},
+        "annotations": {"summary": "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}"},
+    },
+    {
+        "alert": "GpuTemperatureHigh",
+        "expr": "max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP) > 85",
+        "for": "5m",
+        "labels": {"severity": "warning", "category": "health"},
+        "annotations": {"summary": "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is at {{ $value }} C"},
+    },
+    {
+        "alert": "GpuPodPending",
+        "expr": (
+            'sum by (namespace, pod) (kube_pod_container_resource_requests{resource="nvidia_com_gpu"})'
+            " * on (namespace, pod) group_left ()"
+            ' (max by (namespace, pod) (kube_pod_status_phase{phase="Pending"}) == 1)'
+            " > 0"
+        ),
+        "for": "15m",
+        "labels": {"severity": "warning", "category": "capacity"},
+        "annotations": {"summary": "{{ $labels.namespace }}/{{ $labels.pod }} has waited 15 minutes for a GPU"},
+    },
+]
+
+
+@dataclass(frozen=True)
+class ClusterObservabilityArgs:
+    environment: str
+    account_id: str
+    region: str
+    cluster_name: pulumi.Input[str]
+    kubernetes_provider: pulumi.ProviderResource
+    alert_topic_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    permissions_boundary: pulumi.Input[str]
+    retention_days: int = 15
+    storage_gi: int = 50
+    kube_prometheus_stack_version: str = "80.7.0"
+    dcgm_exporter_version: str = "4.1.1"
+
+
+class ClusterObservability(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ClusterObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:cluster_observability:ClusterObservability", name, None, opts)
+        import pulumi_aws as aws
+        import pulumi_kubernetes as k8s
+
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        aws_child = pulumi.ResourceOptions(parent=self)
+
+        # Alertmanager publishes to the (encrypted) alert topic through Pod Identity.
+        role = aws.iam.Role(
+            f"{name}-alertmanager",
+            aws.iam.RoleArgs(
+                name=physical_name(args.environment, "alertmanager"),
+                permissions_boundary=args.permissions_boundary,
+                assume_role_policy=document(
+                    [
+                        Statement(
+                            sid="EksPodIdentity",
+                            principals={"Service": "pods.eks.amazonaws.com"},
+                            actions=["sts:AssumeRole", "sts:TagSession"],
+                            conditions={"StringEquals": {"aws:SourceAccount": args.account_id}},
+                        )
+                    ]
+                ),
+            ),
+            opts=aws_child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-alertmanager",
+            aws.iam.RolePolicyArgs(
+                role=role.id,
+                name="publish-alerts",
+                policy=document(
+                    [
+                        Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[args.alert_topic_arn]),
+                        Statement(
+                            sid="EncryptAlerts",
+                            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                            resources=[args.logs_key_arn],
+                            conditions={"StringEquals": {"kms:ViaService": f"sns.{args.region}.amazonaws.com"}},
+                        ),
+                    ]
+                ),
+            ),
+            opts=aws_child,
+        )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-alertmanager",
+            aws.eks.PodIdentityAssociationArgs(
+                cluster_name=args.cluster_name, namespace=NAMESPACE, service_account="alertmanager", role_arn=role.arn
+            ),
+            opts=aws_child,
+        )
+        storage = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="gp3-encrypted"),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true"},
+            volume_binding_mode="WaitForFirstConsumer",
+            reclaim_policy="Retain",
+            allow_volume_expansion=True,
+            opts=on_k8s,
+        )
+        stack = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            k8s.helm.v3.ReleaseArgs(
+                name="kube-prometheus-stack",
+                chart="kube-prometheus-stack",
+                version=args.kube_prometheus_stack_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(
+                    repo="https://prometheus-community.github.io/helm-charts"
+                ),
+                namespace=NAMESPACE,
+                create_namespace=True,
+                values=stack_values(args),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[storage]),
+        )
+        after_stack = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[stack])
+        k8s.helm.v3.Release(
+            f"{name}-dcgm-exporter",
+            k8s.helm.v3.ReleaseArgs(
+                name="dcgm-exporter",
+                chart="dcgm-exporter",
+                version=args.dcgm_exporter_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(
+                    repo="https://nvidia.github.io/dcgm-exporter/helm-charts"
+                ),
+                namespace=NAMESPACE,
+                values={
+                    "serviceMonitor": {"enabled": True, "interval": "15s"},
+                    "nodeSelector": GPU_NODES,
+                    "tolerations": [GPU_TOLERATION],
+                },
+            ),
+            opts=after_stack,  # its ServiceMonitor needs the operator's CRDs
+        )
+        k8s.core.v1.ConfigMap(
+            f"{name}-gpu-dashboard",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="gpu-dashboard", namespace=NAMESPACE, labels={"grafana_dashboard": "1"}
+            ),
+            data={"gpu.json": (DASHBOARDS / "gpu.json").read_text()},
+            opts=after_stack,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-gpu-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": "gpu", "namespace": NAMESPACE},
+            spec={"groups": [{"name": "gpu", "rules": GPU_RULES}]},
+            opts=after_stack,
+        )
+        self.register_outputs({"namespace": NAMESPACE})
+
+
+def stack_values(args: ClusterObservabilityArgs) -> dict:
+    subject = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})"
+    return {
+        "fullnameOverride": "monitoring",
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": f"{args.retention_days}d",
+                # Pick up ServiceMonitors and rules of every release (dcgm-exporter, the GPU rules).
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "nodeSelector": {"mlplatform/pool": "system"},
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": "gp3-encrypted",
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": f"{args.storage_gi}Gi"}},
+                        }
+                    }
+                },
+            }
+        },
+        "alertmanager": {
+            "serviceAccount": {"create": True, "name": "alertmanager"},
+            "config": {
+                "route": {
+                    "receiver": "platform-alerts",
+                    "group_by": ["alertname", "namespace"],
+                    "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}],
+                },
+                "receivers": [
+                    {"name": "null"},
+                    {
+                        "name": "platform-alerts",
+                        "sns_configs": [
+                            {"topic_arn": args.alert_topic_arn, "sigv4": {"region": args.region}, "subject": subject}
+                        ],
+                    },
+                ],
+            },
+        },
+        "grafana": {
+            # Empty: the Grafana chart generates a random admin password into its Secret.
+            "adminPassword": "",
+            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}},
+        },
+    }

@@ -1,0 +1,185 @@
+"""Alerts, alarms, budget, log groups, dashboards and the in-cluster GPU rules."""
+
+from __future__ import annotations
+
+import json
+
+import promql_parser
+import pytest
+
+from components.cluster_observability import GPU_RULES
+from components.monitoring import MonitoringArgs
+from pipelines.offline import REPO_ROOT
+from tests.plans import policy, stack_plan
+
+ALARM, LOG_GROUP = "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/logGroup:LogGroup"
+
+# The DCGM exporter's default counters (NVIDIA/dcgm-exporter etc/default-counters.csv, uncommented lines).
+DCGM_DEFAULT_METRICS = {
+    "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_MEMORY_TEMP", "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
+    "DCGM_FI_DEV_PCIE_RX_THROUGHPUT", "DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_ENC_UTIL", "DCGM_FI_DEV_DEC_UTIL", "DCGM_FI_DEV_XID_ERRORS",
+    "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+    "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+    "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+}  # fmt: skip
+# kube-state-metrics series the rules use (scraped by kube-prometheus-stack).
+KUBE_STATE_METRICS = {"kube_pod_status_phase", "kube_pod_container_resource_requests"}
+
+
+def test_every_alarm_acts_on_the_alert_topic(any_plan):
+    topic = any_plan.get("aws:sns/topic:Topic", "monitoring-alerts").outputs["arn"]
+    alarms = any_plan.of_type(ALARM)
+    assert len(alarms) >= 10
+    for alarm in alarms:
+        assert alarm.inputs["alarmActions"] == [topic], alarm.name
+        assert alarm.inputs["okActions"] == [topic], alarm.name
+
+
+def test_the_alarms_cover_capacity_data_features_and_drift():
+    plan = stack_plan("prod")
+    alarms = {a.inputs["name"].removeprefix("mlplatform-prod-"): a.inputs for a in plan.of_type(ALARM)}
+    assert alarms["karpenter-interruptions-backlog"]["dimensions"] == {"QueueName": "mlplatform-prod-karpenter"}
+    assert alarms["data-quality-failures"]["dimensions"] == {"RuleName": "mlplatform-prod-data-quality-failed"}
+    for group in ("customer-profile", "transactions", "product-interactions"):
+        for what, metric in (("throttled", "ThrottledRequests"), ("failing", "Operation5XXErrors")):
+            a = alarms[f"features-{group}-{what}"]
+            assert (a["namespace"], a["metricName"]) == ("AWS/SageMaker/FeatureStore", metric)
+            assert a["dimensions"] == {"FeatureGroupName": f"mlplatform-prod-{group}", "OperationName": "PutRecord"}
+    churn = alarms["drift-churn"]
+    assert (churn["namespace"], churn["metricName"], churn["threshold"]) == (
+        "MLPlatform/ModelQuality",
+        "FeatureDrift",
+        0.2,
+    )
+    assert churn["dimensions"] == {"ModelFamily": "churn", "Environment": "prod"}
+    assert churn["treatMissingData"] == "breaching"  # silence from a model is an alarm in prod
+    dev = {a.inputs["name"]: a.inputs for a in stack_plan("dev").of_type(ALARM)}
+    assert dev["mlplatform-dev-drift-churn"]["treatMissingData"] == "missing"
+
+
+def test_failed_data_quality_events_reach_the_topic(any_plan):
+    target = any_plan.get("aws:cloudwatch/eventTarget:EventTarget", "monitoring-data-quality").inputs
+    assert target["rule"] == f"mlplatform-{any_plan.stack}-data-quality-failed"
+    assert target["arn"] == any_plan.outputs["alertTopicArn"]
+
+
+def test_topic_is_encrypted_and_admits_only_the_account_services(any_plan):
+    topic = any_plan.get("aws:sns/topic:Topic", "monitoring-alerts")
+    assert topic.inputs["kmsMasterKeyId"] == any_plan.outputs["kmsKeyArns"]["logs"]
+    (st,) = policy(any_plan.get("aws:sns/topicPolicy:TopicPolicy", "monitoring-alerts"))["Statement"]
+    assert st["Effect"] == "Allow"
+    assert st["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com"]}
+    assert st["Action"] == "sns:Publish" and st["Resource"] == topic.outputs["arn"]
+    assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": any_plan.outputs["accountId"]}}
+    protocols = sorted(s.inputs["protocol"] for s in any_plan.of_type("aws:sns/topicSubscription:TopicSubscription"))
+    assert protocols == (["email", "https"] if any_plan.stack == "prod" else ["email"])
+
+
+def test_every_log_group_is_encrypted_and_retained(any_plan):
+    retention = {"dev": 14, "staging": 90, "prod": 731}[any_plan.stack]
+    groups = any_plan.of_type(LOG_GROUP)
+    assert {g.inputs["name"] for g in groups} >= {
+        f"/mlplatform/{any_plan.stack}/training-jobs",
+        f"/mlplatform/{any_plan.stack}/data-pipelines",
+    }
+    for g in groups:
+        assert g.inputs["kmsKeyId"] == any_plan.outputs["kmsKeyArns"]["logs"], g.name
+        assert g.inputs["retentionInDays"] == retention, g.name
+
+
+def test_budget_notifies_on_forecast_and_actual_spend(any_plan):
+    (budget,) = any_plan.of_type("aws:budgets/budget:Budget")
+    b = budget.inputs
+    assert b["limitAmount"] == {"dev": "1500.00", "staging": "4000.00", "prod": "25000.00"}[any_plan.stack]
+    assert b["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:environment${any_plan.stack}"]}]
+    kinds = {(n["notificationType"], n["threshold"]) for n in b["notifications"]}
+    assert kinds == {("FORECASTED", 100), ("ACTUAL", 80), ("ACTUAL", 100)}
+    assert all(n["subscriberSnsTopicArns"] == [any_plan.outputs["alertTopicArn"]] for n in b["notifications"])
+
+
+def test_dashboard_is_built_from_the_alarms(any_plan):
+    body = json.loads(
+        any_plan.get("aws:cloudwatch/dashboard:Dashboard", "monitoring-dashboard").inputs["dashboardBody"]
+    )
+    plotted = {(w["properties"]["metrics"][0][0], w["properties"]["metrics"][0][1]) for w in body["widgets"]}
+    alarmed = {(a.inputs["namespace"], a.inputs["metricName"]) for a in any_plan.of_type(ALARM)}
+    assert plotted == alarmed and len(body["widgets"]) == len(any_plan.of_type(ALARM))
+
+
+def _metrics(expr: str) -> set[str]:
+    """Metric names of every selector in a PromQL expression (parsed, not pattern-matched)."""
+    names: set[str] = set()
+
+    def visit(node) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            names.add(node.name)
+        elif isinstance(node, promql_parser.MatrixSelector):
+            visit(node.vector_selector)
+        elif isinstance(node, promql_parser.BinaryExpr):
+            visit(node.lhs)
+            visit(node.rhs)
+        elif isinstance(node, promql_parser.Call):
+            for arg in node.args:
+                visit(arg)
+        elif isinstance(node, promql_parser.AggregateExpr | promql_parser.ParenExpr | promql_parser.UnaryExpr):
+            visit(node.expr)
+
+    visit(promql_parser.parse(expr))
+    return names
+
+
+def test_gpu_rules_are_valid_promql_over_exported_metrics():
+    assert {r["alert"] for r in GPU_RULES} == {
+        "GpuAllocatedButIdle",
+        "GpuXidError",
+        "GpuTemperatureHigh",
+        "GpuPodPending",
+    }
+    for rule in GPU_RULES:
+        metrics = _metrics(rule["expr"])
+        assert metrics, rule["alert"]
+        assert metrics <= DCGM_DEFAULT_METRICS | KUBE_STATE_METRICS, (rule["alert"], metrics)
+    by_name = {r["alert"]: r for r in GPU_RULES}
+    assert "[30m]" in by_name["GpuAllocatedButIdle"]["expr"]
+    assert by_name["GpuPodPending"]["for"] == "15m"
+    with pytest.raises(ValueError):  # the parser does reject broken PromQL
+        promql_parser.parse("max by (gpu DCGM_FI_DEV_GPU_TEMP")
+
+
+def test_gpu_dashboard_queries_are_valid_promql_over_exported_metrics():
+    dashboard = json.loads((REPO_ROOT / "dashboards/gpu.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$namespace", ".*")
+            assert _metrics(expr) <= DCGM_DEFAULT_METRICS | KUBE_STATE_METRICS | {"vector"}, panel["title"]
+
+
+def test_in_cluster_stack_routes_alerts_to_the_topic(any_plan):
+    releases = {r.inputs["name"]: r.inputs for r in any_plan.of_type("kubernetes:helm.sh/v3:Release")}
+    kps = releases["kube-prometheus-stack"]
+    assert (kps["chart"], kps["version"]) == ("kube-prometheus-stack", "80.7.0")
+    assert kps["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
+    (sns,) = kps["values"]["alertmanager"]["config"]["receivers"][1]["sns_configs"]
+    assert sns["topic_arn"] == any_plan.outputs["alertTopicArn"]
+    retention = {"dev": "3d", "staging": "7d", "prod": "30d"}[any_plan.stack]
+    assert kps["values"]["prometheus"]["prometheusSpec"]["retention"] == retention
+    assert releases["dcgm-exporter"]["values"]["serviceMonitor"]["enabled"] is True
+    assoc = any_plan.get("aws:eks/podIdentityAssociation:PodIdentityAssociation", "observability-alertmanager").inputs
+    assert (assoc["namespace"], assoc["serviceAccount"]) == ("monitoring", "alertmanager")
+    rule = any_plan.get("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "observability-gpu-rules")
+    assert any_plan.get("kubernetes:helm.sh/v3:Release", "observability-kube-prometheus-stack").urn in rule.dependencies
+    board = any_plan.get("kubernetes:core/v1:ConfigMap", "observability-gpu-dashboard").inputs
+    assert board["metadata"]["labels"] == {"grafana_dashboard": "1"}
+    assert json.loads(board["data"]["gpu.json"])["uid"] == "mlplatform-gpus"
+
+
+def test_monitoring_args_refuse_nonsense():
+    from components.monitoring import DriftAlarm
+
+    base = {"environment": "dev", "account_id": "111111111111", "region": "eu-west-1", "logs_key_arn": "k"}
+    with pytest.raises(ValueError, match="monthly_budget_usd must be positive"):
+        MonitoringArgs(**base, monthly_budget_usd=0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        MonitoringArgs(**base, drift=[DriftAlarm("churn", "FeatureDrift", 1.5)])
