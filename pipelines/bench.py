@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipelines.offline import available_stacks, plan_stack
 
-RUNS = 5
+RUNS = 3
 TARGET_RATIO = 1.5
 BIN = Path(sys.executable).parent
 
