@@ -23,8 +23,51 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="directory with Pulumi.yaml and stacks/ to read the configuration from (default: this checkout)",
     )
+    check = sub.add_parser("check", help="plan stacks offline and fail on any mandatory policy violation (CI)")
+    check.add_argument("stacks", nargs="+", metavar="stack")
+    check.add_argument("--project-dir", type=Path, default=None, help="directory with Pulumi.yaml and stacks/")
     args = parser.parse_args(argv)
-    return _plan(args)
+    return _plan(args) if args.command == "plan" else _check(args)
+
+
+EXIT_VIOLATIONS = 1
+
+
+def _verdicts(plan) -> tuple[str, int]:
+    from infra.policies.rules import RULES
+    from pipelines.policy_check import evaluate
+
+    violations = evaluate(plan)
+    mandatory = sum(v.mandatory for v in violations)
+    lines = [
+        f"Policies: {len(RULES)} rules, {mandatory} mandatory and {len(violations) - mandatory} advisory violations"
+    ]
+    by_rule: dict[str, list] = {}
+    for v in violations:
+        by_rule.setdefault(v.rule, []).append(v)
+    for rule, found in sorted(by_rule.items()):
+        level = "mandatory" if found[0].mandatory else "advisory"
+        lines.append(f"  {rule} ({level}, {len(found)})")
+        lines += [f"    {v.path}: {v.message}" for v in found]
+    return "\n".join(lines), mandatory
+
+
+def _check(args: argparse.Namespace) -> int:
+    from infra.definitions import DefinitionError
+    from infra.settings import SettingsError
+    from pipelines.offline import REPO_ROOT, UnknownStackError, plan_stack
+
+    failed = 0
+    for stack in args.stacks:
+        try:
+            plan = plan_stack(stack, root=args.project_dir or REPO_ROOT)
+        except (SettingsError, DefinitionError, UnknownStackError) as err:
+            print(f"mlplatform: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        text, mandatory = _verdicts(plan)
+        print(f"{stack}: {text}")
+        failed += mandatory > 0
+    return EXIT_VIOLATIONS if failed else 0
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -41,10 +84,13 @@ def _plan(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if args.json:
         args.json.write_text(plan.to_json())
+    verdicts, _ = _verdicts(plan)
     if not args.quiet:
         from pipelines.render import render_plan
 
         print(render_plan(plan))
+        print()
+    print(verdicts)
     custom = sum(1 for r in plan if r.custom)
     print(
         f"\nPlanned stack '{plan.stack}' offline: {custom} resources in {elapsed:.2f} s"

@@ -94,3 +94,19 @@ def test_bad_definition_file_exits_2_naming_file_group_and_field(tmp_path, capsy
     assert "'Integral', 'Fractional' or 'String'" in err
     # the project's own files are untouched and still plan
     assert main(["plan", "dev", "--quiet"]) == 0
+
+
+def test_check_passes_the_real_stacks(capsys):
+    assert main(["check", "dev", "staging", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "prod: Policies: 42 rules, 0 mandatory and 0 advisory violations" in out
+
+
+def test_check_fails_a_misnamed_prod_stack_and_says_why(tmp_path, capsys):
+    # A stack named prod-eu configured like dev: settings are valid, the guardrails are not.
+    project = _project_with(tmp_path, "prod-eu", {})
+    assert main(["check", "prod-eu", "--project-dir", str(project)]) == 1
+    out = capsys.readouterr().out
+    assert "eks-no-public-endpoint-in-prod (mandatory, 1)" in out
+    assert "prod clusters must set vpcConfig.endpointPublicAccess to false" in out
+    assert "stateful-protected (mandatory," in out and "must be protected in prod-eu" in out
