@@ -26,8 +26,34 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="plan stacks offline and fail on any mandatory policy violation (CI)")
     check.add_argument("stacks", nargs="+", metavar="stack")
     check.add_argument("--project-dir", type=Path, default=None, help="directory with Pulumi.yaml and stacks/")
+    diff = sub.add_parser("diff", help="what a change does to stacks, against a git ref (pull-request previews)")
+    diff.add_argument("stacks", nargs="+", metavar="stack")
+    diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
+    diff.add_argument("--markdown", type=Path, help="also write a pull-request comment in Markdown to FILE")
     args = parser.parse_args(argv)
-    return _plan(args) if args.command == "plan" else _check(args)
+    return {"plan": _plan, "check": _check, "diff": _diff}[args.command](args)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from infra.definitions import DefinitionError
+    from infra.settings import SettingsError
+    from pipelines.diff import BaseRefError, compare, plan_at_ref, render_markdown, render_text
+    from pipelines.offline import UnknownStackError, plan_stack
+
+    diffs, verdicts = [], {}
+    for stack in args.stacks:
+        try:
+            head = plan_stack(stack)
+            base = plan_at_ref(stack, args.base)
+        except (SettingsError, DefinitionError, UnknownStackError, BaseRefError) as err:
+            print(f"mlplatform: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        verdicts[stack], _ = _verdicts(head)
+        diffs.append(compare(base, head))
+        print(render_text(diffs[-1], verdicts[stack]) + "\n")
+    if args.markdown:
+        args.markdown.write_text(render_markdown(diffs, verdicts))
+    return 0
 
 
 EXIT_VIOLATIONS = 1

@@ -1,0 +1,194 @@
+"""`mlplatform diff <stack> --base <ref>`: the offline plan of a pull request against its base.
+
+The base is planned from a git worktree of the base ref with that ref's own code (in a subprocess,
+so its modules do not mix with the working tree's); the head is the working tree. Resources are
+matched by URN: added, removed, and changed with the inputs that changed. The Markdown form is
+for a pull-request comment and is cut, with a note, to stay under GitHub's 65,536 characters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.offline import REPO_ROOT
+from pipelines.plan import Plan
+
+COMMENT_LIMIT = 65_536
+MARKER = "<!-- mlplatform-offline-diff -->"
+
+
+class BaseRefError(Exception):
+    pass
+
+
+@dataclass
+class Change:
+    urn: str
+    type: str
+    name: str
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # input -> (before, after)
+    options: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class PlanDiff:
+    stack: str
+    added: list[tuple[str, str]]  # (type, name)
+    removed: list[tuple[str, str, bool]]  # (type, name, protected)
+    changed: list[Change]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+def compare(base: Plan, head: Plan) -> PlanDiff:
+    before = {r.urn: r for r in base if r.custom}
+    after = {r.urn: r for r in head if r.custom}
+    changed = []
+    for urn in sorted(before.keys() & after.keys()):
+        b, a = before[urn], after[urn]
+        fields = {
+            k: (b.inputs.get(k), a.inputs.get(k))
+            for k in sorted(b.inputs.keys() | a.inputs.keys())
+            if b.inputs.get(k) != a.inputs.get(k)
+        }
+        options = {
+            k: (b.options.get(k), a.options.get(k))
+            for k in sorted(b.options.keys() | a.options.keys())
+            if b.options.get(k) != a.options.get(k)
+        }
+        if fields or options:
+            changed.append(Change(urn, a.type, a.name, fields, options))
+    return PlanDiff(
+        stack=head.stack,
+        added=sorted((after[u].type, after[u].name) for u in after.keys() - before.keys()),
+        removed=sorted((before[u].type, before[u].name, before[u].protected) for u in before.keys() - after.keys()),
+        changed=changed,
+    )
+
+
+def plan_at_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:
+    """Plan ``stack`` with the code and stack files of a git ref, in a throwaway worktree."""
+    with tempfile.TemporaryDirectory(prefix="mlplatform-base-") as tmp:
+        tree = Path(tmp) / "tree"
+        added = subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if added.returncode != 0:
+            raise BaseRefError(
+                f"cannot check out {ref!r}: {added.stderr.strip().splitlines()[-1] if added.stderr else 'git failed'}"
+            )
+        try:
+            out = Path(tmp) / "base.json"
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            done = subprocess.run(
+                [sys.executable, "-m", "pipelines.cli", "plan", stack, "--json", str(out), "--quiet"],
+                cwd=tree, env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0 or not out.exists():
+                raise BaseRefError(f"the plan of {stack} at {ref} failed:\n{done.stderr.strip()[-2000:]}")
+            return Plan.from_dict(json.loads(out.read_text()))
+        finally:
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True, check=False
+            )
+
+
+def _describe(before: Any, after: Any, limit: int) -> str:
+    """A changed input, readable: policy documents by statement id, anything else by value."""
+    docs = [_policy(v) for v in (before, after)]
+    if all(d is not None for d in docs):
+        b, a = ({st.get("Sid", str(i)): st for i, st in enumerate(d)} for d in docs)
+        parts = [f"+{k}" for k in a.keys() - b.keys()] + [f"-{k}" for k in b.keys() - a.keys()]
+        parts += [f"~{k}" for k in a.keys() & b.keys() if a[k] != b[k]]
+        return "statements " + ", ".join(sorted(parts, key=lambda p: p[1:]))
+    return f"{_short(before, limit)} -> {_short(after, limit)}"
+
+
+def _policy(value: Any) -> list | None:
+    if isinstance(value, str) and value.startswith("{") and '"Statement"' in value:
+        try:
+            statements = json.loads(value)["Statement"]
+        except (ValueError, KeyError):
+            return None
+        return statements if isinstance(statements, list) else [statements]
+    return None
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_text(diff: PlanDiff, verdicts: str = "") -> str:
+    lines = [
+        f"Stack {diff.stack}: +{len(diff.added)} added, -{len(diff.removed)} removed, ~{len(diff.changed)} changed"
+    ]
+    lines += [f"  + {t}  {n}" for t, n in diff.added]
+    lines += [f"  - {t}  {n}{'  [PROTECTED]' if p else ''}" for t, n, p in diff.removed]
+    for c in diff.changed:
+        lines.append(f"  ~ {c.type}  {c.name}")
+        lines += [f"      {k}: {_describe(b, a, 120)}" for k, (b, a) in {**c.fields, **c.options}.items()]
+    if verdicts:
+        lines += ["", verdicts]
+    return "\n".join(lines)
+
+
+def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int = COMMENT_LIMIT) -> str:
+    """A compact PR comment: a summary table, then details per stack, cut to fit ``limit``."""
+    head = [
+        MARKER,
+        "### Offline plan of this pull request",
+        "",
+        "| stack | added | removed | changed | policy |",
+        "|---|---|---|---|---|",
+    ]
+    for d in diffs:
+        policy = verdicts.get(d.stack, "").splitlines()[0].removeprefix("Policies: ") if verdicts.get(d.stack) else ""
+        removed = f"{len(d.removed)}" + (" ⚠ protected" if any(p for *_, p in d.removed) else "")
+        head.append(f"| {d.stack} | {len(d.added)} | {removed} | {len(d.changed)} | {policy} |")
+    sections = []
+    for d in diffs:
+        body = [f"<details><summary><b>{d.stack}</b></summary>", "", "```diff"]
+        body += [f"+ {t} {n}" for t, n in d.added]
+        body += [f"- {t} {n}{' (protected)' if p else ''}" for t, n, p in d.removed]
+        for c in d.changed:
+            body.append(f"! {c.type} {c.name}")
+            body += [
+                f"!     {k}: {_short(b, 80)} -> {_short(a, 80)}" for k, (b, a) in {**c.fields, **c.options}.items()
+            ]
+        if d.empty:
+            body.append("  no changes")
+        body += ["```"]
+        if verdicts.get(d.stack):
+            body += ["", "```", verdicts[d.stack], "```"]
+        body += ["</details>", ""]
+        sections.append(body)
+    text = "\n".join([*head, "", ""])
+    note = (
+        "\n\n> ✂ The diff was cut to fit a GitHub comment; run `mlplatform diff <stack> --base <ref>` for all of it.\n"
+    )
+    for body in sections:
+        chunk = "\n".join(body) + "\n"
+        if len(text) + len(chunk) + len(note) > limit:
+            # Keep as many whole lines of this section as fit, then stop.
+            kept = []
+            for line in body:
+                if len(text) + len("\n".join(kept)) + len(line) + len(note) + 20 > limit:
+                    break
+                kept.append(line)
+            text += "\n".join(kept) + "\n```\n</details>" + note
+            return text[:limit]
+        text += chunk
+    return text

@@ -1,0 +1,74 @@
+"""`mlplatform diff`: what a change adds, removes and changes, as text and as a PR comment."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.diff import COMMENT_LIMIT, MARKER, compare, render_markdown, render_text
+from pipelines.plan import Plan
+from tests.plans import stack_plan
+
+
+def _edited(plan: Plan, edit) -> Plan:
+    data = json.loads(plan.to_json())
+    edit(data["resources"])
+    return Plan.from_dict(data)
+
+
+def test_compare_finds_added_removed_and_changed_inputs():
+    base = stack_plan("staging")
+
+    def edit(resources):
+        bucket = next(r for r in resources if r["type"] == "aws:s3/bucket:Bucket" and r["name"] == "lake-raw")
+        resources.remove(bucket)  # the head no longer has the raw bucket: a protected removal
+        key = next(r for r in resources if r["type"] == "aws:kms/key:Key" and r["name"] == "keys-data")
+        key["inputs"]["deletionWindowInDays"] = 7
+        boundary = next(r for r in resources if r["name"] == "boundaries-workload")
+        doc = json.loads(boundary["inputs"]["policy"])
+        doc["Statement"].append({"Sid": "Extra", "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"})
+        boundary["inputs"]["policy"] = json.dumps(doc)
+        resources.append({**key, "urn": key["urn"].replace("keys-data", "keys-extra"), "name": "keys-extra"})
+
+    diff = compare(base, _edited(base, edit))
+    assert diff.added == [("aws:kms/key:Key", "keys-extra")]
+    assert diff.removed == [("aws:s3/bucket:Bucket", "lake-raw", True)]
+    changed = {c.name: c for c in diff.changed}
+    assert changed["keys-data"].fields == {"deletionWindowInDays": (30, 7)}
+    text = render_text(diff)
+    assert "- aws:s3/bucket:Bucket  lake-raw  [PROTECTED]" in text
+    assert "deletionWindowInDays: 30 -> 7" in text
+    assert "policy: statements +Extra" in text  # policy documents are compared by statement
+
+
+def test_identical_plans_have_an_empty_diff():
+    plan = stack_plan("dev")
+    assert compare(plan, plan).empty
+
+
+def test_markdown_is_a_compact_comment_and_stays_under_githubs_limit():
+    base = stack_plan("dev")
+    empty = Plan(project=base.project, stack="dev", resources=[], outputs={})
+    diff = compare(empty, base)  # everything is new: a very large diff
+    md = render_markdown([diff], {"dev": "Policies: 42 rules, 0 mandatory and 0 advisory violations"}, limit=4000)
+    assert md.startswith(MARKER)
+    assert "| dev | 222 | 0 | 0 | 42 rules, 0 mandatory and 0 advisory violations |" in md
+    assert len(md) <= 4000
+    assert "The diff was cut to fit a GitHub comment" in md
+    full = render_markdown([diff], {})
+    assert len(full) <= COMMENT_LIMIT and "cut" not in full
+
+
+def test_diff_against_head_plans_the_base_in_a_worktree(capsys):
+    from pipelines.cli import main
+
+    assert main(["diff", "dev", "--base", "HEAD"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Stack dev: +")
+    assert "Policies: 42 rules" in out
+
+
+def test_unknown_base_ref_is_a_user_error(capsys):
+    from pipelines.cli import main
+
+    assert main(["diff", "dev", "--base", "no-such-ref"]) == 2
+    assert "cannot check out 'no-such-ref'" in capsys.readouterr().err
