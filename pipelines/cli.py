@@ -30,8 +30,70 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("stacks", nargs="+", metavar="stack")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
     diff.add_argument("--markdown", type=Path, help="also write a pull-request comment in Markdown to FILE")
+    promote = sub.add_parser("promote", help="move the promotable settings of one stack to the next stage")
+    promote.add_argument("source", metavar="from")
+    promote.add_argument("target", metavar="to")
+    promote.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    promote.add_argument("--force", action="store_true", help="allow skipping a stage (needs --reason)")
+    promote.add_argument("--reason", default="", help="why a stage is skipped; recorded in stacks/promotions.log")
+    promote.add_argument("--skip-preview", action="store_true", help="do not preview the target on the engine")
+    promote.add_argument("--project-dir", type=Path, default=None)
+    drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
+    drift.add_argument("stack")
+    drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
     args = parser.parse_args(argv)
-    return {"plan": _plan, "check": _check, "diff": _diff}[args.command](args)
+    commands = {"plan": _plan, "check": _check, "diff": _diff, "promote": _promote, "drift": _drift}
+    return commands[args.command](args)
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from infra.settings import SettingsError
+    from pipelines.engine import EngineUnavailableError, preview
+    from pipelines.guard import stateful_losses
+    from pipelines.offline import REPO_ROOT
+    from pipelines.promotion import PromotionError, plan_promotion, write
+
+    root = args.project_dir or REPO_ROOT
+    try:
+        promotion = plan_promotion(root, args.source, args.target, force=args.force, reason=args.reason)
+    except (PromotionError, SettingsError) as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if not promotion.changed:
+        print(f"{args.target} already has every promotable setting of {args.source}; nothing to do.")
+        return 0
+    print(promotion.diff())
+    if args.dry_run:
+        return 0
+    write(root, promotion, reason=args.reason if args.force else "")
+    print(f"Wrote stacks/Pulumi.{args.target}.yaml ({', '.join(sorted(promotion.changed))}).")
+    refusals = []
+    if not args.skip_preview:
+        try:
+            refusals = stateful_losses(preview(args.target))
+        except EngineUnavailableError as err:
+            print(f"Preview skipped: {err}.")
+    if refusals:
+        (root / "stacks" / f"Pulumi.{args.target}.yaml").write_text(promotion.old_text)
+        print("Refused, and the stack file restored: the preview would lose stateful resources:", file=sys.stderr)
+        for r in refusals:
+            print(f"  - {r}", file=sys.stderr)
+    return EXIT_VIOLATIONS if refusals else 0
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from pipelines.engine import EngineUnavailableError, preview
+    from pipelines.guard import drift_report
+
+    try:
+        report = drift_report(args.stack, preview(args.stack, refresh=True))
+    except EngineUnavailableError as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(report.markdown())
+    if args.markdown:
+        args.markdown.write_text(report.markdown() + "\n")
+    return 0 if report.clean else EXIT_VIOLATIONS
 
 
 def _diff(args: argparse.Namespace) -> int:

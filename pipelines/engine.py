@@ -1,0 +1,48 @@
+"""The real engine, through Pulumi's Automation API: previews whose steps feed pipelines.guard.
+
+Needs the Pulumi CLI and credentials; without the CLI every call raises EngineUnavailableError with
+what to do instead, so offline machines get a clear message rather than a stack trace.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from pipelines.offline import REPO_ROOT
+
+
+class EngineUnavailableError(Exception):
+    pass
+
+
+def preview(stack: str, *, refresh: bool = False) -> dict[str, Any]:
+    """Preview a stack and return its steps in the PreviewDigest shape (op, urn, states, reasons)."""
+    if shutil.which("pulumi") is None:
+        raise EngineUnavailableError(
+            "the Pulumi CLI is not installed here, so no preview could be run; "
+            f"run `pulumi preview --stack {stack}{' --refresh' if refresh else ''}` where it is"
+        )
+    from pulumi import automation as auto
+
+    steps: list[dict[str, Any]] = []
+
+    def on_event(event: Any) -> None:
+        pre = getattr(event, "resource_pre_event", None)
+        if pre is None:
+            return
+        m = pre.metadata
+        steps.append(
+            {
+                "op": getattr(m.op, "value", str(m.op)),
+                "urn": m.urn,
+                "oldState": {"type": m.type} if m.old else None,
+                "newState": {"type": m.type} if m.new else None,
+                "diffReasons": list(m.diffs or []),
+                "replaceReasons": list(m.keys or []) if "replace" in str(getattr(m.op, "value", m.op)) else [],
+            }
+        )
+
+    workspace = auto.select_stack(stack_name=stack, work_dir=str(REPO_ROOT))
+    result = workspace.preview(refresh=refresh, on_event=on_event, diff=True)
+    return {"steps": steps, "changeSummary": {str(k): v for k, v in (result.change_summary or {}).items()}}

@@ -1,0 +1,156 @@
+"""`mlplatform promote <from> <to>`: move the promotable settings of one stack file to the next.
+
+What is promotable is listed in ``stacks/promotion.yaml``; everything else (sizes, accounts, CIDRs,
+people, budgets) stays as the target has it. Stages go in order (dev -> staging -> prod); skipping
+one needs ``--force`` and a reason, which is recorded in ``stacks/promotions.log``. The target file is
+edited in place, line by line, so its comments and layout survive; the result is parsed back and
+must equal the intended configuration, and must pass the target's settings validation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.settings import NAMESPACE, parse
+
+
+class PromotionError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Promotion:
+    source: str
+    target: str
+    changed: dict[str, tuple[Any, Any]]  # setting path -> (target's old value, new value)
+    new_text: str
+    old_text: str
+
+    def diff(self) -> str:
+        name = f"stacks/Pulumi.{self.target}.yaml"
+        return "".join(
+            difflib.unified_diff(
+                self.old_text.splitlines(keepends=True), self.new_text.splitlines(keepends=True), name, name
+            )
+        )
+
+
+def rules(root: Path) -> tuple[list[str], list[str]]:
+    doc = yaml.safe_load((root / "stacks" / "promotion.yaml").read_text())
+    return list(doc["order"]), list(doc["promotable"])
+
+
+def _config(root: Path, stack: str) -> tuple[str, dict[str, Any]]:
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise PromotionError(f"no stack file stacks/Pulumi.{stack}.yaml")
+    text = path.read_text()
+    return text, (yaml.safe_load(text) or {}).get("config") or {}
+
+
+def _get(config: dict, path: str) -> Any:
+    section, _, key = path.partition(".")
+    value = config.get(f"{NAMESPACE}:{section}")
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def plan_promotion(root: Path, source: str, target: str, *, force: bool = False, reason: str = "") -> Promotion:
+    order, promotable = rules(root)
+    for stack in (source, target):
+        if stack not in order:
+            raise PromotionError(f"{stack!r} is not a stage of stacks/promotion.yaml (order: {' -> '.join(order)})")
+    step = order.index(target) - order.index(source)
+    if step <= 0:
+        raise PromotionError(f"promotion goes forward ({' -> '.join(order)}): {source} -> {target} does not")
+    if step > 1 and not (force and reason.strip()):
+        skipped = ", ".join(order[order.index(source) + 1 : order.index(target)])
+        raise PromotionError(f"{source} -> {target} skips {skipped}; promote through it, or pass --force with --reason")
+    _, src = _config(root, source)
+    old_text, dst = _config(root, target)
+    changed = {}
+    text = old_text
+    for path in promotable:
+        new, old = _get(src, path), _get(dst, path)
+        if new is None or new == old:
+            continue
+        changed[path] = (old, new)
+        text = _set_in_text(text, path, new)
+    expected = json.loads(json.dumps(dst))
+    for path, (_, new) in changed.items():
+        section, _, key = path.partition(".")
+        expected.setdefault(f"{NAMESPACE}:{section}", {})[key] = new
+    if ((yaml.safe_load(text) or {}).get("config") or {}) != expected:
+        raise PromotionError("could not edit the target file safely; edit it by hand")  # pragma: no cover
+    prefix = f"{NAMESPACE}:"
+    values = {
+        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(v)
+        for k, v in expected.items()
+        if k.startswith(prefix)
+    }
+    parse(target, values)  # the target's own validation: SettingsError if the result is invalid
+    return Promotion(source, target, changed, text, old_text)
+
+
+def write(root: Path, promotion: Promotion, *, reason: str = "") -> None:
+    (root / "stacks" / f"Pulumi.{promotion.target}.yaml").write_text(promotion.new_text)
+    if reason:
+        log = root / "stacks" / "promotions.log"
+        entry = {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "from": promotion.source,
+            "to": promotion.target,
+            "forced": True,
+            "reason": reason,
+            "settings": sorted(promotion.changed),
+        }
+        with log.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _set_in_text(text: str, path: str, value: Any) -> str:
+    """Set ``mlplatform:<section>.<key>`` in a stack file's text, keeping everything else as is."""
+    section, _, key = path.partition(".")
+    lines = text.splitlines(keepends=True)
+    rendered = _render(key, value, 4)
+    header = f"  {NAMESPACE}:{section}:"
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == header), None)
+    if start is None:  # the section is new to the target: append it to the config
+        return text.rstrip("\n") + "\n" + header + "\n" + "".join(rendered)
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith("   ") or not lines[end].strip()):
+        end += 1
+    key_at = next((i for i in range(start + 1, end) if lines[i].startswith(f"    {key}:")), None)
+    if key_at is None:
+        return "".join(lines[:end] + rendered + lines[end:])
+    stop = key_at + 1
+    while stop < end and lines[stop].startswith("     "):  # the key's own nested lines
+        stop += 1
+    return "".join(lines[:key_at] + rendered + lines[stop:])
+
+
+def _scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1000).strip()
+
+
+def _render(key: str, value: Any, indent: int) -> list[str]:
+    """The stack files' style: mappings as blocks, lists of scalars inline, list items one per line."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        out = [f"{pad}{key}:\n"]
+        for k, v in value.items():
+            out += _render(k, v, indent + 2)
+        return out
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return [f"{pad}{key}:\n"] + [f"{pad}  - {_flow(v)}\n" for v in value]
+    return [f"{pad}{key}: {_flow(value) if isinstance(value, list) else _scalar(value)}\n"]

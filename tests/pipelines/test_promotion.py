@@ -1,0 +1,134 @@
+"""Promotion moves exactly the promotable settings, in stage order, and is guarded on the engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines import engine
+from pipelines.cli import main
+from pipelines.guard import drift_report, stateful_losses
+from pipelines.offline import REPO_ROOT
+
+PREVIEWS = Path(__file__).with_name("previews")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the repository's project files to promote in."""
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path)
+    shutil.copytree(REPO_ROOT / "stacks", tmp_path / "stacks")
+    return tmp_path
+
+
+def _config(project: Path, stack: str) -> dict:
+    return yaml.safe_load((project / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def _edit_dev(project: Path, **replacements: str) -> None:
+    path = project / "stacks" / "Pulumi.dev.yaml"
+    text = path.read_text()
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+def test_promote_moves_exactly_the_promotable_settings(project, capsys):
+    _edit_dev(
+        project,
+        **{
+            'karpenter: "1.11.1"': 'karpenter: "1.12.1"',  # promotable (a chart pin)
+            "[churn, fraud-detector, recommender]": "[churn, fraud-detector, ranker, recommender]",
+            "monthlyBudgetUsd: 1500": "monthlyBudgetUsd: 900",  # per environment
+            "minSize: 1": "minSize: 2",  # per environment (a size)
+        },
+    )
+    before = _config(project, "staging")
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
+    after = _config(project, "staging")
+    assert after["mlplatform:training"]["charts"]["karpenter"] == "1.12.1"
+    assert after["mlplatform:registry"]["modelFamilies"] == ["churn", "fraud-detector", "ranker", "recommender"]
+    # everything else is as staging had it
+    assert after["mlplatform:monitoring"]["monthlyBudgetUsd"] == before["mlplatform:monitoring"]["monthlyBudgetUsd"]
+    assert after["mlplatform:training"]["systemNodes"] == before["mlplatform:training"]["systemNodes"]
+    assert after["mlplatform:accountId"] == "222222222222"
+    changed = {k for k in after if after[k] != before[k]}
+    assert changed == {"mlplatform:training", "mlplatform:registry"}
+    out = capsys.readouterr().out
+    assert '-      karpenter: "1.11.1"' in out and "+      karpenter: 1.12.1" in out  # the diff is shown
+    text = (project / "stacks" / "Pulumi.staging.yaml").read_text()
+    assert "# staging: prod at small scale." in text and "# prod deploys the packages approved here" in text
+
+
+def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, capsys):
+    _edit_dev(project, **{'karpenter: "1.11.1"': 'karpenter: "1.12.1"'})
+    assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview"]) == 2
+    assert "dev -> prod skips staging; promote through it, or pass --force with --reason" in capsys.readouterr().err
+    assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview", "--force"]) == 2
+    assert main(["promote", "prod", "staging", "--project-dir", str(project)]) == 2
+    assert "promotion goes forward" in capsys.readouterr().err
+    reason = "CVE-2026-1234 hotfix of the Karpenter chart, approved in CHG-88"
+    assert (
+        main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview", "--force", "--reason", reason])
+        == 0
+    )
+    (entry,) = [json.loads(line) for line in (project / "stacks" / "promotions.log").read_text().splitlines()]
+    assert (entry["from"], entry["to"], entry["reason"], entry["settings"]) == (
+        "dev",
+        "prod",
+        reason,
+        ["training.charts"],
+    )
+
+
+def test_promote_validates_the_result_with_the_targets_settings(project, capsys):
+    # dev may run a version prod's rules accept, but not a family list that breaks prod's drift alarms
+    _edit_dev(project, **{"modelFamilies: [churn, fraud-detector, recommender]": "modelFamilies: [recommender]"})
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "mlplatform:monitoring.drift[0].modelFamily: 'churn' is not in registry.modelFamilies" in err
+    assert "churn" in (project / "stacks" / "Pulumi.staging.yaml").read_text()  # nothing written
+
+
+def test_dry_run_writes_nothing_and_no_change_is_said(project, capsys):
+    assert main(["promote", "staging", "prod", "--project-dir", str(project), "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == "prod already has every promotable setting of staging; nothing to do."
+
+
+def test_guard_rejects_a_preview_that_replaces_a_protected_bucket():
+    preview = json.loads((PREVIEWS / "replace-protected-bucket.json").read_text())
+    (refusal,) = stateful_losses(preview)
+    assert (refusal.op, refusal.type, refusal.name) == ("replace", "aws:s3/bucket:Bucket", "lake-raw")
+    assert "changed: bucket" in str(refusal)
+    # a chart upgrade and a launch-template replacement lose nothing
+    assert stateful_losses(json.loads((PREVIEWS / "chart-upgrade.json").read_text())) == []
+
+
+def test_promotion_is_undone_when_the_engine_preview_would_lose_data(project, monkeypatch, capsys):
+    _edit_dev(project, **{'karpenter: "1.11.1"': 'karpenter: "1.12.1"'})
+    before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
+    recorded = json.loads((PREVIEWS / "replace-protected-bucket.json").read_text())
+    monkeypatch.setattr(engine, "preview", lambda stack, refresh=False: recorded)
+    assert main(["promote", "dev", "staging", "--project-dir", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert "replace of aws:s3/bucket:Bucket lake-raw (changed: bucket)" in err
+    assert (project / "stacks" / "Pulumi.staging.yaml").read_text() == before
+
+
+def test_drift_report_lists_what_changed_outside_pulumi():
+    report = drift_report("prod", json.loads((PREVIEWS / "refresh-drift.json").read_text()))
+    assert not report.clean
+    assert report.drifted == [("update", "aws:kms/key:Key", "keys-data", ("enableKeyRotation",))]
+    assert "| update | `aws:kms/key:Key` | keys-data | enableKeyRotation |" in report.markdown()
+    assert drift_report("prod", {"steps": []}).clean
+
+
+def test_drift_without_the_cli_says_what_to_run(monkeypatch, capsys):
+    monkeypatch.setattr(engine.shutil, "which", lambda _: None)
+    assert main(["drift", "prod"]) == 2
+    assert "run `pulumi preview --stack prod --refresh` where it is" in capsys.readouterr().err
