@@ -13,9 +13,10 @@ endif
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help plan test lint format bench clean
+.PHONY: help install plan test lint format bench clean
 
 help:
+	@echo "make install            uv and .venv from uv.lock (the other targets do it too)"
 	@echo "make plan [STACK=dev]   offline plan of a stack (no AWS account or Pulumi CLI needed)"
 	@echo "make test               the test suite"
 	@echo "make lint               ruff check and format check"
@@ -28,6 +29,8 @@ help:
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --quiet
 	@touch $@
+
+install: $(VENV)/.synced
 
 plan: $(VENV)/.synced
 	$(VENV)/bin/mlplatform plan $(STACK)
