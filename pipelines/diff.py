@@ -165,9 +165,7 @@ def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int 
         body += [f"- {t} {n}{' (protected)' if p else ''}" for t, n, p in d.removed]
         for c in d.changed:
             body.append(f"! {c.type} {c.name}")
-            body += [
-                f"!     {k}: {_short(b, 80)} -> {_short(a, 80)}" for k, (b, a) in {**c.fields, **c.options}.items()
-            ]
+            body += [f"!     {k}: {_describe(b, a, 80)}" for k, (b, a) in {**c.fields, **c.options}.items()]
         if d.empty:
             body.append("  no changes")
         body += ["```"]

@@ -38,6 +38,7 @@ def test_compare_finds_added_removed_and_changed_inputs():
     assert "- aws:s3/bucket:Bucket  lake-raw  [PROTECTED]" in text
     assert "deletionWindowInDays: 30 -> 7" in text
     assert "policy: statements +Extra" in text  # policy documents are compared by statement
+    assert "!     policy: statements +Extra" in render_markdown([diff], {})
 
 
 def test_identical_plans_have_an_empty_diff():
