@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
+from components.documents import Statement
+from components.identity import service_role, service_trust
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
 
 
@@ -88,41 +89,21 @@ class Audit(pulumi.ComponentResource):
             opts=stateful_options(self, args.protect),
         )
         log_group_arn = f"arn:{partition}:logs:{args.region}:{args.account_id}:log-group:{log_group_name}"
-        delivery = aws.iam.Role(
+        delivery, delivery_policy = service_role(
             f"{name}-trail-delivery",
-            aws.iam.RoleArgs(
-                name=physical_name(args.environment, "cloudtrail-delivery"),
-                description="CloudTrail delivery to CloudWatch Logs",
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="CloudTrail",
-                            principals={"Service": "cloudtrail.amazonaws.com"},
-                            actions=["sts:AssumeRole"],
-                            conditions=from_this_trail,
-                        )
-                    ]
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        delivery_policy = aws.iam.RolePolicy(
-            f"{name}-trail-delivery",
-            aws.iam.RolePolicyArgs(
-                role=delivery.id,
-                name="deliver",
-                policy=document(
-                    [
-                        Statement(
-                            sid="WriteTrailLogStreams",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[f"{log_group_arn}:log-stream:*"],
-                        )
-                    ]
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            name=physical_name(args.environment, "cloudtrail-delivery"),
+            description="CloudTrail delivery to CloudWatch Logs",
+            boundary=args.permissions_boundary,
+            trust=service_trust("CloudTrail", "cloudtrail.amazonaws.com", conditions=from_this_trail),
+            policy_name="deliver",
+            statements=[
+                Statement(
+                    sid="WriteTrailLogStreams",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f"{log_group_arn}:log-stream:*"],
+                )
+            ],
         )
         selectors = [
             aws.cloudtrail.TrailAdvancedEventSelectorArgs(

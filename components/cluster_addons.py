@@ -14,6 +14,7 @@ import pulumi
 
 from components.conventions import partition_for, physical_name
 from components.documents import Statement, document
+from components.identity import service_role, service_trust
 
 KARPENTER_NAMESPACE = "kube-system"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
@@ -120,24 +121,18 @@ class ClusterAddons(pulumi.ComponentResource):
         on_k8s = pulumi.ResourceOptions(parent=self, provider=self.k8s)
 
         # --- Karpenter: node role, controller role, interruption queue ---------------------------
-        node_role = aws.iam.Role(
+        node_role, _ = service_role(
             f"{name}-karpenter-node",
-            aws.iam.RoleArgs(
-                name=physical_name(env, "karpenter-node"),
-                description="Nodes that Karpenter launches",
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [Statement(sid="Ec2", principals={"Service": "ec2.amazonaws.com"}, actions=["sts:AssumeRole"])]
-                ),
-            ),
-            opts=aws_child,
+            parent=self,
+            name=physical_name(env, "karpenter-node"),
+            description="Nodes that Karpenter launches",
+            boundary=args.permissions_boundary,
+            trust=service_trust("Ec2", "ec2.amazonaws.com"),
+            managed=[
+                "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+            ],
         )
-        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"):
-            aws.iam.RolePolicyAttachment(
-                f"{name}-karpenter-node-{policy}",
-                aws.iam.RolePolicyAttachmentArgs(role=node_role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}"),
-                opts=aws_child,
-            )
         node_access = aws.eks.AccessEntry(
             f"{name}-karpenter-node",
             aws.eks.AccessEntryArgs(cluster_name=args.cluster_name, principal_arn=node_role.arn, type="EC2_LINUX"),
@@ -187,38 +182,21 @@ class ClusterAddons(pulumi.ComponentResource):
                 aws.cloudwatch.EventTargetArgs(rule=rule.name, target_id="karpenter", arn=queue.arn),
                 opts=aws_child,
             )
-        controller_role = aws.iam.Role(
+        controller_role, _ = service_role(
             f"{name}-karpenter",
-            aws.iam.RoleArgs(
-                name=physical_name(env, "karpenter"),
-                description="Karpenter controller (EKS Pod Identity, kube-system/karpenter)",
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="EksPodIdentity",
-                            principals={"Service": "pods.eks.amazonaws.com"},
-                            actions=["sts:AssumeRole", "sts:TagSession"],
-                            conditions={"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        )
-                    ]
-                ),
+            parent=self,
+            name=physical_name(env, "karpenter"),
+            description="Karpenter controller (EKS Pod Identity, kube-system/karpenter)",
+            boundary=args.permissions_boundary,
+            trust=service_trust(
+                "EksPodIdentity", "pods.eks.amazonaws.com", account_id=args.account_id,
+                actions=["sts:AssumeRole", "sts:TagSession"],
             ),
-            opts=aws_child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-karpenter",
-            aws.iam.RolePolicyArgs(
-                role=controller_role.id,
-                name="controller",
-                policy=document(
-                    karpenter_controller_statements(
-                        p, args.region, args.account_id, env, queue_arn=queue.arn, node_role_arn=node_role.arn
-                    )
-                ),
+            policy_name="controller",
+            statements=karpenter_controller_statements(
+                p, args.region, args.account_id, env, queue_arn=queue.arn, node_role_arn=node_role.arn
             ),
-            opts=aws_child,
-        )
+        )  # fmt: skip
         association = aws.eks.PodIdentityAssociation(
             f"{name}-karpenter",
             aws.eks.PodIdentityAssociationArgs(

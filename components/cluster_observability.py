@@ -11,7 +11,8 @@ from pathlib import Path
 import pulumi
 
 from components.conventions import physical_name
-from components.documents import Statement, document
+from components.documents import Statement
+from components.identity import service_role, service_trust
 
 NAMESPACE = "monitoring"
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
@@ -85,43 +86,26 @@ class ClusterObservability(pulumi.ComponentResource):
         aws_child = pulumi.ResourceOptions(parent=self)
 
         # Alertmanager publishes to the (encrypted) alert topic through Pod Identity.
-        role = aws.iam.Role(
+        role, _ = service_role(
             f"{name}-alertmanager",
-            aws.iam.RoleArgs(
-                name=physical_name(args.environment, "alertmanager"),
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="EksPodIdentity",
-                            principals={"Service": "pods.eks.amazonaws.com"},
-                            actions=["sts:AssumeRole", "sts:TagSession"],
-                            conditions={"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        )
-                    ]
-                ),
+            parent=self,
+            name=physical_name(args.environment, "alertmanager"),
+            boundary=args.permissions_boundary,
+            trust=service_trust(
+                "EksPodIdentity", "pods.eks.amazonaws.com", account_id=args.account_id,
+                actions=["sts:AssumeRole", "sts:TagSession"],
             ),
-            opts=aws_child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-alertmanager",
-            aws.iam.RolePolicyArgs(
-                role=role.id,
-                name="publish-alerts",
-                policy=document(
-                    [
-                        Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[args.alert_topic_arn]),
-                        Statement(
-                            sid="EncryptAlerts",
-                            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                            resources=[args.logs_key_arn],
-                            conditions={"StringEquals": {"kms:ViaService": f"sns.{args.region}.amazonaws.com"}},
-                        ),
-                    ]
+            policy_name="publish-alerts",
+            statements=[
+                Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[args.alert_topic_arn]),
+                Statement(
+                    sid="EncryptAlerts",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[args.logs_key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sns.{args.region}.amazonaws.com"}},
                 ),
-            ),
-            opts=aws_child,
-        )
+            ],
+        )  # fmt: skip
         aws.eks.PodIdentityAssociation(
             f"{name}-alertmanager",
             aws.eks.PodIdentityAssociationArgs(

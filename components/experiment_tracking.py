@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
+from components.documents import Statement
+from components.identity import service_role, service_trust
 from components.storage import SecureBucket
 
 # What a training job needs to log experiments, runs, metrics, parameters and models;
@@ -89,29 +90,15 @@ class ExperimentTracking(pulumi.ComponentResource):
                     ],
                 )
             )
-        role = aws.iam.Role(
+        role, policy = service_role(
             f"{name}-server",
-            aws.iam.RoleArgs(
-                name=physical_name(args.environment, "mlflow-server"),
-                description="SageMaker managed MLflow tracking server",
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="SageMakerMlflow",
-                            principals={"Service": "sagemaker.amazonaws.com"},
-                            actions=["sts:AssumeRole"],
-                            conditions={"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        )
-                    ]
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-server",
-            aws.iam.RolePolicyArgs(role=role.id, name="artifact-store", policy=document(statements)),
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            name=physical_name(args.environment, "mlflow-server"),
+            description="SageMaker managed MLflow tracking server",
+            boundary=args.permissions_boundary,
+            trust=service_trust("SageMakerMlflow", "sagemaker.amazonaws.com", account_id=args.account_id),
+            policy_name="artifact-store",
+            statements=statements,
         )
         self.server = aws.sagemaker.MlflowTrackingServer(
             f"{name}-server",

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
+from components.documents import Statement
+from components.identity import service_role, service_trust
 from components.storage import SecureBucket
 
 
@@ -69,45 +70,25 @@ class FeatureStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         # The role Feature Store itself uses to write the offline store and register its tables.
-        role = aws.iam.Role(
-            f"{name}-service",
-            aws.iam.RoleArgs(
-                name=physical_name(args.environment, "feature-store"),
-                description="SageMaker Feature Store: offline store writes and Glue table registration",
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="SageMakerFeatureStore",
-                            principals={"Service": "sagemaker.amazonaws.com"},
-                            actions=["sts:AssumeRole"],
-                            conditions={"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        )
-                    ]
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         bucket = args.offline_bucket
-        service_policy = aws.iam.RolePolicy(
+        role, service_policy = service_role(
             f"{name}-service",
-            aws.iam.RolePolicyArgs(
-                role=role.id,
-                name="offline-store",
-                policy=document(
-                    [
-                        *bucket.grant_write(args.offline_prefix),
-                        *bucket.grant_read(args.offline_prefix),
-                        Statement(sid="CheckOfflineBucket", actions=["s3:GetBucketAcl"], resources=[bucket.arn]),
-                        Statement(
-                            sid="RegisterOfflineTables",
-                            actions=["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"],
-                            resources=glue_arns,
-                        ),
-                    ]
+            parent=self,
+            name=physical_name(args.environment, "feature-store"),
+            description="SageMaker Feature Store: offline store writes and Glue table registration",
+            boundary=args.permissions_boundary,
+            trust=service_trust("SageMakerFeatureStore", "sagemaker.amazonaws.com", account_id=args.account_id),
+            policy_name="offline-store",
+            statements=[
+                *bucket.grant_write(args.offline_prefix),
+                *bucket.grant_read(args.offline_prefix),
+                Statement(sid="CheckOfflineBucket", actions=["s3:GetBucketAcl"], resources=[bucket.arn]),
+                Statement(
+                    sid="RegisterOfflineTables",
+                    actions=["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"],
+                    resources=glue_arns,
                 ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            ],
         )
         self.groups: dict[str, pulumi.Resource] = {}
         for g in args.groups:

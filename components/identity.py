@@ -921,3 +921,64 @@ def cluster_boundary(scope: Scope) -> list[Statement]:
             resources=["*"],
         ),
     ]
+
+
+# --- service roles of the components ------------------------------------------------------------
+
+
+def service_trust(
+    sid: str,
+    service: str | list[str],
+    *,
+    account_id: str | None = None,
+    actions: Sequence[str] = ("sts:AssumeRole",),
+    conditions: Mapping[str, Mapping[str, object]] | None = None,
+) -> Statement:
+    """Trust of an AWS service, pinned to this account (aws:SourceAccount) unless other conditions
+    are given; EC2 instance roles take no condition (EC2 sets no source context)."""
+    if conditions is None:
+        conditions = {"StringEquals": {"aws:SourceAccount": account_id}} if account_id else {}
+    return Statement(sid=sid, principals={"Service": service}, actions=list(actions), conditions=conditions)
+
+
+def service_role(
+    resource_name: str,
+    *,
+    parent: pulumi.Resource,
+    name: str,
+    trust: Statement,
+    boundary: pulumi.Input[str] | None,
+    statements: Sequence[Statement] = (),
+    policy_name: str = "access",
+    managed: Sequence[str] = (),
+    description: str | None = None,
+):
+    """A role a component's service or controller assumes: one trust statement, a permission
+    boundary, an inline policy and the AWS managed policies it needs. Returns (role, inline policy)."""
+    import pulumi_aws as aws
+
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        resource_name,
+        aws.iam.RoleArgs(
+            name=name,
+            description=description,
+            permissions_boundary=boundary,
+            assume_role_policy=document([trust]),
+        ),
+        opts=child,
+    )
+    for arn in managed:
+        aws.iam.RolePolicyAttachment(
+            f"{resource_name}-{arn.rsplit('/', 1)[-1]}",
+            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=arn),
+            opts=child,
+        )
+    policy = None
+    if statements:
+        policy = aws.iam.RolePolicy(
+            resource_name,
+            aws.iam.RolePolicyArgs(role=role.id, name=policy_name, policy=document(list(statements))),
+            opts=child,
+        )
+    return role, policy

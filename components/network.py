@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
+from components.documents import Statement
+from components.identity import service_role, service_trust
 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "sagemaker.api", "logs")
 
@@ -209,40 +210,20 @@ class Network(pulumi.ComponentResource):
             ),
             opts=stateful_options(self, args.protect),
         )
-        role = aws.iam.Role(
+        role, policy = service_role(
             f"{name}-flow-logs",
-            aws.iam.RoleArgs(
-                name=physical_name(args.environment, "vpc-flow-logs"),
-                permissions_boundary=args.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="VpcFlowLogs",
-                            principals={"Service": "vpc-flow-logs.amazonaws.com"},
-                            actions=["sts:AssumeRole"],
-                            conditions={"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        )
-                    ]
-                ),
-            ),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-flow-logs",
-            aws.iam.RolePolicyArgs(
-                role=role.id,
-                name="deliver",
-                policy=document(
-                    [
-                        Statement(
-                            sid="WriteFlowLogStreams",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                            resources=[f"{group_arn}:log-stream:*"],
-                        )
-                    ]
-                ),
-            ),
-            opts=child,
+            parent=self,
+            name=physical_name(args.environment, "vpc-flow-logs"),
+            boundary=args.permissions_boundary,
+            trust=service_trust("VpcFlowLogs", "vpc-flow-logs.amazonaws.com", account_id=args.account_id),
+            policy_name="deliver",
+            statements=[
+                Statement(
+                    sid="WriteFlowLogStreams",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[f"{group_arn}:log-stream:*"],
+                )
+            ],
         )
         ec2.FlowLog(
             name,

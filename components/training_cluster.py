@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
+from components.documents import Statement
+from components.identity import service_role, service_trust
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -229,42 +230,24 @@ class TrainingCluster(pulumi.ComponentResource):
         managed: Sequence[str] = (),
         inline: Sequence[Statement] = (),
     ):
-        import pulumi_aws as aws
-
         a = self.args
-        role = aws.iam.Role(
-            resource_name,
-            aws.iam.RoleArgs(
-                name=physical_name(a.environment, purpose),
-                description=f"mlplatform {a.environment} training cluster: {purpose}",
-                permissions_boundary=a.permissions_boundary,
-                assume_role_policy=document(
-                    [
-                        Statement(
-                            sid="Service",
-                            principals={"Service": service},
-                            actions=actions,
-                            conditions={"StringEquals": {"aws:SourceAccount": a.account_id}}
-                            if service != "ec2.amazonaws.com"
-                            else {},
-                        )
-                    ]
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        trust = service_trust(
+            "Service",
+            service,
+            account_id=a.account_id if service != "ec2.amazonaws.com" else None,
+            actions=actions,
         )
-        for policy in managed:
-            aws.iam.RolePolicyAttachment(
-                f"{resource_name}-{policy.rsplit('/', 1)[-1]}",
-                aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=MANAGED + policy),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        if inline:
-            aws.iam.RolePolicy(
-                resource_name,
-                aws.iam.RolePolicyArgs(role=role.id, name="inline", policy=document(list(inline))),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        role, _ = service_role(
+            resource_name,
+            parent=self,
+            name=physical_name(a.environment, purpose),
+            description=f"mlplatform {a.environment} training cluster: {purpose}",
+            boundary=a.permissions_boundary,
+            trust=trust,
+            policy_name="inline",
+            statements=inline,
+            managed=[MANAGED + m for m in managed],
+        )
         return role
 
     def _addon(self, name: str, addon: str, *, service_account=None, role=None, configuration=None, depends_on=()):
