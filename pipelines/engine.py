@@ -25,24 +25,32 @@ def preview(stack: str, *, refresh: bool = False) -> dict[str, Any]:
         )
     from pulumi import automation as auto
 
-    steps: list[dict[str, Any]] = []
+    events: list[Any] = []
+    workspace = auto.select_stack(stack_name=stack, work_dir=str(REPO_ROOT))
+    result = workspace.preview(refresh=refresh, on_event=events.append, diff=True)
+    return {
+        "steps": steps_from_events(events),
+        "changeSummary": {str(k): v for k, v in (result.change_summary or {}).items()},
+    }
 
-    def on_event(event: Any) -> None:
+
+def steps_from_events(events: list[Any]) -> list[dict[str, Any]]:
+    """The Automation API's resource pre-events as PreviewDigest steps (what pipelines.guard reads)."""
+    steps = []
+    for event in events:
         pre = getattr(event, "resource_pre_event", None)
         if pre is None:
-            return
+            continue
         m = pre.metadata
+        op = getattr(m.op, "value", str(m.op))
         steps.append(
             {
-                "op": getattr(m.op, "value", str(m.op)),
+                "op": op,
                 "urn": m.urn,
                 "oldState": {"type": m.type} if m.old else None,
                 "newState": {"type": m.type} if m.new else None,
                 "diffReasons": list(m.diffs or []),
-                "replaceReasons": list(m.keys or []) if "replace" in str(getattr(m.op, "value", m.op)) else [],
+                "replaceReasons": list(m.keys or []) if "replace" in op else [],
             }
         )
-
-    workspace = auto.select_stack(stack_name=stack, work_dir=str(REPO_ROOT))
-    result = workspace.preview(refresh=refresh, on_event=on_event, diff=True)
-    return {"steps": steps, "changeSummary": {str(k): v for k, v in (result.change_summary or {}).items()}}
+    return steps

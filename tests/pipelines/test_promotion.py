@@ -132,3 +132,29 @@ def test_drift_without_the_cli_says_what_to_run(monkeypatch, capsys):
     monkeypatch.setattr(engine.shutil, "which", lambda _: None)
     assert main(["drift", "prod"]) == 2
     assert "run `pulumi preview --stack prod --refresh` where it is" in capsys.readouterr().err
+
+
+def test_automation_api_events_become_steps_the_guard_reads():
+    from pulumi.automation import events as ev
+
+    def state(type_: str, urn: str):
+        return ev.StepEventStateMetadata(type=type_, urn=urn, id="x", parent="", provider="")
+
+    urn = "urn:pulumi:staging::mlplatform::mlplatform:storage:SecureBucket$aws:s3/bucket:Bucket::lake-raw"
+    replace = ev.StepEventMetadata(
+        op=ev.OpType.REPLACE, urn=urn, type="aws:s3/bucket:Bucket", provider="p",
+        old=state("aws:s3/bucket:Bucket", urn), new=state("aws:s3/bucket:Bucket", urn),
+        keys=["bucket"], diffs=["bucket"],
+    )  # fmt: skip
+    same = ev.StepEventMetadata(
+        op=ev.OpType.SAME, urn=urn.replace("lake-raw", "lake-curated"), type="aws:s3/bucket:Bucket", provider="p"
+    )
+    events = [
+        ev.EngineEvent(sequence=1, timestamp=0, resource_pre_event=ev.ResourcePreEvent(replace)),
+        ev.EngineEvent(sequence=2, timestamp=0, resource_pre_event=ev.ResourcePreEvent(same)),
+        ev.EngineEvent(sequence=3, timestamp=0, summary_event=None),
+    ]
+    steps = engine.steps_from_events(events)
+    assert [s["op"] for s in steps] == ["replace", "same"]
+    (refusal,) = stateful_losses({"steps": steps})
+    assert str(refusal).startswith("replace of aws:s3/bucket:Bucket lake-raw (changed: bucket)")
