@@ -21,7 +21,7 @@ from pulumi_policy import (
 )
 
 EXCEPTIONS_FILE = Path(__file__).with_name("exceptions.yaml")
-MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
+MANDATORY = EnforcementLevel.MANDATORY
 
 
 def load_exceptions(path: Path = EXCEPTIONS_FILE, today: dt.date | None = None) -> list[dict]:
