@@ -14,7 +14,7 @@ import pulumi
 
 from components.conventions import partition_for, physical_name
 from components.documents import Statement, document
-from components.identity import service_role, service_trust
+from components.identity import pod_identity_statement, service_role, service_trust
 
 KARPENTER_NAMESPACE = "kube-system"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
@@ -61,7 +61,6 @@ class ClusterAddonsArgs:
     cluster_endpoint: pulumi.Input[str]
     cluster_ca: pulumi.Input[str]
     permissions_boundary: pulumi.Input[str]
-    vpc_cidr: str
     cpu_families: Sequence[str] = ("m6i", "m7i", "c6i", "c7i", "r6i")
     cpu_capacity_types: Sequence[str] = ("spot", "on-demand")
     cpu_limit: int = 256
@@ -188,10 +187,7 @@ class ClusterAddons(pulumi.ComponentResource):
             name=physical_name(env, "karpenter"),
             description="Karpenter controller (EKS Pod Identity, kube-system/karpenter)",
             boundary=args.permissions_boundary,
-            trust=service_trust(
-                "EksPodIdentity", "pods.eks.amazonaws.com", account_id=args.account_id,
-                actions=["sts:AssumeRole", "sts:TagSession"],
-            ),
+            trust=pod_identity_statement(args.account_id),
             policy_name="controller",
             statements=karpenter_controller_statements(
                 p, args.region, args.account_id, env, queue_arn=queue.arn, node_role_arn=node_role.arn

@@ -12,7 +12,7 @@ import pulumi
 
 from components.conventions import physical_name
 from components.documents import Statement
-from components.identity import service_role, service_trust
+from components.identity import pod_identity_statement, service_role
 
 NAMESPACE = "monitoring"
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
@@ -91,10 +91,7 @@ class ClusterObservability(pulumi.ComponentResource):
             parent=self,
             name=physical_name(args.environment, "alertmanager"),
             boundary=args.permissions_boundary,
-            trust=service_trust(
-                "EksPodIdentity", "pods.eks.amazonaws.com", account_id=args.account_id,
-                actions=["sts:AssumeRole", "sts:TagSession"],
-            ),
+            trust=pod_identity_statement(args.account_id),
             policy_name="publish-alerts",
             statements=[
                 Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[args.alert_topic_arn]),

@@ -379,18 +379,18 @@ def policy_chunks(statements: list[Statement]) -> list[list[Statement]]:
 # --- trust policies -----------------------------------------------------------------------------
 
 
-def pod_identity_trust(account_id: str) -> pulumi.Output[str]:
+def pod_identity_statement(account_id: str) -> Statement:
     """EKS Pod Identity: only the pods service, only for clusters of this account."""
-    return document(
-        [
-            Statement(
-                sid="EksPodIdentity",
-                principals={"Service": "pods.eks.amazonaws.com"},
-                actions=["sts:AssumeRole", "sts:TagSession"],
-                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-            )
-        ]
+    return Statement(
+        sid="EksPodIdentity",
+        principals={"Service": "pods.eks.amazonaws.com"},
+        actions=["sts:AssumeRole", "sts:TagSession"],
+        conditions={"StringEquals": {"aws:SourceAccount": account_id}},
     )
+
+
+def pod_identity_trust(account_id: str) -> pulumi.Output[str]:
+    return document([pod_identity_statement(account_id)])
 
 
 def mfa_trust(principals: Sequence[str]) -> pulumi.Output[str]:

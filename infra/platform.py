@@ -248,7 +248,6 @@ class Platform:
                 cluster_endpoint=self.cluster.endpoint,
                 cluster_ca=self.cluster.certificate_authority,
                 permissions_boundary=self.boundaries.cluster_arn,
-                vpc_cidr=s.network.cidr,
                 cpu_families=tr.cpu_pool.instance_families,
                 cpu_capacity_types=tr.cpu_pool.capacity_types,
                 cpu_limit=tr.cpu_pool.cpu_limit,

@@ -40,6 +40,22 @@ class UnknownStackError(Exception):
     pass
 
 
+class StackFileError(UnknownStackError):
+    """A stack or project file that is not the YAML mapping Pulumi expects."""
+
+
+def _yaml_mapping(path: Path, where: str) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise StackFileError(f"{where} is not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config", {}) or {}, dict):
+        raise StackFileError(f"{where} must be a mapping with a `config:` mapping of settings")
+    return data
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """A stack's configuration as the engine would pass it: every value a string."""
@@ -61,7 +77,7 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
     cannot be decrypted without the stack's secrets provider: they become a placeholder.
     ``overrides`` (full keys such as ``mlplatform:network``) replace values, for tests and benches.
     """
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project_file = _yaml_mapping(root / "Pulumi.yaml", "Pulumi.yaml")
     project = project_file["name"]
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
@@ -73,7 +89,7 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
         value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
         if value is not None:
             raw[key] = value
-    raw.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    raw.update(_yaml_mapping(stack_file, f"stacks/Pulumi.{stack}.yaml").get("config") or {})
     raw.update(overrides or {})
     return engine_config(project, stack, raw)
 

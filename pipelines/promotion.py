@@ -43,8 +43,11 @@ class Promotion:
 
 
 def rules(root: Path) -> tuple[list[str], list[str]]:
-    doc = yaml.safe_load((root / "stacks" / "promotion.yaml").read_text())
-    return list(doc["order"]), list(doc["promotable"])
+    try:
+        doc = yaml.safe_load((root / "stacks" / "promotion.yaml").read_text())
+        return list(doc["order"]), list(doc["promotable"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
+        raise PromotionError(f"stacks/promotion.yaml must list `order` and `promotable` ({err})") from None
 
 
 def _config(root: Path, stack: str) -> tuple[str, dict[str, Any]]:

@@ -110,3 +110,13 @@ def test_check_fails_a_misnamed_prod_stack_and_says_why(tmp_path, capsys):
     assert "eks-no-public-endpoint-in-prod (mandatory, 1)" in out
     assert "prod clusters must set vpcConfig.endpointPublicAccess to false" in out
     assert "stateful-protected (mandatory," in out and "must be protected in prod-eu" in out
+
+
+def test_a_stack_file_that_is_not_yaml_is_named_with_its_line(tmp_path, capsys):
+    project = _project_with(tmp_path, "dev", {})
+    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text() + "  mlplatform:owner: [unclosed\n")
+    assert main(["plan", "dev", "--project-dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "stacks/Pulumi.dev.yaml is not valid YAML at line" in err
+    assert "Traceback" not in err
