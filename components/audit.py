@@ -89,7 +89,7 @@ class Audit(pulumi.ComponentResource):
             opts=stateful_options(self, args.protect),
         )
         log_group_arn = f"arn:{partition}:logs:{args.region}:{args.account_id}:log-group:{log_group_name}"
-        delivery, delivery_policy = service_role(
+        delivery, delivery_policy, _ = service_role(
             f"{name}-trail-delivery",
             parent=self,
             name=physical_name(args.environment, "cloudtrail-delivery"),

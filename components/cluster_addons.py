@@ -12,20 +12,26 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import partition_for, physical_name
+from components.conventions import physical_name
 from components.documents import Statement, document
-from components.identity import pod_identity_statement, service_role, service_trust
+from components.identity import Scope, pod_identity_statement, service_role, service_trust
+from components.upstream import charts as chart_facts
+from components.upstream import karpenter as karpenter_facts
+from components.upstream.eks import KARPENTER_NODE_POLICIES, MANAGED
 
 KARPENTER_NAMESPACE = "kube-system"
+OPERATOR_NAMESPACE = "kuberay-system"
+MONITORING_NAMESPACE = "monitoring"  # where kube-prometheus-stack runs (cluster_observability)
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+# Labels every GPU node gets from its NodePool. nvidia.com/gpu.present is the label the device
+# plugin chart's default affinity accepts when NFD is not installed (components/upstream/charts.py).
+GPU_NODE_LABELS = {"mlplatform/gpu": "true", "nvidia.com/gpu.present": "true"}
 POD_IDENTITY_AGENT = "169.254.170.23/32"  # where pods get their EKS Pod Identity credentials
-# EventBridge events Karpenter drains nodes on (spot interruptions, rebalances, health, stops).
-INTERRUPTION_EVENTS = {
-    "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
-    "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
-    "instance-state": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
-    "health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
-}
+INTERRUPTION_EVENTS = karpenter_facts.INTERRUPTION_EVENTS
+# GPU nodes: removed when empty for this long (they never move pods around to save money), and when
+# expired (720h) a running job gets this long to finish before it is evicted.
+GPU_CONSOLIDATE_AFTER = "5m"
+GPU_TERMINATION_GRACE = "24h"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Team:
     cpu_quota: int
     memory_quota_gi: int
     role_arn: pulumi.Input[str]
+    # Environment for the team's jobs (MLflow, artifacts): the ConfigMap "mlplatform" in its namespace.
+    environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Charts:
     karpenter: str = "1.11.1"
     nvidia_device_plugin: str = "0.17.1"
     kuberay_operator: str = "1.5.1"
+    kube_prometheus_stack: str = "80.7.0"  # its Prometheus scrapes team pods (the NetworkPolicies admit it)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,24 @@ class ClusterAddonsArgs:
     operator: str = "kuberay"
     charts: Charts = field(default_factory=Charts)
     node_volume_gi: int = 200
+    # Node root volumes and persistent volumes are encrypted with this key (the cluster domain's).
+    cluster_key_arn: pulumi.Input[str] | None = None
+    # A pinned AL2023 release (al2023@vYYYYMMDD): `@latest` would drift every node on each AMI release.
+    node_image: str = "al2023@v20260714"
+    # The caller's Kubernetes API access (access entries and policy associations): with the cluster
+    # creator's implicit admin off, nothing in-cluster can be applied before these exist.
+    api_access: Sequence[pulumi.Resource] = ()
+    # The system node group and CoreDNS: where the controllers run, and what their pods need to start.
+    system_ready: Sequence[pulumi.Resource] = ()
+    # How many system nodes there are at least: the Karpenter chart spreads its replicas one per node.
+    system_nodes: int = 2
+    # EC2 needs the account's Spot service-linked role for spot capacity; create it unless the
+    # account has it already (then set this false: `aws iam get-role --role-name AWSServiceRoleForEC2Spot`).
+    create_spot_service_linked_role: bool = True
+
+    @property
+    def uses_spot(self) -> bool:
+        return "spot" in self.cpu_capacity_types or any("spot" in p.capacity_types for p in self.gpu_pools)
 
 
 def kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str], region: str):
@@ -101,13 +128,11 @@ def kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.
 class ClusterAddons(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:cluster_addons:ClusterAddons", name, None, opts)
-        import pulumi_aws as aws
         import pulumi_kubernetes as k8s
 
         self.args = args
-        env = args.environment
-        p = partition_for(args.region)
-        aws_child = pulumi.ResourceOptions(parent=self)
+        self.component_name = name
+        self.scope = Scope(args.environment, args.account_id, args.region)
         self.k8s = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(
@@ -115,57 +140,54 @@ class ClusterAddons(pulumi.ComponentResource):
                 enable_server_side_apply=True,
                 delete_unreachable=False,
             ),
-            opts=aws_child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.api_access)),
         )
-        on_k8s = pulumi.ResourceOptions(parent=self, provider=self.k8s)
+        # Charts wait for their pods to be ready: they need nodes and DNS first.
+        self._on_system = pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=list(args.system_ready))
+        self._karpenter()
+        self._gpu_software()
+        if args.operator == "kuberay":
+            self._operator()
+        for team in args.teams:
+            self._team(team)
+        self.register_outputs({"nodePools": list(self.node_pools), "teams": [t.name for t in args.teams]})
 
-        # --- Karpenter: node role, controller role, interruption queue ---------------------------
-        node_role, _ = service_role(
+    # --- Karpenter: roles, interruption queue, chart, node class and pools -------------------------
+
+    def _karpenter(self) -> None:
+        import pulumi_aws as aws
+        import pulumi_kubernetes as k8s
+
+        name, args, scope = self.component_name, self.args, self.scope
+        env = args.environment
+        aws_child = pulumi.ResourceOptions(parent=self)
+        node_role = service_role(
             f"{name}-karpenter-node",
             parent=self,
             name=physical_name(env, "karpenter-node"),
             description="Nodes that Karpenter launches",
             boundary=args.permissions_boundary,
             trust=service_trust("Ec2", "ec2.amazonaws.com"),
-            managed=[
-                "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
-            ],
+            managed=[MANAGED + m for m in KARPENTER_NODE_POLICIES],
         )
         node_access = aws.eks.AccessEntry(
             f"{name}-karpenter-node",
-            aws.eks.AccessEntryArgs(cluster_name=args.cluster_name, principal_arn=node_role.arn, type="EC2_LINUX"),
+            aws.eks.AccessEntryArgs(cluster_name=args.cluster_name, principal_arn=node_role.role.arn, type="EC2_LINUX"),
             opts=aws_child,
         )
         queue_name = physical_name(env, "karpenter")
         queue = aws.sqs.Queue(
             f"{name}-interruptions",
-            aws.sqs.QueueArgs(name=queue_name, message_retention_seconds=300, sqs_managed_sse_enabled=True),
+            aws.sqs.QueueArgs(
+                name=queue_name,
+                message_retention_seconds=karpenter_facts.QUEUE_RETENTION_SECONDS,
+                sqs_managed_sse_enabled=True,
+            ),
             opts=aws_child,
         )
         aws.sqs.QueuePolicy(
             f"{name}-interruptions",
-            aws.sqs.QueuePolicyArgs(
-                queue_url=queue.url,
-                policy=document(
-                    [
-                        Statement(
-                            sid="InterruptionEvents",
-                            principals={"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
-                            actions=["sqs:SendMessage"],
-                            resources=[queue.arn],
-                        ),
-                        Statement(
-                            sid="DenyInsecureTransport",
-                            effect="Deny",
-                            principals={"AWS": "*"},
-                            actions=["sqs:*"],
-                            resources=[queue.arn],
-                            conditions={"Bool": {"aws:SecureTransport": "false"}},
-                        ),
-                    ]
-                ),
-            ),
+            aws.sqs.QueuePolicyArgs(queue_url=queue.url, policy=document(interruption_queue_policy(queue.arn))),
             opts=aws_child,
         )
         for event, pattern in INTERRUPTION_EVENTS.items():
@@ -181,30 +203,38 @@ class ClusterAddons(pulumi.ComponentResource):
                 aws.cloudwatch.EventTargetArgs(rule=rule.name, target_id="karpenter", arn=queue.arn),
                 opts=aws_child,
             )
-        controller_role, _ = service_role(
+        controller = service_role(
             f"{name}-karpenter",
             parent=self,
             name=physical_name(env, "karpenter"),
             description="Karpenter controller (EKS Pod Identity, kube-system/karpenter)",
             boundary=args.permissions_boundary,
-            trust=pod_identity_statement(args.account_id),
+            trust=pod_identity_statement(scope, KARPENTER_NAMESPACE, "karpenter"),
             policy_name="controller",
-            statements=karpenter_controller_statements(
-                p, args.region, args.account_id, env, queue_arn=queue.arn, node_role_arn=node_role.arn
-            ),
-        )  # fmt: skip
+            statements=karpenter_controller_statements(scope),
+        )
         association = aws.eks.PodIdentityAssociation(
             f"{name}-karpenter",
             aws.eks.PodIdentityAssociationArgs(
                 cluster_name=args.cluster_name,
                 namespace=KARPENTER_NAMESPACE,
                 service_account="karpenter",
-                role_arn=controller_role.arn,
+                role_arn=controller.role.arn,
             ),
             opts=aws_child,
         )
+        launch_prerequisites: list[pulumi.Resource] = [node_access]
+        if args.uses_spot and args.create_spot_service_linked_role:
+            # Account-wide and possibly shared: kept when the stack is destroyed.
+            launch_prerequisites.append(
+                aws.iam.ServiceLinkedRole(
+                    f"{name}-spot",
+                    aws.iam.ServiceLinkedRoleArgs(aws_service_name="spot.amazonaws.com"),
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+                )
+            )
 
-        # --- Helm releases (CRDs first: custom resources wait for them) --------------------------
+        # CRDs first (custom resources wait for them); the controller after its role can act.
         crds = k8s.helm.v3.Release(
             f"{name}-karpenter-crd",
             k8s.helm.v3.ReleaseArgs(
@@ -213,7 +243,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 version=args.charts.karpenter,
                 namespace=KARPENTER_NAMESPACE,
             ),
-            opts=on_k8s,
+            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s),
         )
         karpenter = k8s.helm.v3.Release(
             f"{name}-karpenter",
@@ -223,55 +253,48 @@ class ClusterAddons(pulumi.ComponentResource):
                 version=args.charts.karpenter,
                 namespace=KARPENTER_NAMESPACE,
                 skip_crds=True,
-                values={
-                    "settings": {"clusterName": args.cluster_name, "interruptionQueue": queue_name},
-                    "serviceAccount": {"name": "karpenter"},
-                    "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}},
-                    # Karpenter must not run on the capacity it manages.
-                    "nodeSelector": {"mlplatform/pool": "system"},
-                },
+                values=karpenter_values(args, queue_name),
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=[crds, association]),
+            opts=pulumi.ResourceOptions.merge(
+                self._on_system, pulumi.ResourceOptions(depends_on=[crds, association, *controller.ready])
+            ),
         )
+        # Node class and pools are deleted before the controller, its role and the node role: their
+        # finalizers need the controller to terminate the nodes and delete the instance profiles.
         after_karpenter = pulumi.ResourceOptions(
-            parent=self, provider=self.k8s, depends_on=[crds, karpenter, node_access]
+            parent=self,
+            provider=self.k8s,
+            depends_on=[crds, karpenter, *launch_prerequisites, *node_role.ready, *controller.ready],
         )
         self.node_class = k8s.apiextensions.CustomResource(
             f"{name}-default",
             api_version="karpenter.k8s.aws/v1",
             kind="EC2NodeClass",
             metadata={"name": "default"},
-            spec={
-                "role": node_role.name,
-                "amiSelectorTerms": [{"alias": "al2023@latest"}],
-                "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": args.cluster_name}}],
-                "securityGroupSelectorTerms": [{"tags": {"aws:eks:cluster-name": args.cluster_name}}],
-                "metadataOptions": {
-                    "httpEndpoint": "enabled",
-                    "httpTokens": "required",
-                    "httpPutResponseHopLimit": 1,
-                    "httpProtocolIPv6": "disabled",
-                },
-                "blockDeviceMappings": [
-                    {
-                        "deviceName": "/dev/xvda",
-                        "ebs": {
-                            "volumeSize": f"{args.node_volume_gi}Gi",
-                            "volumeType": "gp3",
-                            "encrypted": True,
-                            "deleteOnTermination": True,
-                        },
-                    }
-                ],
-                "tags": {"environment": env, "managed-by": "karpenter"},
-            },
-            opts=after_karpenter,
+            spec=node_class_spec(args, node_role_name=physical_name(env, "karpenter-node")),
+            opts=pulumi.ResourceOptions.merge(after_karpenter, pulumi.ResourceOptions(depends_on=[node_role.role])),
         )
-        self.node_pools = {"cpu": self._node_pool(name, k8s, "cpu", cpu_pool_spec(args), after_karpenter)}
-        for pool in args.gpu_pools:
-            self.node_pools[pool.name] = self._node_pool(name, k8s, pool.name, gpu_pool_spec(pool), after_karpenter)
+        pools = {"cpu": cpu_pool_spec(args)} | {p.name: gpu_pool_spec(p) for p in args.gpu_pools}
+        self.node_pools = {
+            pool: k8s.apiextensions.CustomResource(
+                f"{name}-pool-{pool}",
+                api_version="karpenter.sh/v1",
+                kind="NodePool",
+                metadata={"name": pool},
+                spec=spec,
+                opts=pulumi.ResourceOptions.merge(
+                    after_karpenter, pulumi.ResourceOptions(depends_on=[self.node_class])
+                ),
+            )
+            for pool, spec in pools.items()
+        }
 
-        gpu_nodes = {"mlplatform/gpu": "true"}
+    # --- GPU software: the device plugin that advertises nvidia.com/gpu --------------------------
+
+    def _gpu_software(self) -> None:
+        import pulumi_kubernetes as k8s
+
+        name, args = self.component_name, self.args
         k8s.helm.v3.Release(
             f"{name}-nvidia-device-plugin",
             k8s.helm.v3.ReleaseArgs(
@@ -281,44 +304,37 @@ class ClusterAddons(pulumi.ComponentResource):
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://nvidia.github.io/k8s-device-plugin"),
                 namespace="nvidia-device-plugin",
                 create_namespace=True,
-                values={
-                    "nodeSelector": gpu_nodes,
-                    "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
-                },
+                values=device_plugin_values(),
             ),
-            opts=on_k8s,
-        )
-        if args.operator == "kuberay":
-            k8s.helm.v3.Release(
-                f"{name}-kuberay-operator",
-                k8s.helm.v3.ReleaseArgs(
-                    name="kuberay-operator",
-                    chart="kuberay-operator",
-                    version=args.charts.kuberay_operator,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://ray-project.github.io/kuberay-helm/"),
-                    namespace="kuberay-system",
-                    create_namespace=True,
-                    values={"nodeSelector": {"mlplatform/pool": "system"}},
-                ),
-                opts=on_k8s,
-            )
-
-        for team in args.teams:
-            self._team(name, k8s, aws, team, on_k8s)
-        self.register_outputs({"nodePools": list(self.node_pools), "teams": [t.name for t in args.teams]})
-
-    def _node_pool(self, name, k8s, pool: str, spec: dict, opts):
-        return k8s.apiextensions.CustomResource(
-            f"{name}-pool-{pool}",
-            api_version="karpenter.sh/v1",
-            kind="NodePool",
-            metadata={"name": pool},
-            spec=spec,
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.node_class])),
+            opts=self._on_system,
         )
 
-    def _team(self, name, k8s, aws, team: Team, on_k8s) -> None:
-        ns_name = team.name
+    def _operator(self) -> None:
+        import pulumi_kubernetes as k8s
+
+        name, args = self.component_name, self.args
+        k8s.helm.v3.Release(
+            f"{name}-kuberay-operator",
+            k8s.helm.v3.ReleaseArgs(
+                name="kuberay-operator",
+                chart="kuberay-operator",
+                version=args.charts.kuberay_operator,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://ray-project.github.io/kuberay-helm/"),
+                namespace=OPERATOR_NAMESPACE,
+                create_namespace=True,
+                values={"nodeSelector": {"mlplatform/pool": "system"}},
+            ),
+            opts=self._on_system,
+        )
+
+    # --- team namespaces ----------------------------------------------------------------------
+
+    def _team(self, team: Team) -> None:
+        import pulumi_aws as aws
+        import pulumi_kubernetes as k8s
+
+        name, ns_name = self.component_name, team.name
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=self.k8s)
         ns = k8s.core.v1.Namespace(
             f"{name}-team-{ns_name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -344,19 +360,10 @@ class ClusterAddons(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(
             f"{name}-team-{ns_name}",
             metadata=meta("container-defaults"),
-            spec=k8s.core.v1.LimitRangeSpecArgs(
-                limits=[
-                    k8s.core.v1.LimitRangeItemArgs(
-                        type="Container",
-                        default={"cpu": "2", "memory": "8Gi"},
-                        default_request={"cpu": "500m", "memory": "1Gi"},
-                        max={"memory": f"{team.memory_quota_gi}Gi"},
-                    )
-                ]
-            ),
+            spec=k8s.core.v1.LimitRangeSpecArgs(limits=[k8s.core.v1.LimitRangeItemArgs(**container_defaults(team))]),
             opts=in_ns,
         )
-        for policy_name, spec in network_policies().items():
+        for policy_name, spec in network_policies(self.args.operator == "kuberay", self.args.charts).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-team-{ns_name}-{policy_name}",
                 metadata=meta(policy_name),
@@ -364,6 +371,13 @@ class ClusterAddons(pulumi.ComponentResource):
                 opts=in_ns,
             )
         k8s.core.v1.ServiceAccount(f"{name}-team-{ns_name}-trainer", metadata=meta("trainer"), opts=in_ns)
+        if team.environment:
+            k8s.core.v1.ConfigMap(
+                f"{name}-team-{ns_name}-environment",
+                metadata=meta("mlplatform"),
+                data=dict(team.environment),
+                opts=in_ns,
+            )
         aws.eks.PodIdentityAssociation(
             f"{name}-team-{ns_name}-trainer",
             aws.eks.PodIdentityAssociationArgs(
@@ -376,6 +390,83 @@ class ClusterAddons(pulumi.ComponentResource):
         )
 
 
+def interruption_queue_policy(queue_arn: pulumi.Input[str]) -> list[Statement]:
+    """KarpenterInterruptionQueuePolicy of the getting-started template (v1.11.1)."""
+    return [
+        Statement(
+            sid="InterruptionEvents",
+            principals={"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+            actions=["sqs:SendMessage"],
+            resources=[queue_arn],
+        ),
+        Statement(
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principals={"AWS": "*"},
+            actions=["sqs:*"],
+            resources=[queue_arn],
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+    ]
+
+
+def karpenter_values(args: ClusterAddonsArgs, queue_name: str) -> dict:
+    """Values of the Karpenter chart. It runs only on system nodes (never on capacity it manages),
+    with one replica per system node up to the chart's two (its required pod anti-affinity puts
+    each replica on its own node, components/upstream/charts.py)."""
+    return {
+        "replicas": max(1, min(2, args.system_nodes)),
+        "settings": {"clusterName": args.cluster_name, "interruptionQueue": queue_name},
+        "serviceAccount": {"name": "karpenter"},
+        "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
+        "nodeSelector": {"mlplatform/pool": "system"},
+    }
+
+
+def device_plugin_values() -> dict:
+    """Only on GPU nodes: our pool label and the GPU taint. The chart's default affinity (NFD or
+    nvidia.com/gpu.present labels) is replaced by one on the pool label, so the plugin does not
+    depend on labels another component must set."""
+    return {
+        "nodeSelector": {"mlplatform/gpu": "true"},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "mlplatform/gpu", "operator": "In", "values": ["true"]}]}
+                    ]
+                }
+            }
+        },
+        "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+    }
+
+
+def node_class_spec(args: ClusterAddonsArgs, node_role_name: str) -> dict:
+    ebs = {
+        "volumeSize": f"{args.node_volume_gi}Gi",
+        "volumeType": "gp3",
+        "encrypted": True,
+        "deleteOnTermination": True,
+    }
+    if args.cluster_key_arn is not None:
+        ebs["kmsKeyID"] = args.cluster_key_arn
+    return {
+        "role": node_role_name,
+        "amiSelectorTerms": [{"alias": args.node_image}],
+        "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": args.cluster_name}}],
+        "securityGroupSelectorTerms": [{"tags": {"aws:eks:cluster-name": args.cluster_name}}],
+        "metadataOptions": {
+            "httpEndpoint": "enabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": 1,
+            "httpProtocolIPv6": "disabled",
+        },
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": ebs}],
+        "tags": {"environment": args.environment, "managed-by": "karpenter"},
+    }
+
+
 def team_quota(team: Team) -> dict[str, str]:
     return {
         "requests.nvidia.com/gpu": str(team.gpu_quota),
@@ -385,10 +476,25 @@ def team_quota(team: Team) -> dict[str, str]:
     }
 
 
-def network_policies() -> dict[str, dict]:
-    """Default deny, then: traffic inside the namespace (distributed training), DNS, the Pod
-    Identity agent, and HTTPS out (AWS APIs, through the VPC endpoints where they exist)."""
+def container_defaults(team: Team) -> dict:
+    """Requests for containers that name none, and a memory limit (the quota counts limits.memory).
+    No default CPU limit: a limit throttles a training process that omits one; the CPU quota caps
+    requests instead."""
     return {
+        "type": "Container",
+        "default": {"memory": "8Gi"},
+        "default_request": {"cpu": "500m", "memory": "1Gi"},
+        "max": {"memory": f"{team.memory_quota_gi}Gi"},
+    }
+
+
+def network_policies(kuberay: bool = True, charts: Charts | None = None) -> dict[str, dict]:
+    """Default deny, then: traffic inside the namespace (distributed training), DNS, the Pod
+    Identity agent, HTTPS out (AWS APIs, through the VPC endpoints where they exist), the KubeRay
+    operator to Ray heads' dashboard (it polls job status there), and Prometheus to the pods' metrics."""
+    charts = charts or Charts()
+    prometheus = chart_facts.KUBE_PROMETHEUS_STACK[charts.kube_prometheus_stack]["prometheus_labels"]
+    policies: dict[str, dict] = {
         "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-same-namespace": {
             "podSelector": {},
@@ -420,11 +526,50 @@ def network_policies() -> dict[str, dict]:
             ],
         },
     }
+    if kuberay:
+        ray = chart_facts.KUBERAY[charts.kuberay_operator]
+        policies["allow-ray-operator"] = {
+            "podSelector": {"matchLabels": dict(ray["head_labels"])},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": OPERATOR_NAMESPACE}},
+                            "podSelector": {"matchLabels": dict(ray["operator_labels"])},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": ray["dashboard_port"]}],
+                }
+            ],
+        }
+        policies["allow-prometheus"] = {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}},
+                            "podSelector": {"matchLabels": dict(prometheus)},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": ray["metrics_port"]}],
+                }
+            ],
+        }
+    return policies
 
 
-def _disruption() -> dict:
-    # Empty or underused nodes go away after a minute; GPU capacity returns to zero when idle.
-    return {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m"}
+def _requirements(families, capacity_types) -> list[dict]:
+    return [
+        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": list(families)},
+        # Karpenter prefers spot when both are allowed and falls back to on-demand.
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(capacity_types)},
+    ]
+
+
+NODE_CLASS_REF = {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}
 
 
 def cpu_pool_spec(args: ClusterAddonsArgs) -> dict:
@@ -432,145 +577,71 @@ def cpu_pool_spec(args: ClusterAddonsArgs) -> dict:
         "template": {
             "metadata": {"labels": {"mlplatform/pool": "cpu"}},
             "spec": {
-                "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+                "nodeClassRef": dict(NODE_CLASS_REF),
                 "requirements": [
-                    {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": list(args.cpu_families)},
-                    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(args.cpu_capacity_types)},
+                    *_requirements(args.cpu_families, args.cpu_capacity_types),
                     {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
                 ],
                 "expireAfter": "720h",
             },
         },
         "limits": {"cpu": str(args.cpu_limit)},
-        "disruption": _disruption(),
+        # CPU nodes are packed: empty or underused ones go away after a minute.
+        "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m"},
         "weight": 10,
     }
 
 
 def gpu_pool_spec(pool: GpuPool) -> dict:
+    """A GPU NodePool that scales to zero and leaves running training alone.
+
+    ``WhenEmpty``: a GPU node goes away ``GPU_CONSOLIDATE_AFTER`` after its last pod, and is never
+    drained to repack pods (WhenEmptyOrUnderutilized would move a running job). Drift (a changed
+    pool or node class) replaces nodes only when they are empty: its budget is zero nodes. Expiry is
+    forceful in Karpenter v1 (budgets and do-not-disrupt do not stop it): after ``expireAfter`` a
+    node stops taking pods and a running job has ``terminationGracePeriod`` to finish."""
     return {
         "template": {
-            "metadata": {"labels": {"mlplatform/pool": pool.name, "mlplatform/gpu": "true"}},
+            "metadata": {"labels": {"mlplatform/pool": pool.name, **GPU_NODE_LABELS}},
             "spec": {
-                "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+                "nodeClassRef": dict(NODE_CLASS_REF),
                 "requirements": [
-                    {
-                        "key": "karpenter.k8s.aws/instance-family",
-                        "operator": "In",
-                        "values": list(pool.instance_families),
-                    },
-                    # Karpenter prefers spot when both are allowed and falls back to on-demand.
-                    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(pool.capacity_types)},
+                    *_requirements(pool.instance_families, pool.capacity_types),
                     {"key": "karpenter.k8s.aws/instance-gpu-manufacturer", "operator": "In", "values": ["nvidia"]},
                 ],
                 # Only pods that tolerate the GPU taint (training jobs asking for GPUs) land here.
                 "taints": [dict(GPU_TAINT)],
                 "expireAfter": "720h",
+                "terminationGracePeriod": GPU_TERMINATION_GRACE,
             },
         },
         "limits": {"nvidia.com/gpu": str(pool.gpu_limit)},
-        "disruption": _disruption(),
+        "disruption": {
+            "consolidationPolicy": "WhenEmpty",
+            "consolidateAfter": GPU_CONSOLIDATE_AFTER,
+            "budgets": [{"nodes": "10%", "reasons": ["Empty"]}, {"nodes": "0", "reasons": ["Drifted"]}],
+        },
     }
 
 
-def karpenter_controller_statements(
-    p: str, region: str, account: str, env: str, *, queue_arn, node_role_arn
-) -> list[Statement]:
-    """The Karpenter controller's permissions, after the policy its project publishes: launch and
-    terminate only instances it tags for this cluster, pass only its node role."""
-    ec2 = f"arn:{p}:ec2:{region}"
-    cluster = physical_name(env, "training")
-    owned = {"StringEquals": {f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned"}}
-    tagged = {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"}}
-    in_region = {"StringEquals": {"aws:RequestedRegion": region}}
+def karpenter_controller_statements(scope: Scope) -> list[Statement]:
+    """The controller's permissions: the official policy of the pinned Karpenter version
+    (components/upstream/karpenter.py), for this environment's cluster, queue and node role."""
+    cluster = f"{scope.prefix}training"
+    statements = karpenter_facts.controller_policy(
+        partition=scope.partition,
+        region=scope.region,
+        account=scope.account_id,
+        cluster=cluster,
+        node_role_arn=f"arn:{scope.partition}:iam::{scope.account_id}:role/{scope.prefix}karpenter-node",
+        queue_arn=scope.regional("sqs", f"{scope.prefix}karpenter"),
+    )
     return [
         Statement(
-            sid="LaunchFromSharedResources",
-            actions=["ec2:RunInstances", "ec2:CreateFleet"],
-            resources=[f"{ec2}::image/*", f"{ec2}::snapshot/*", f"{ec2}:*:security-group/*", f"{ec2}:*:subnet/*"],
-        ),
-        Statement(
-            sid="LaunchWithOwnTemplates",
-            actions=["ec2:RunInstances", "ec2:CreateFleet"],
-            resources=[f"{ec2}:*:launch-template/*"],
-            conditions=tagged,
-        ),
-        Statement(
-            sid="CreateOwnedResources",
-            actions=["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-            resources=[
-                f"{ec2}:*:fleet/*",
-                f"{ec2}:*:instance/*",
-                f"{ec2}:*:volume/*",
-                f"{ec2}:*:network-interface/*",
-                f"{ec2}:*:launch-template/*",
-                f"{ec2}:*:spot-instances-request/*",
-            ],
-            conditions=owned,
-        ),
-        Statement(
-            sid="TagOnCreate",
-            actions=["ec2:CreateTags"],
-            resources=[
-                f"{ec2}:*:fleet/*",
-                f"{ec2}:*:instance/*",
-                f"{ec2}:*:volume/*",
-                f"{ec2}:*:network-interface/*",
-                f"{ec2}:*:launch-template/*",
-                f"{ec2}:*:spot-instances-request/*",
-            ],
-            conditions={
-                **owned,
-                "StringEqualsIfExists": {"ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
-            },
-        ),
-        Statement(
-            sid="TagOwnedInstances", actions=["ec2:CreateTags"], resources=[f"{ec2}:*:instance/*"], conditions=tagged
-        ),
-        Statement(
-            sid="DeleteOwnedResources",
-            actions=["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
-            resources=[f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
-            conditions=tagged,
-        ),
-        Statement(
-            sid="DescribeInRegion",
-            actions=["ec2:Describe*"],
-            resources=["*"],
-            conditions=in_region,
-        ),
-        Statement(sid="Prices", actions=["pricing:GetProducts"], resources=["*"]),
-        Statement(
-            sid="AmiParameters",
-            actions=["ssm:GetParameter"],
-            resources=[f"arn:{p}:ssm:{region}::parameter/aws/service/*"],
-        ),
-        Statement(
-            sid="InterruptionQueue",
-            actions=["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-            resources=[queue_arn],
-        ),
-        Statement(
-            sid="PassNodeRole",
-            actions=["iam:PassRole"],
-            resources=[node_role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-        ),
-        Statement(
-            sid="InstanceProfiles",
-            actions=[
-                "iam:GetInstanceProfile",
-                "iam:CreateInstanceProfile",
-                "iam:TagInstanceProfile",
-                "iam:AddRoleToInstanceProfile",
-                "iam:RemoveRoleFromInstanceProfile",
-                "iam:DeleteInstanceProfile",
-            ],
-            resources=[f"arn:{p}:iam::{account}:instance-profile/*"],
-        ),
-        Statement(
-            sid="DiscoverCluster",
-            actions=["eks:DescribeCluster"],
-            resources=[f"arn:{p}:eks:{region}:{account}:cluster/{cluster}"],
-        ),
+            sid=st["Sid"],
+            actions=[st["Action"]] if isinstance(st["Action"], str) else list(st["Action"]),
+            resources=[st["Resource"]] if isinstance(st["Resource"], str) else list(st["Resource"]),
+            conditions=st.get("Condition", {}),
+        )
+        for st in statements
     ]

@@ -5,6 +5,7 @@ and alert rules for GPU health and waste. Alertmanager routes to the platform's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +13,10 @@ import pulumi
 
 from components.conventions import physical_name
 from components.documents import Statement
-from components.identity import pod_identity_statement, service_role
+from components.identity import Scope, pod_identity_statement, service_role
 
 NAMESPACE = "monitoring"
+ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
 GPU_NODES = {"mlplatform/gpu": "true"}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -74,6 +76,13 @@ class ClusterObservabilityArgs:
     storage_gi: int = 50
     kube_prometheus_stack_version: str = "80.7.0"
     dcgm_exporter_version: str = "4.1.1"
+    # Persistent volumes (Prometheus, Alertmanager) are encrypted with this key.
+    volume_key_arn: pulumi.Input[str] | None = None
+    # Protected stacks keep a volume when its claim goes; disposable ones delete it with the claim,
+    # so a `pulumi destroy` of dev leaves no EBS volume behind.
+    protect: bool = True
+    # The system node group and CoreDNS: the charts' pods need them to become ready.
+    system_ready: Sequence[pulumi.Resource] = ()
 
 
 class ClusterObservability(pulumi.ComponentResource):
@@ -86,12 +95,14 @@ class ClusterObservability(pulumi.ComponentResource):
         aws_child = pulumi.ResourceOptions(parent=self)
 
         # Alertmanager publishes to the (encrypted) alert topic through Pod Identity.
-        role, _ = service_role(
+        role, _, _ = service_role(
             f"{name}-alertmanager",
             parent=self,
             name=physical_name(args.environment, "alertmanager"),
             boundary=args.permissions_boundary,
-            trust=pod_identity_statement(args.account_id),
+            trust=pod_identity_statement(
+                Scope(args.environment, args.account_id, args.region), NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT
+            ),
             policy_name="publish-alerts",
             statements=[
                 Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[args.alert_topic_arn]),
@@ -106,7 +117,10 @@ class ClusterObservability(pulumi.ComponentResource):
         aws.eks.PodIdentityAssociation(
             f"{name}-alertmanager",
             aws.eks.PodIdentityAssociationArgs(
-                cluster_name=args.cluster_name, namespace=NAMESPACE, service_account="alertmanager", role_arn=role.arn
+                cluster_name=args.cluster_name,
+                namespace=NAMESPACE,
+                service_account=ALERTMANAGER_SERVICE_ACCOUNT,
+                role_arn=role.arn,
             ),
             opts=aws_child,
         )
@@ -114,9 +128,11 @@ class ClusterObservability(pulumi.ComponentResource):
             f"{name}-gp3",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="gp3-encrypted"),
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true"},
+            # aws-ebs-csi-driver docs/parameters.md: encrypted, and kmsKeyId (the full key ARN).
+            parameters={"type": "gp3", "encrypted": "true"}
+            | ({"kmsKeyId": args.volume_key_arn} if args.volume_key_arn is not None else {}),
             volume_binding_mode="WaitForFirstConsumer",
-            reclaim_policy="Retain",
+            reclaim_policy="Retain" if args.protect else "Delete",
             allow_volume_expansion=True,
             opts=on_k8s,
         )
@@ -133,7 +149,9 @@ class ClusterObservability(pulumi.ComponentResource):
                 create_namespace=True,
                 values=stack_values(args),
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[storage]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.kubernetes_provider, depends_on=[storage, *args.system_ready]
+            ),
         )
         after_stack = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[stack])
         k8s.helm.v3.Release(
@@ -146,11 +164,7 @@ class ClusterObservability(pulumi.ComponentResource):
                     repo="https://nvidia.github.io/dcgm-exporter/helm-charts"
                 ),
                 namespace=NAMESPACE,
-                values={
-                    "serviceMonitor": {"enabled": True, "interval": "15s"},
-                    "nodeSelector": GPU_NODES,
-                    "tolerations": [GPU_TOLERATION],
-                },
+                values=dcgm_values(),
             ),
             opts=after_stack,  # its ServiceMonitor needs the operator's CRDs
         )
@@ -173,6 +187,17 @@ class ClusterObservability(pulumi.ComponentResource):
         self.register_outputs({"namespace": NAMESPACE})
 
 
+def dcgm_values() -> dict:
+    """The exporter on GPU nodes only. honorLabels keeps the pod/namespace labels the exporter puts
+    on a GPU's metrics (the pod using it); the chart's default (false) would rename them
+    exported_pod/exported_namespace and leave pod/namespace naming the exporter (charts.py)."""
+    return {
+        "serviceMonitor": {"enabled": True, "interval": "15s", "honorLabels": True},
+        "nodeSelector": GPU_NODES,
+        "tolerations": [GPU_TOLERATION],
+    }
+
+
 def stack_values(args: ClusterObservabilityArgs) -> dict:
     subject = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})"
     return {
@@ -185,6 +210,13 @@ def stack_values(args: ClusterObservabilityArgs) -> dict:
                 "ruleSelectorNilUsesHelmValues": False,
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "nodeSelector": {"mlplatform/pool": "system"},
+                # A StatefulSet keeps its claims when it is deleted unless told otherwise; disposable
+                # stacks delete them (and, with reclaim Delete, their volumes). Chart 80.7.0 values.yaml
+                # prometheus.prometheusSpec.persistentVolumeClaimRetentionPolicy (Kubernetes 1.27+).
+                "persistentVolumeClaimRetentionPolicy": {
+                    "whenDeleted": "Retain" if args.protect else "Delete",
+                    "whenScaled": "Retain",
+                },
                 "storageSpec": {
                     "volumeClaimTemplate": {
                         "spec": {
@@ -197,7 +229,7 @@ def stack_values(args: ClusterObservabilityArgs) -> dict:
             }
         },
         "alertmanager": {
-            "serviceAccount": {"create": True, "name": "alertmanager"},
+            "serviceAccount": {"create": True, "name": ALERTMANAGER_SERVICE_ACCOUNT},
             "config": {
                 "route": {
                     "receiver": "platform-alerts",

@@ -29,8 +29,11 @@ class Statement:
             raise ValueError(f"statement id {self.sid!r} must be alphanumeric")
         if not self.actions:
             raise ValueError(f"statement {self.sid} has no actions")
-        # Deny statements rightly apply to everyone; an Allow must name who it allows.
-        if self.effect == "Allow" and self.principals is not None and "*" in _flatten(self.principals.values()):
+        # Deny statements rightly apply to everyone; an Allow must name who it allows, except the
+        # KMS form that admits the account's principals through one service (kms:CallerAccount and
+        # kms:ViaService), as the aws/ebs key policy does.
+        everyone = self.principals is not None and "*" in _flatten(self.principals.values())
+        if self.effect == "Allow" and everyone and not account_through_service(self.conditions):
             raise ValueError(f"statement {self.sid} allows Principal '*'; name the principals")
 
     def render(self) -> dict[str, Any]:
@@ -46,6 +49,13 @@ class Statement:
 
 
 EVERYONE: Principals = {"AWS": "*"}
+
+
+def account_through_service(conditions: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Conditions that limit Principal '*' of a key policy to one account's principals calling
+    through one AWS service: StringEquals on both kms:CallerAccount and kms:ViaService."""
+    equals = conditions.get("StringEquals") or {}
+    return bool(equals.get("kms:CallerAccount")) and bool(equals.get("kms:ViaService"))
 
 
 def document(statements: Sequence[Statement]) -> pulumi.Output[str]:

@@ -13,6 +13,7 @@ import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
 from components.documents import Statement, document
+from components.upstream.eks import EBS_KEY_ACTIONS
 
 # The platform's domains. AWS services that act with a caller's credentials (S3, SageMaker,
 # Glue, ECR, EKS) need no statement here: the caller's role is granted the key, scoped with
@@ -43,6 +44,17 @@ def _source_account(_p: str, _r: str, account: str) -> Mapping[str, Mapping[str,
 
 
 _SERVICE_USES: dict[str, tuple[_ServiceUse, ...]] = {
+    # Node and persistent volumes: EC2 and the service-linked roles it launches with (Auto Scaling
+    # for the node group, EC2 Fleet/Spot for Karpenter) use the key through EC2. components/upstream/
+    # eks.py (EBS_KEY_ACTIONS) says why this is the documented form and not the roles by name.
+    "cluster": (
+        _ServiceUse(
+            "NodeVolumesThroughEc2",
+            "*",
+            EBS_KEY_ACTIONS,
+            lambda _p, r, a: {"StringEquals": {"kms:CallerAccount": a, "kms:ViaService": f"ec2.{r}.amazonaws.com"}},
+        ),
+    ),
     # The model approval events reach an encrypted topic and queue through EventBridge.
     "models": (_ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _source_account),),
     "logs": (
@@ -160,7 +172,7 @@ def key_policy(domain: str, account_id: str, region: str) -> pulumi.Output[str]:
         statements.append(
             Statement(
                 sid=use.sid,
-                principals={"Service": use.service.format(region=region)},
+                principals={"AWS": "*"} if use.service == "*" else {"Service": use.service.format(region=region)},
                 actions=list(use.actions),
                 resources=["*"],
                 conditions=use.conditions(partition, region, account_id),

@@ -90,7 +90,7 @@ class ExperimentTracking(pulumi.ComponentResource):
                     ],
                 )
             )
-        role, policy = service_role(
+        role, policy, _ = service_role(
             f"{name}-server",
             parent=self,
             name=physical_name(args.environment, "mlflow-server"),

@@ -71,7 +71,7 @@ class FeatureStore(pulumi.ComponentResource):
         )
         # The role Feature Store itself uses to write the offline store and register its tables.
         bucket = args.offline_bucket
-        role, service_policy = service_role(
+        role, service_policy, _ = service_role(
             f"{name}-service",
             parent=self,
             name=physical_name(args.environment, "feature-store"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import pulumi
 
@@ -37,6 +38,8 @@ WILDCARD_ONLY_ACTIONS: dict[str, str] = {
     "pricing:GetProducts": "the price list is global",
     "eks:DescribeAddonVersions": "lists the add-on versions of the region",
     "sagemaker:ListTags": "SageMaker lists tags of any ARN it is given",
+    "iam:ListInstanceProfiles": "Karpenter's official policy lists instance profiles account-wide "
+    "(AllowUnscopedInstanceProfileListAction, components/upstream/karpenter.py)",
 }
 # EC2 networking resources are named by AWS-generated ids, never by the platform: statements on
 # them use Resource "*" limited to the stack's region (aws:RequestedRegion).
@@ -68,6 +71,7 @@ ALLOWED_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
 )
@@ -271,8 +275,11 @@ class Identity(pulumi.ComponentResource):
         for role in args.workload_roles:
             if role == "model-approver":
                 trust = mfa_trust(args.approver_principals or [f"arn:{scope.partition}:iam::{args.account_id}:root"])
+            elif role.startswith("training-"):
+                # The team's namespace and its trainer service account (cluster_addons binds them).
+                trust = pod_identity_trust(scope, role.removeprefix("training-"), "trainer")
             else:
-                trust = pod_identity_trust(args.account_id)
+                trust = pod_identity_trust(scope)
             self._role(role, trust, args.grants.get(role, ()), args.workload_boundary_arn, max_session=3600)
 
         self.oidc_provider_arn: pulumi.Input[str] | None = None
@@ -379,18 +386,33 @@ def policy_chunks(statements: list[Statement]) -> list[list[Statement]]:
 # --- trust policies -----------------------------------------------------------------------------
 
 
-def pod_identity_statement(account_id: str) -> Statement:
-    """EKS Pod Identity: only the pods service, only for clusters of this account."""
+def cluster_arn(scope: Scope) -> str:
+    """The training cluster of an environment (its name is fixed: mlplatform-<env>-training)."""
+    return scope.regional("eks", f"cluster/{scope.prefix}training")
+
+
+def pod_identity_statement(scope: Scope, namespace: str | None = None, service_account: str | None = None) -> Statement:
+    """EKS Pod Identity: only the pods service, only for this environment's cluster and, where the
+    pods are known, one namespace and service account.
+
+    The conditions are the session tags EKS sends (user guide, pod-id-role: "eks-cluster-arn, ...,
+    kubernetes-namespace, kubernetes-service-account"); aws:SourceArn is not documented for this
+    principal, so a condition on it could deny every pod."""
+    tags = {"aws:RequestTag/eks-cluster-arn": cluster_arn(scope)}
+    if namespace:
+        tags["aws:RequestTag/kubernetes-namespace"] = namespace
+    if service_account:
+        tags["aws:RequestTag/kubernetes-service-account"] = service_account
     return Statement(
         sid="EksPodIdentity",
         principals={"Service": "pods.eks.amazonaws.com"},
         actions=["sts:AssumeRole", "sts:TagSession"],
-        conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        conditions={"StringEquals": tags},
     )
 
 
-def pod_identity_trust(account_id: str) -> pulumi.Output[str]:
-    return document([pod_identity_statement(account_id)])
+def pod_identity_trust(scope: Scope, namespace: str | None = None, service_account: str | None = None):
+    return document([pod_identity_statement(scope, namespace, service_account)])
 
 
 def mfa_trust(principals: Sequence[str]) -> pulumi.Output[str]:
@@ -771,9 +793,10 @@ def workload_boundary(scope: Scope) -> list[Statement]:
         ),
         Statement(
             sid="WriteOwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{scope.log_groups}:log-stream:*"],
+            actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[f"{scope.log_groups}"],
         ),
+        Statement(sid="FindLogGroups", actions=["logs:DescribeLogGroups"], resources=["*"]),
         Statement(
             sid="MlServices",
             actions=["sagemaker:*", "sagemaker-mlflow:*", "ecr:*", "glue:*", "cloudwatch:PutMetricData", "sns:Publish"],
@@ -856,6 +879,8 @@ def cluster_boundary(scope: Scope) -> list[Statement]:
             actions=[
                 "ec2:*",
                 "eks:*",
+                # The Pod Identity agent's call, with the node role (AmazonEKSWorkerNodePolicy).
+                "eks-auth:AssumeRoleForPodIdentity",
                 "autoscaling:*",
                 "elasticloadbalancing:*",
                 "ssm:GetParameter",
@@ -863,10 +888,16 @@ def cluster_boundary(scope: Scope) -> list[Statement]:
                 "sqs:DeleteMessage",
                 "sqs:GetQueueUrl",
                 "sqs:ReceiveMessage",
+                # Image pulls: what AmazonEC2ContainerRegistryReadOnly and ...PullOnly grant.
                 "ecr:GetAuthorizationToken",
                 "ecr:BatchGetImage",
                 "ecr:GetDownloadUrlForLayer",
                 "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchImportUpstreamImage",
+                "ecr:Describe*",
+                "ecr:List*",
+                "ecr:GetRepositoryPolicy",
+                "ecr:GetLifecyclePolicy*",
                 "logs:CreateLogStream",
                 "logs:PutLogEvents",
             ],
@@ -892,6 +923,7 @@ def cluster_boundary(scope: Scope) -> list[Statement]:
             actions=[
                 "iam:PassRole",
                 "iam:GetInstanceProfile",
+                "iam:ListInstanceProfiles",
                 "iam:CreateInstanceProfile",
                 "iam:TagInstanceProfile",
                 "iam:AddRoleToInstanceProfile",
@@ -941,6 +973,18 @@ def service_trust(
     return Statement(sid=sid, principals={"Service": service}, actions=list(actions), conditions=conditions)
 
 
+class ServiceRole(NamedTuple):
+    role: Any
+    policy: Any  # the inline policy, or None
+    attachments: list  # the managed-policy attachments
+
+    @property
+    def ready(self) -> list:
+        """What must exist before the role is used: its policies. EKS, for one, must not get a
+        cluster or node role before its policies are attached (pulumi-aws eks.Cluster docs)."""
+        return [r for r in (self.policy, *self.attachments) if r is not None]
+
+
 def service_role(
     resource_name: str,
     *,
@@ -952,9 +996,9 @@ def service_role(
     policy_name: str = "access",
     managed: Sequence[str] = (),
     description: str | None = None,
-):
+) -> ServiceRole:
     """A role a component's service or controller assumes: one trust statement, a permission
-    boundary, an inline policy and the AWS managed policies it needs. Returns (role, inline policy)."""
+    boundary, an inline policy and the AWS managed policies it needs."""
     import pulumi_aws as aws
 
     child = pulumi.ResourceOptions(parent=parent)
@@ -968,12 +1012,14 @@ def service_role(
         ),
         opts=child,
     )
-    for arn in managed:
+    attachments = [
         aws.iam.RolePolicyAttachment(
             f"{resource_name}-{arn.rsplit('/', 1)[-1]}",
             aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=arn),
             opts=child,
         )
+        for arn in managed
+    ]
     policy = None
     if statements:
         policy = aws.iam.RolePolicy(
@@ -981,4 +1027,4 @@ def service_role(
             aws.iam.RolePolicyArgs(role=role.id, name=policy_name, policy=document(list(statements))),
             opts=child,
         )
-    return role, policy
+    return ServiceRole(role, policy, attachments)

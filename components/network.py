@@ -2,7 +2,7 @@
 
 Nodes never get public addresses. Egress goes through NAT (one gateway, or one per zone so a zone
 failure cannot cut the others off), S3 through a gateway endpoint, and with ``private_endpoints``
-the AWS APIs a cluster needs (ECR, STS, SageMaker, CloudWatch Logs) through interface endpoints.
+the AWS APIs a private cluster needs (components/upstream/eks.py) through interface endpoints.
 Flow logs of all traffic go to an encrypted, retained log group.
 """
 
@@ -17,8 +17,9 @@ import pulumi
 from components.conventions import partition_for, physical_name, stateful_options
 from components.documents import Statement
 from components.identity import service_role, service_trust
+from components.upstream.eks import PRIVATE_CLUSTER_ENDPOINTS
 
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "sagemaker.api", "logs")
+INTERFACE_ENDPOINTS = PRIVATE_CLUSTER_ENDPOINTS
 
 
 def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
@@ -72,7 +73,10 @@ class Network(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # The default security group admits nothing: resources get explicit groups.
+        # The default security group admits nothing: resources get explicit groups. Adopting it without
+        # rules removes AWS's allow-all rules ("When Terraform first begins managing the default security
+        # group, it immediately removes all ingress and egress rules", aws_default_security_group docs;
+        # terraform-aws-modules/vpc manage_default_security_group does the same).
         ec2.DefaultSecurityGroup(name, ec2.DefaultSecurityGroupArgs(vpc_id=self.vpc.id), opts=child)
         igw = ec2.InternetGateway(name, ec2.InternetGatewayArgs(vpc_id=self.vpc.id, tags={"Name": prefix}), opts=child)
 
@@ -210,19 +214,30 @@ class Network(pulumi.ComponentResource):
             ),
             opts=stateful_options(self, args.protect),
         )
-        role, policy = service_role(
+        role, policy, _ = service_role(
             f"{name}-flow-logs",
             parent=self,
             name=physical_name(args.environment, "vpc-flow-logs"),
             boundary=args.permissions_boundary,
-            trust=service_trust("VpcFlowLogs", "vpc-flow-logs.amazonaws.com", account_id=args.account_id),
+            # VPC user guide (flow-logs-iam-role): trust vpc-flow-logs.amazonaws.com with aws:SourceAccount
+            # and aws:SourceArn (the flow log); the documented policy's actions, on this one log group
+            # (DescribeLogGroups lists by prefix and takes no log-group ARN).
+            trust=service_trust(
+                "VpcFlowLogs",
+                "vpc-flow-logs.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": args.account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{args.region}:{args.account_id}:vpc-flow-log/*"},
+                },
+            ),
             policy_name="deliver",
             statements=[
                 Statement(
                     sid="WriteFlowLogStreams",
                     actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    resources=[f"{group_arn}:log-stream:*"],
-                )
+                    resources=[f"{group_arn}:*"],
+                ),
+                Statement(sid="FindFlowLogGroup", actions=["logs:DescribeLogGroups"], resources=["*"]),
             ],
         )
         ec2.FlowLog(

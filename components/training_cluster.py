@@ -17,7 +17,8 @@ import pulumi
 
 from components.conventions import partition_for, physical_name, stateful_options
 from components.documents import Statement
-from components.identity import service_role, service_trust
+from components.identity import Scope, ServiceRole, pod_identity_statement, service_role, service_trust
+from components.upstream.eks import MANAGED_NODE_GROUP_POLICIES
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -67,6 +68,7 @@ class TrainingCluster(pulumi.ComponentResource):
         self.args = args
         self.name = physical_name(args.environment, "training")
         p = partition_for(args.region)
+        scope = Scope(args.environment, args.account_id, args.region)
         child = pulumi.ResourceOptions(parent=self)
 
         # Created before the cluster, so EKS does not create it unencrypted and kept forever.
@@ -82,8 +84,9 @@ class TrainingCluster(pulumi.ComponentResource):
         cluster_role = self._role(
             f"{name}-cluster",
             "eks-cluster",
-            "eks.amazonaws.com",
-            ["sts:AssumeRole", "sts:TagSession"],
+            service_trust(
+                "Service", "eks.amazonaws.com", account_id=args.account_id, actions=["sts:AssumeRole", "sts:TagSession"]
+            ),
             managed=["AmazonEKSClusterPolicy"],
             inline=[
                 Statement(
@@ -98,7 +101,7 @@ class TrainingCluster(pulumi.ComponentResource):
             aws.eks.ClusterArgs(
                 name=self.name,
                 version=args.kubernetes_version,
-                role_arn=cluster_role.arn,
+                role_arn=cluster_role.role.arn,
                 vpc_config=aws.eks.ClusterVpcConfigArgs(
                     subnet_ids=list(args.subnet_ids),
                     endpoint_private_access=True,
@@ -118,18 +121,23 @@ class TrainingCluster(pulumi.ComponentResource):
                 upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
                 deletion_protection=args.protect,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The role's policies before the cluster, and (reversed on destroy) after it: EKS needs them
+            # to create and to clean up its network interfaces (pulumi-aws eks.Cluster docs).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *cluster_role.ready]),
         )
         self.cluster_name = self.cluster.name
         self.arn = f"arn:{p}:eks:{args.region}:{args.account_id}:cluster/{self.name}"
 
+        # Who may use the Kubernetes API: creator admin is off, so nothing in-cluster can be applied
+        # before these exist. The Kubernetes provider of the add-ons waits for them (``admin_access``).
+        self.admin_access: list[pulumi.Resource] = []
         for i, principal in enumerate(args.admin_principals):
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{i}",
                 aws.eks.AccessEntryArgs(cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD"),
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
+            association = aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{i}",
                 aws.eks.AccessPolicyAssociationArgs(
                     cluster_name=self.cluster.name,
@@ -139,12 +147,12 @@ class TrainingCluster(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
+            self.admin_access += [entry, association]
 
         # Add-ons that nodes need to become Ready come first; the rest after the node group.
         cni_role = self._role(
-            f"{name}-vpc-cni", "vpc-cni", "pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"],
-            managed=["AmazonEKS_CNI_Policy"],
-        )  # fmt: skip
+            f"{name}-vpc-cni", "vpc-cni", pod_identity_statement(scope), managed=["AmazonEKS_CNI_Policy"]
+        )
         pod_identity = self._addon(name, "eks-pod-identity-agent")
         early = [
             pod_identity,
@@ -153,24 +161,23 @@ class TrainingCluster(pulumi.ComponentResource):
                 name,
                 "vpc-cni",
                 service_account="aws-node",
-                role=cni_role,
+                role=cni_role.role,
                 # NetworkPolicies of team namespaces are enforced by the VPC CNI.
                 configuration={"enableNetworkPolicy": "true"},
-                depends_on=[pod_identity],
+                depends_on=[pod_identity, *cni_role.ready],
             ),
         ]
         node_role = self._role(
             f"{name}-system-nodes",
             "system-nodes",
-            "ec2.amazonaws.com",
-            ["sts:AssumeRole"],
-            managed=["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"],
+            service_trust("Ec2", "ec2.amazonaws.com"),  # EC2 sets no source context: no condition
+            managed=list(MANAGED_NODE_GROUP_POLICIES),
         )
         sn = args.system_nodes
         template = aws.ec2.LaunchTemplate(
             f"{name}-system",
             aws.ec2.LaunchTemplateArgs(
-                description="mlplatform system nodes: IMDSv2 only, encrypted root volume",
+                description="mlplatform system nodes: IMDSv2 only, root volume encrypted with the cluster key",
                 update_default_version=True,
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                     http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
@@ -179,7 +186,11 @@ class TrainingCluster(pulumi.ComponentResource):
                     aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                         device_name="/dev/xvda",
                         ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                            volume_size=sn.disk_gi, volume_type="gp3", encrypted="true", delete_on_termination="true"
+                            volume_size=sn.disk_gi,
+                            volume_type="gp3",
+                            encrypted="true",
+                            kms_key_id=args.cluster_key_arn,
+                            delete_on_termination="true",
                         ),
                     )
                 ],
@@ -191,7 +202,7 @@ class TrainingCluster(pulumi.ComponentResource):
             aws.eks.NodeGroupArgs(
                 cluster_name=self.cluster.name,
                 node_group_name="system",
-                node_role_arn=node_role.arn,
+                node_role_arn=node_role.role.arn,
                 subnet_ids=list(args.subnet_ids),
                 ami_type="AL2023_x86_64_STANDARD",
                 capacity_type="ON_DEMAND",
@@ -202,19 +213,24 @@ class TrainingCluster(pulumi.ComponentResource):
                 launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version),
                 labels={"mlplatform/pool": "system"},
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=early, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*early, *node_role.ready], ignore_changes=["scalingConfig.desiredSize"]
+            ),
         )
         ebs_role = self._role(
-            f"{name}-ebs-csi", "ebs-csi", "pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"],
+            f"{name}-ebs-csi",
+            "ebs-csi",
+            pod_identity_statement(scope),
             managed=["service-role/AmazonEBSCSIDriverPolicy"],
-        )  # fmt: skip
-        self._addon(name, "coredns", depends_on=[self.system_nodes])
+            inline=ebs_csi_key_statements(args.cluster_key_arn, args.region),
+        )
+        self.coredns = self._addon(name, "coredns", depends_on=[self.system_nodes])
         self._addon(
             name,
             "aws-ebs-csi-driver",
             service_account="ebs-csi-controller-sa",
-            role=ebs_role,
-            depends_on=[self.system_nodes, pod_identity],
+            role=ebs_role.role,
+            depends_on=[self.system_nodes, pod_identity, *ebs_role.ready],
         )
         self.endpoint = self.cluster.endpoint
         self.certificate_authority = self.cluster.certificate_authority.apply(lambda ca: ca["data"] if ca else "")
@@ -224,20 +240,13 @@ class TrainingCluster(pulumi.ComponentResource):
         self,
         resource_name: str,
         purpose: str,
-        service: str,
-        actions: list[str],
+        trust: Statement,
         *,
         managed: Sequence[str] = (),
         inline: Sequence[Statement] = (),
-    ):
+    ) -> ServiceRole:
         a = self.args
-        trust = service_trust(
-            "Service",
-            service,
-            account_id=a.account_id if service != "ec2.amazonaws.com" else None,
-            actions=actions,
-        )
-        role, _ = service_role(
+        return service_role(
             resource_name,
             parent=self,
             name=physical_name(a.environment, purpose),
@@ -248,7 +257,6 @@ class TrainingCluster(pulumi.ComponentResource):
             statements=inline,
             managed=[MANAGED + m for m in managed],
         )
-        return role
 
     def _addon(self, name: str, addon: str, *, service_account=None, role=None, configuration=None, depends_on=()):
         import pulumi_aws as aws
@@ -270,3 +278,24 @@ class TrainingCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
         )
+
+
+def ebs_csi_key_statements(key_arn: pulumi.Input[str], region: str) -> list[Statement]:
+    """What the EBS CSI controller needs to create volumes encrypted with the cluster key (the
+    StorageClass's kmsKeyId): the key policy statements of the driver's docs (install.md, "KMS
+    encryption"), as an identity policy, used only through EC2."""
+    via_ec2 = {"StringEquals": {"kms:ViaService": f"ec2.{region}.amazonaws.com"}}
+    return [
+        Statement(
+            sid="VolumeKeyGrants",
+            actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            resources=[key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        Statement(
+            sid="VolumeKeyUse",
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=[key_arn],
+            conditions=via_ec2,
+        ),
+    ]

@@ -248,6 +248,12 @@ class Platform:
                 cluster_endpoint=self.cluster.endpoint,
                 cluster_ca=self.cluster.certificate_authority,
                 permissions_boundary=self.boundaries.cluster_arn,
+                cluster_key_arn=keys.key_arn("cluster"),
+                node_image=tr.node_image,
+                api_access=self.cluster.admin_access,
+                system_ready=[self.cluster.system_nodes, self.cluster.coredns],
+                system_nodes=sn.min_size,
+                create_spot_service_linked_role=tr.create_spot_service_linked_role,
                 cpu_families=tr.cpu_pool.instance_families,
                 cpu_capacity_types=tr.cpu_pool.capacity_types,
                 cpu_limit=tr.cpu_pool.cpu_limit,
@@ -259,11 +265,22 @@ class Platform:
                         t.cpu_quota,
                         t.memory_quota_gi,
                         self.identity.role_arns[f"training-{t.name}"],
+                        environment={
+                            # What a job of the team needs to find the platform (examples/rayjob uses them).
+                            "AWS_REGION": s.region,
+                            "MLFLOW_TRACKING_URI": self.experiments.server_arn,
+                            "ARTIFACTS_URI": f"s3://{zones['artifacts'].name}/experiments/{t.name}/",
+                        },
                     )
                     for t in tr.teams
                 ],
                 operator=tr.distributed_training_operator,
-                charts=Charts(tr.charts.karpenter, tr.charts.nvidia_device_plugin, tr.charts.kuberay_operator),
+                charts=Charts(
+                    tr.charts.karpenter,
+                    tr.charts.nvidia_device_plugin,
+                    tr.charts.kuberay_operator,
+                    s.monitoring.charts.kube_prometheus_stack,
+                ),
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.cluster]),
         )
@@ -299,6 +316,9 @@ class Platform:
                 storage_gi=mon.prometheus_storage_gi,
                 kube_prometheus_stack_version=mon.charts.kube_prometheus_stack,
                 dcgm_exporter_version=mon.charts.dcgm_exporter,
+                volume_key_arn=keys.key_arn("cluster"),
+                protect=s.protect,
+                system_ready=[self.cluster.system_nodes, self.cluster.coredns],
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.addons]),
         )

@@ -239,11 +239,29 @@ class SystemNodesSettings(_Section):
         return self
 
 
+def _verified(setting: str):
+    """A pinned version must have verified upstream facts (components/upstream): a bump that skips
+    re-reading them is refused, naming the facts to re-verify."""
+
+    def check(version: str) -> str:
+        from components.upstream import stale
+
+        problem = stale(setting, version)
+        if problem:
+            raise ValueError(problem)
+        return version
+
+    return AfterValidator(check)
+
+
+ChartVersion = Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 1.11.1")]
+
+
 class ChartSettings(_Section):
     # Pinned chart versions: promoted from dev to prod like code.
-    karpenter: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 1.11.1")] = "1.11.1"
-    nvidia_device_plugin: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 0.17.1")] = "0.17.1"
-    kuberay_operator: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 1.5.1")] = "1.5.1"
+    karpenter: Annotated[ChartVersion, _verified("training.charts.karpenter")] = "1.11.1"
+    nvidia_device_plugin: Annotated[ChartVersion, _verified("training.charts.nvidiaDevicePlugin")] = "0.17.1"
+    kuberay_operator: Annotated[ChartVersion, _verified("training.charts.kuberayOperator")] = "1.5.1"
 
 
 class TrainingSettings(_Section):
@@ -258,6 +276,14 @@ class TrainingSettings(_Section):
     distributed_training_operator: Literal["kuberay", "none"] = "kuberay"
     charts: ChartSettings = ChartSettings()
     teams: list[TeamSettings] = Field(default_factory=list)
+    # The AL2023 release Karpenter's nodes boot (awslabs/amazon-eks-ami tags): pinned, and promoted
+    # like a chart, because `al2023@latest` replaces every node when AWS publishes an AMI.
+    node_image: Annotated[str, _matches(r"al2023@v\d{8}", "a pinned AL2023 release such as al2023@v20260714")] = (
+        "al2023@v20260714"
+    )
+    # EC2 needs the account's Spot service-linked role (AWSServiceRoleForEC2Spot) for spot capacity;
+    # false when the account already has it (another stack or a person created it).
+    create_spot_service_linked_role: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingSettings:
@@ -311,8 +337,8 @@ class DriftAlarmSettings(_Section):
 
 
 class MonitoringChartSettings(_Section):
-    kube_prometheus_stack: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 80.7.0")] = "80.7.0"
-    dcgm_exporter: Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such as 4.1.1")] = "4.1.1"
+    kube_prometheus_stack: Annotated[ChartVersion, _verified("monitoring.charts.kubePrometheusStack")] = "80.7.0"
+    dcgm_exporter: Annotated[ChartVersion, _verified("monitoring.charts.dcgmExporter")] = "4.1.1"
 
 
 class MonitoringSettings(_Section):

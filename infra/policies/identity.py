@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.documents import account_through_service
 from components.identity import REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS
 from infra.policies.framework import as_json, as_list, principals, resource_rule, statements
 
@@ -15,11 +16,22 @@ def rotation(args):
         yield "set enableKeyRotation to true"
 
 
-@resource_rule("kms-no-wildcard-principal", "Key policies name their principals (no '*')", ["aws:kms/key:Key"])
+@resource_rule(
+    "kms-no-wildcard-principal",
+    "Key policies name their principals; '*' only as the account's principals through one service",
+    ["aws:kms/key:Key"],
+)
 def key_principals(args):
     for st in statements(args.props.get("policy")):
-        if st.get("Effect") == "Allow" and "*" in principals(st):
-            yield f"key policy statement {st.get('Sid', '?')} allows Principal '*'"
+        if (
+            st.get("Effect") == "Allow"
+            and "*" in principals(st)
+            and not account_through_service(st.get("Condition") or {})
+        ):
+            yield (
+                f"key policy statement {st.get('Sid', '?')} allows Principal '*' without "
+                "StringEquals kms:CallerAccount and kms:ViaService"
+            )
 
 
 @resource_rule("kms-no-lockout-bypass", "The key-policy lockout safety check is never bypassed", ["aws:kms/key:Key"])
@@ -101,11 +113,23 @@ def oidc_trust(args):
             yield f"trust statement {st.get('Sid', '?')}: a wildcard sub admits any branch or fork"
 
 
-@resource_rule("iam-pod-identity-trust", "Pod Identity trust names only pods.eks.amazonaws.com", ["aws:iam/role:Role"])
+@resource_rule(
+    "iam-pod-identity-trust",
+    "Pod Identity trust names only pods.eks.amazonaws.com, with TagSession, for one cluster",
+    ["aws:iam/role:Role"],
+)
 def pod_identity_trust(args):
     for st in statements(args.props.get("assumeRolePolicy")):
         services = principals(st)
-        if "pods.eks.amazonaws.com" in services and services != ["pods.eks.amazonaws.com"]:
-            yield f"trust statement {st.get('Sid', '?')} mixes pods.eks.amazonaws.com with {services}"
-        if "pods.eks.amazonaws.com" in services and "sts:TagSession" not in as_list(st.get("Action")):
-            yield f"trust statement {st.get('Sid', '?')}: Pod Identity needs sts:AssumeRole and sts:TagSession"
+        if "pods.eks.amazonaws.com" not in services:
+            continue
+        sid = st.get("Sid", "?")
+        if services != ["pods.eks.amazonaws.com"]:
+            yield f"trust statement {sid} mixes pods.eks.amazonaws.com with {services}"
+        if "sts:TagSession" not in as_list(st.get("Action")):
+            yield f"trust statement {sid}: Pod Identity needs sts:AssumeRole and sts:TagSession"
+        # EKS sends the cluster as a session tag (user guide, pod-id-role): without a condition on it
+        # any cluster of any account with an association to this role could use it.
+        cluster = (st.get("Condition") or {}).get("StringEquals", {}).get("aws:RequestTag/eks-cluster-arn")
+        if not cluster or "*" in str(cluster):
+            yield f"trust statement {sid}: condition StringEquals aws:RequestTag/eks-cluster-arn on the cluster's ARN"

@@ -18,7 +18,7 @@ ALIAS = "aws:kms/alias:Alias"
     [
         ("dev", {"data", "models", "logs", "cluster"}, 7, False),
         ("staging", {"data", "models", "logs", "cluster"}, 30, True),
-        ("prod", {"data", "models", "logs", "cluster", "pii"}, 30, True),
+        ("prod", {"data", "models", "logs", "cluster"}, 30, True),
     ],
 )
 def test_one_rotating_key_and_alias_per_domain(stack, domains, window, protected):
@@ -46,6 +46,7 @@ def test_key_policies_name_their_principals_and_scope_services(any_plan):
         statements = {s["Sid"]: s for s in policy(key)["Statement"]}
         admin = statements.pop("AccountAdministration")
         assert admin["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+        volumes = statements.pop("NodeVolumesThroughEc2", None)
         for sid, st in statements.items():
             assert st["Effect"] == "Allow"
             assert set(st["Principal"]) == {"Service"}, sid
@@ -70,6 +71,16 @@ def test_key_policies_name_their_principals_and_scope_services(any_plan):
         else:
             # callers use data and cluster keys through their roles (kms:ViaService grants)
             assert statements == {}, domain
+        if domain == "cluster":
+            # Node and persistent volumes: this account's principals, and the service-linked roles EC2
+            # launches with, through EC2 only (the aws/ebs key policy form; components/upstream/eks.py).
+            assert volumes["Principal"] == {"AWS": "*"}
+            assert volumes["Condition"] == {
+                "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}
+            }
+            assert "kms:CreateGrant" in volumes["Action"] and "kms:ScheduleKeyDeletion" not in volumes["Action"]
+        else:
+            assert volumes is None, domain
 
 
 def test_keys_of_different_stacks_live_in_their_own_accounts():

@@ -39,12 +39,23 @@ def test_every_role_of_the_matrix_exists_once_per_team(any_plan):
     assert {c.role for c in MATRIX} <= {r.split("-")[0] if r.startswith("training") else r for r in expected}
 
 
-def test_pod_roles_trust_only_eks_pod_identity_of_this_account(any_plan):
-    for key in ("training-recsys", "feature-ingestion", "model-publisher"):
+def test_pod_roles_trust_only_eks_pod_identity_of_this_environments_cluster(any_plan):
+    """EKS sends the cluster, namespace and service account as session tags (user guide, pod-id-role);
+    the trust admits only this environment's cluster and, for a team's role, only its trainer."""
+    stack, account = any_plan.stack, any_plan.outputs["accountId"]
+    cluster = f"arn:aws:eks:eu-west-1:{account}:cluster/mlplatform-{stack}-training"
+    teams = [k.removeprefix("training-") for k in any_plan.outputs["roleArns"] if k.startswith("training-")]
+    assert teams
+    for key in ("feature-ingestion", "model-publisher", *(f"training-{t}" for t in teams)):
         st = trust(any_plan, key)
         assert st["Principal"] == {"Service": "pods.eks.amazonaws.com"}
         assert sorted(as_list(st["Action"])) == ["sts:AssumeRole", "sts:TagSession"]
-        assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": any_plan.outputs["accountId"]}}
+        tags = st["Condition"]["StringEquals"]
+        assert tags["aws:RequestTag/eks-cluster-arn"] == cluster, key
+        if key.startswith("training-"):
+            assert tags["aws:RequestTag/kubernetes-namespace"] == key.removeprefix("training-")
+            assert tags["aws:RequestTag/kubernetes-service-account"] == "trainer"
+        assert set(st["Condition"]) == {"StringEquals"}
 
 
 def test_approvers_need_mfa_and_are_named_by_the_stack(any_plan):

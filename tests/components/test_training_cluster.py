@@ -13,11 +13,14 @@ CLUSTER, NODEGROUP = "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup"
 NODEPOOL, RELEASE = "kubernetes:karpenter.sh/v1:NodePool", "kubernetes:helm.sh/v3:Release"
 
 
-@pytest.mark.parametrize(
-    ("stack", "zones", "nats", "endpoints"), [("dev", 2, 1, 0), ("staging", 2, 2, 5), ("prod", 3, 3, 5)]
-)
-def test_network_per_environment(stack, zones, nats, endpoints):
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_network_per_environment(stack):
+    from components.upstream.eks import PRIVATE_CLUSTER_ENDPOINTS
+    from pipelines.offline import read_stack_config
+
     plan = stack_plan(stack)
+    net = json.loads(read_stack_config(stack).values["mlplatform:network"])
+    zones = len(net["availabilityZones"])
     subnets = [r.inputs for r in plan.of_type(SUBNET)]
     private = [s for s in subnets if "karpenter.sh/discovery" in s["tags"]]
     public = [s for s in subnets if s["tags"].get("kubernetes.io/role/elb") == "1"]
@@ -25,13 +28,16 @@ def test_network_per_environment(stack, zones, nats, endpoints):
     assert all(s["mapPublicIpOnLaunch"] is False for s in subnets)
     assert all(s["tags"]["karpenter.sh/discovery"] == f"mlplatform-{stack}-training" for s in private)
     assert all(s["tags"]["kubernetes.io/role/internal-elb"] == "1" for s in private)
-    assert len(plan.of_type(NAT)) == nats
+    assert len(plan.of_type(NAT)) == (zones if net["natGateways"] == "per-az" else 1)
     vpces = [r.inputs for r in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")]
     assert [v["serviceName"] for v in vpces if v["vpcEndpointType"] == "Gateway"] == ["com.amazonaws.eu-west-1.s3"]
     interface = {
         v["serviceName"].removeprefix("com.amazonaws.eu-west-1.") for v in vpces if v["vpcEndpointType"] == "Interface"
     }
-    assert interface == ({"ecr.api", "ecr.dkr", "sts", "sagemaker.api", "logs"} if endpoints else set())
+    # A private cluster reaches EKS, EKS Auth (Pod Identity), EC2, ECR, STS, SSM, SQS (Karpenter) and
+    # CloudWatch Logs without NAT: the EKS user guide's and Karpenter's lists (components/upstream/eks.py).
+    assert interface == (set(PRIVATE_CLUSTER_ENDPOINTS) if net.get("privateEndpoints") else set())
+    assert {"eks", "eks-auth", "ec2", "sqs", "ssm", "sts"} <= set(PRIVATE_CLUSTER_ENDPOINTS)
     assert all(v["privateDnsEnabled"] for v in vpces if v["vpcEndpointType"] == "Interface")
     (flow,) = plan.of_type("aws:ec2/flowLog:FlowLog")
     assert flow.inputs["trafficType"] == "ALL" and flow.inputs["logDestinationType"] == "cloud-watch-logs"
@@ -99,39 +105,49 @@ def test_admins_and_ci_get_access_entries(any_plan):
     assert types == {"STANDARD", "EC2_LINUX"}  # people/CI, and Karpenter's nodes
 
 
-@pytest.mark.parametrize(
-    ("stack", "pools"),
-    [
-        ("dev", {"gpu-a10g": (["g5", "g6"], ["spot"], "8")}),
-        ("prod", {"gpu-a10g": (["g5", "g6"], ["spot", "on-demand"], "32"), "gpu-h100": (["p5"], ["on-demand"], "16")}),
-    ],
-)
-def test_gpu_pools_are_tainted_capped_and_scale_to_zero(stack, pools):
-    plan = stack_plan(stack)
-    found = {r.inputs["metadata"]["name"]: r for r in plan.of_type(NODEPOOL)}
-    assert set(found) == {"cpu", *pools}
-    for name, (families, capacity, limit) in pools.items():
-        pool = found[name]
+def _minutes(duration: str) -> float:
+    """A Karpenter duration (``1h30m``, ``5m``, ``30s``) in minutes."""
+    import re
+
+    units = {"h": 60, "m": 1, "s": 1 / 60}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", duration))
+
+
+def test_gpu_pools_are_tainted_capped_scale_to_zero_and_leave_training_alone(any_plan):
+    """Properties of every GPU pool a stack declares (settings are read from the stack file)."""
+    from pipelines.offline import read_stack_config
+
+    config = read_stack_config(any_plan.stack)
+    declared = json.loads(config.values["mlplatform:training"])["gpuPools"]
+    found = {r.inputs["metadata"]["name"]: r for r in any_plan.of_type(NODEPOOL)}
+    assert set(found) == {"cpu", *(p["name"] for p in declared)}
+    node_class = any_plan.get("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "in-cluster-default")
+    for p in declared:
+        pool = found[p["name"]]
         spec = pool.inputs["spec"]
-        reqs = {r["key"]: r["values"] for r in spec["template"]["spec"]["requirements"]}
-        assert reqs["karpenter.k8s.aws/instance-family"] == families
-        assert reqs["karpenter.sh/capacity-type"] == capacity
-        assert spec["template"]["spec"]["taints"] == [
-            {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
-        ]
-        assert spec["limits"] == {"nvidia.com/gpu": limit}
-        # no static replicas, consolidated when empty: zero GPU nodes when no job asks for one
-        assert "replicas" not in spec
-        assert spec["disruption"]["consolidationPolicy"] == "WhenEmptyOrUnderutilized"
-        node_class = plan.get("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "in-cluster-default")
+        template = spec["template"]["spec"]
+        reqs = {r["key"]: r["values"] for r in template["requirements"]}
+        assert reqs["karpenter.k8s.aws/instance-family"] == p["instanceFamilies"]
+        assert reqs["karpenter.sh/capacity-type"] == p["capacityTypes"]
+        assert template["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+        assert spec["limits"] == {"nvidia.com/gpu": str(p["gpuLimit"])}
+        assert "replicas" not in spec  # no static capacity: zero GPU nodes when no job asks for one
+        # Empty GPU nodes go within minutes; a busy one is never drained to repack pods, and a changed
+        # pool or node class (drift) replaces nodes only once they are empty.
+        disruption = spec["disruption"]
+        assert disruption["consolidationPolicy"] == "WhenEmpty"
+        assert disruption["consolidateAfter"] != "Never" and _minutes(disruption["consolidateAfter"]) <= 15
+        assert {"nodes": "0", "reasons": ["Drifted"]} in disruption["budgets"]
+        # Expiry is forceful in Karpenter v1: a running job gets a grace period before eviction.
+        assert _minutes(template["terminationGracePeriod"]) >= 60
         assert node_class.urn in pool.dependencies
-    node_class = plan.get("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "in-cluster-default").inputs["spec"]
-    assert node_class["metadataOptions"]["httpTokens"] == "required"
-    assert node_class["metadataOptions"]["httpPutResponseHopLimit"] == 1
-    assert node_class["blockDeviceMappings"][0]["ebs"]["encrypted"] is True
-    assert found["cpu"].inputs["spec"]["template"]["spec"]["requirements"][1]["values"] == (
-        ["spot"] if stack == "dev" else ["spot", "on-demand"]
-    )
+    nc = node_class.inputs["spec"]
+    assert nc["metadataOptions"]["httpTokens"] == "required" and nc["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    (alias,) = nc["amiSelectorTerms"]
+    assert alias["alias"] == json.loads(config.values["mlplatform:training"])["nodeImage"]
+    assert "latest" not in alias["alias"]  # a pinned release: @latest drifts every node on each AMI release
+    ebs = nc["blockDeviceMappings"][0]["ebs"]
+    assert ebs["encrypted"] is True and ebs["kmsKeyID"] == any_plan.outputs["kmsKeyArns"]["cluster"]
 
 
 def test_charts_are_pinned_and_custom_resources_wait_for_their_crds():
@@ -197,29 +213,31 @@ def test_every_team_namespace_is_fenced_and_bound_to_its_role(any_plan):
         assert assoc["roleArn"] == any_plan.outputs["roleArns"][f"training-{team}"]
 
 
-def test_karpenter_launches_only_what_it_tags_and_passes_only_its_node_role(any_plan):
-    sts = {
-        s["Sid"]: s for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "in-cluster-karpenter"))["Statement"]
-    }
-    cluster = f"mlplatform-{any_plan.stack}-training"
-    assert sts["CreateOwnedResources"]["Condition"]["StringEquals"] == {
-        f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned"
-    }
-    assert sts["DeleteOwnedResources"]["Condition"]["StringEquals"] == {
-        f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"
-    }
-    node_role = any_plan.get("aws:iam/role:Role", "in-cluster-karpenter-node").outputs["arn"]
-    assert sts["PassNodeRole"]["Resource"] == node_role
-    assert sts["PassNodeRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
-    assert sts["DescribeInRegion"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
+def test_karpenter_has_exactly_the_official_controller_policy_of_its_version(any_plan):
+    """Statement by statement the policy of Karpenter's getting-started template at the pinned version,
+    for this cluster, with the ARNs of the queue and node role the plan really creates."""
+    from components.upstream import karpenter as facts
+
+    queue = any_plan.get("aws:sqs/queue:Queue", "in-cluster-interruptions")
+    node_role = any_plan.get("aws:iam/role:Role", "in-cluster-karpenter-node")
+    expected = facts.controller_policy(
+        partition="aws",
+        region="eu-west-1",
+        account=any_plan.outputs["accountId"],
+        cluster=f"mlplatform-{any_plan.stack}-training",
+        node_role_arn=node_role.outputs["arn"],
+        queue_arn=queue.outputs["arn"],
+    )
+    actual = policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "in-cluster-karpenter"))["Statement"]
+
+    def norm(st):
+        as_list_ = lambda v: sorted([v] if isinstance(v, str) else v)  # noqa: E731
+        return (st["Sid"], st["Effect"], as_list_(st["Action"]), as_list_(st["Resource"]), st.get("Condition", {}))
+
+    assert sorted(map(norm, actual)) == sorted(map(norm, expected))
     rules = {
         r.name: json.loads(r.inputs["eventPattern"])
         for r in any_plan.of_type("aws:cloudwatch/eventRule:EventRule")
         if r.name.startswith("in-cluster-")
     }
-    assert {p["detail-type"][0] for p in rules.values()} == {
-        "EC2 Spot Instance Interruption Warning",
-        "EC2 Instance Rebalance Recommendation",
-        "EC2 Instance State-change Notification",
-        "AWS Health Event",
-    }
+    assert sorted(map(json.dumps, rules.values())) == sorted(map(json.dumps, facts.INTERRUPTION_EVENTS.values()))

@@ -31,7 +31,7 @@ def test_plan_records_tree_options_and_dependencies():
     plan = stack_plan("prod")
     component = plan.get("mlplatform:encryption:Encryption", "keys")
     assert component.custom is False and component.id is None
-    assert set(component.outputs["keyArns"]) == {"data", "models", "logs", "cluster", "pii"}
+    assert set(component.outputs["keyArns"]) == {"data", "models", "logs", "cluster"}
     key = plan.get("aws:kms/key:Key", "keys-data")
     alias = plan.get("aws:kms/alias:Alias", "keys-data")
     assert key.parent == alias.parent == component.urn

@@ -42,7 +42,7 @@ def test_promote_moves_exactly_the_promotable_settings(project, capsys):
     _edit_dev(
         project,
         **{
-            'karpenter: "1.11.1"': 'karpenter: "1.12.1"',  # promotable (a chart pin)
+            "nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724",  # promotable (the node image pin)
             "[churn, fraud-detector, recommender]": "[churn, fraud-detector, ranker, recommender]",
             "monthlyBudgetUsd: 1500": "monthlyBudgetUsd: 900",  # per environment
             "minSize: 1": "minSize: 2",  # per environment (a size)
@@ -51,7 +51,7 @@ def test_promote_moves_exactly_the_promotable_settings(project, capsys):
     before = _config(project, "staging")
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     after = _config(project, "staging")
-    assert after["mlplatform:training"]["charts"]["karpenter"] == "1.12.1"
+    assert after["mlplatform:training"]["nodeImage"] == "al2023@v20260724"
     assert after["mlplatform:registry"]["modelFamilies"] == ["churn", "fraud-detector", "ranker", "recommender"]
     # everything else is as staging had it
     assert after["mlplatform:monitoring"]["monthlyBudgetUsd"] == before["mlplatform:monitoring"]["monthlyBudgetUsd"]
@@ -60,19 +60,19 @@ def test_promote_moves_exactly_the_promotable_settings(project, capsys):
     changed = {k for k in after if after[k] != before[k]}
     assert changed == {"mlplatform:training", "mlplatform:registry"}
     out = capsys.readouterr().out
-    assert '-      karpenter: "1.11.1"' in out and "+      karpenter: 1.12.1" in out  # the diff is shown
+    assert "-    nodeImage: al2023@v20260714" in out and "+    nodeImage: al2023@v20260724" in out  # the diff is shown
     text = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     assert "# staging: prod at small scale." in text and "# prod deploys the packages approved here" in text
 
 
 def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, capsys):
-    _edit_dev(project, **{'karpenter: "1.11.1"': 'karpenter: "1.12.1"'})
+    _edit_dev(project, **{"nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724"})
     assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview"]) == 2
     assert "dev -> prod skips staging; promote through it, or pass --force with --reason" in capsys.readouterr().err
     assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview", "--force"]) == 2
     assert main(["promote", "prod", "staging", "--project-dir", str(project)]) == 2
     assert "promotion goes forward" in capsys.readouterr().err
-    reason = "CVE-2026-1234 hotfix of the Karpenter chart, approved in CHG-88"
+    reason = "CVE-2026-1234 hotfix of the node image, approved in CHG-88"
     assert (
         main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview", "--force", "--reason", reason])
         == 0
@@ -82,7 +82,7 @@ def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, ca
         "dev",
         "prod",
         reason,
-        ["training.charts"],
+        ["training.nodeImage"],
     )
 
 
@@ -110,7 +110,7 @@ def test_guard_rejects_a_preview_that_replaces_a_protected_bucket():
 
 
 def test_promotion_is_undone_when_the_engine_preview_would_lose_data(project, monkeypatch, capsys):
-    _edit_dev(project, **{'karpenter: "1.11.1"': 'karpenter: "1.12.1"'})
+    _edit_dev(project, **{"nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724"})
     before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     recorded = json.loads((PREVIEWS / "replace-protected-bucket.json").read_text())
     monkeypatch.setattr(engine, "preview", lambda stack, refresh=False: recorded)
@@ -158,3 +158,13 @@ def test_automation_api_events_become_steps_the_guard_reads():
     assert [s["op"] for s in steps] == ["replace", "same"]
     (refusal,) = stateful_losses({"steps": steps})
     assert str(refusal).startswith("replace of aws:s3/bucket:Bucket lake-raw (changed: bucket)")
+
+
+def test_promote_refuses_a_chart_pin_whose_upstream_facts_were_not_verified(project, capsys):
+    # The version-bump guard: a chart bump must come with re-read upstream facts (components/upstream).
+    _edit_dev(project, **{'karpenter: "1.11.1"': 'karpenter: "1.12.1"'})
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 2
+    err = capsys.readouterr().err
+    assert "mlplatform:training.charts.karpenter: 1.12.1 has no verified upstream facts (verified: 1.11.1)" in err
+    assert "controller IAM policy" in err and "components/upstream/karpenter.py" in err
+    assert '"1.11.1"' in (project / "stacks" / "Pulumi.staging.yaml").read_text()  # nothing written
