@@ -1,4 +1,5 @@
-"""The ``mlplatform`` command: offline plans of the stacks in ``stacks/``."""
+"""The ``mlplatform`` command: offline plans of the stacks in ``stacks/`` (and of the account
+bootstrap in ``bootstrap/``, with ``--project-dir bootstrap``)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="run the program for a stack offline and print what it would create")
-    plan.add_argument("stack", help="stack name: a stacks/Pulumi.<stack>.yaml file")
+    plan.add_argument("stack", help="stack name: a stacks/Pulumi.<stack>.yaml file of the project")
     plan.add_argument("--json", metavar="FILE", type=Path, help="also write the Plan as JSON (docs/plan-schema.md)")
     plan.add_argument("--quiet", action="store_true", help="print only the summary line")
     plan.add_argument(
         "--project-dir",
         type=Path,
         default=None,
-        help="directory with Pulumi.yaml and stacks/ to read the configuration from (default: this checkout)",
+        help="the Pulumi project to plan: its Pulumi.yaml, stacks and program (the `main` of its Pulumi.yaml; "
+        "a directory with only Pulumi.yaml and stacks/ runs this checkout's program). Default: the platform; "
+        "`--project-dir bootstrap` plans the account bootstrap",
     )
     check = sub.add_parser("check", help="plan stacks offline and fail on any mandatory policy violation (CI)")
     check.add_argument("stacks", nargs="+", metavar="stack")
-    check.add_argument("--project-dir", type=Path, default=None, help="directory with Pulumi.yaml and stacks/")
+    check.add_argument(
+        "--project-dir", type=Path, default=None, help="the platform project to check: its Pulumi.yaml and stacks/"
+    )
     diff = sub.add_parser("diff", help="what a change does to stacks, against a git ref (pull-request previews)")
     diff.add_argument("stacks", nargs="+", metavar="stack")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
@@ -97,17 +102,15 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from infra.definitions import DefinitionError
-    from infra.settings import SettingsError
     from pipelines.diff import BaseRefError, compare, plan_at_ref, render_markdown, render_text
-    from pipelines.offline import UnknownStackError, plan_stack
+    from pipelines.offline import plan_stack
 
     diffs, verdicts = [], {}
     for stack in args.stacks:
         try:
             head = plan_stack(stack)
             base = plan_at_ref(stack, args.base)
-        except (SettingsError, DefinitionError, UnknownStackError, BaseRefError) as err:
+        except (*_user_errors(), BaseRefError) as err:
             print(f"mlplatform: {err}", file=sys.stderr)
             return EXIT_USER_ERROR
         verdicts[stack], _ = _verdicts(head)
@@ -121,10 +124,31 @@ def _diff(args: argparse.Namespace) -> int:
 EXIT_VIOLATIONS = 1
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What a user's configuration raises: printed as a message, exit 2. A program's RunError is
+    what `pulumi up` prints without a traceback (the platform's SettingsError and DefinitionError,
+    the bootstrap's BootstrapSettingsError)."""
+    import pulumi
+
+    from pipelines.offline import UnknownStackError
+
+    return (pulumi.RunError, UnknownStackError)
+
+
+def _policy_pack_applies(plan) -> bool:
+    """infra/policies guards the platform (project `mlplatform`); other projects, such as the account
+    bootstrap whose admin role holds AdministratorAccess by design, are not judged by it."""
+    from components.conventions import PROJECT
+
+    return plan.project == PROJECT
+
+
 def _verdicts(plan) -> tuple[str, int]:
     from infra.policies.rules import RULES
     from pipelines.policy_check import evaluate
 
+    if not _policy_pack_applies(plan):
+        return f"Policies: policy pack not applied to project {plan.project} (infra/policies guards the platform)", 0
     violations = evaluate(plan)
     mandatory = sum(v.mandatory for v in violations)
     lines = [
@@ -141,16 +165,21 @@ def _verdicts(plan) -> tuple[str, int]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from infra.definitions import DefinitionError
-    from infra.settings import SettingsError
-    from pipelines.offline import REPO_ROOT, UnknownStackError, plan_stack
+    from pipelines.offline import REPO_ROOT, plan_stack
 
     failed = 0
     for stack in args.stacks:
         try:
             plan = plan_stack(stack, root=args.project_dir or REPO_ROOT)
-        except (SettingsError, DefinitionError, UnknownStackError) as err:
+        except _user_errors() as err:
             print(f"mlplatform: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if not _policy_pack_applies(plan):
+            print(
+                f"mlplatform: the policy pack (infra/policies) is not applied to project {plan.project}; "
+                f"nothing to check (`mlplatform plan {stack} --project-dir ...` plans it)",
+                file=sys.stderr,
+            )
             return EXIT_USER_ERROR
         text, mandatory = _verdicts(plan)
         print(f"{stack}: {text}")
@@ -159,14 +188,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from infra.definitions import DefinitionError
-    from infra.settings import SettingsError
-    from pipelines.offline import REPO_ROOT, UnknownStackError, plan_stack
+    from pipelines.offline import REPO_ROOT, plan_stack
 
     started = time.perf_counter()
     try:
         plan = plan_stack(args.stack, root=args.project_dir or REPO_ROOT)
-    except (SettingsError, DefinitionError, UnknownStackError) as err:
+    except _user_errors() as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     elapsed = time.perf_counter() - started

@@ -103,8 +103,11 @@ def test_check_passes_the_real_stacks(capsys):
 
 
 def test_check_fails_a_misnamed_prod_stack_and_says_why(tmp_path, capsys):
-    # A stack named prod-eu configured like dev: settings are valid, the guardrails are not.
-    project = _project_with(tmp_path, "prod-eu", {})
+    # A stack named prod-eu configured like dev with a public cluster endpoint: settings are valid
+    # (only environment "prod" requires a private endpoint), the guardrails are not.
+    dev = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    training = {**dev["mlplatform:training"], "endpointPublicAccess": True, "publicAccessCidrs": ["52.94.0.0/24"]}
+    project = _project_with(tmp_path, "prod-eu", {"mlplatform:training": training})
     assert main(["check", "prod-eu", "--project-dir", str(project)]) == 1
     out = capsys.readouterr().out
     assert "eks-no-public-endpoint-in-prod (mandatory, 1)" in out
@@ -120,3 +123,19 @@ def test_a_stack_file_that_is_not_yaml_is_named_with_its_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "stacks/Pulumi.dev.yaml is not valid YAML at line" in err
     assert "Traceback" not in err
+
+
+def test_plan_of_the_bootstrap_project_prints_its_tree_and_says_no_policy_pack_applies(capsys):
+    assert main(["plan", "dev", "--project-dir", str(REPO_ROOT / "bootstrap")]) == 0
+    out = capsys.readouterr().out
+    assert "Stack mlplatform-bootstrap/dev" in out
+    assert "└─ bootstrap  mlplatform:bootstrap:AccountBootstrap" in out
+    assert "backendUrl: s3://mlplatform-dev-pulumi-state-111111111111-eu-west-1?region=eu-west-1&awssdk=v2" in out
+    # the admin role holds AdministratorAccess by design: the platform's pack does not judge it
+    assert "Policies: policy pack not applied to project mlplatform-bootstrap" in out
+    assert "iam-no-admin-attachments" not in out
+
+
+def test_check_refuses_a_project_the_policy_pack_does_not_guard(capsys):
+    assert main(["check", "prod", "--project-dir", str(REPO_ROOT / "bootstrap")]) == 2
+    assert "policy pack (infra/policies) is not applied to project mlplatform-bootstrap" in capsys.readouterr().err

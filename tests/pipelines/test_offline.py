@@ -8,7 +8,17 @@ import re
 import pytest
 
 from infra.settings import SettingsError
-from pipelines.offline import SECRET_PLACEHOLDER, RecordingMonitor, engine_config, plan_stack, read_stack_config, run
+from pipelines.offline import (
+    REPO_ROOT,
+    SECRET_PLACEHOLDER,
+    RecordingMonitor,
+    StackFileError,
+    engine_config,
+    plan_stack,
+    program_of,
+    read_stack_config,
+    run,
+)
 from pipelines.plan import SCHEMA_VERSION, Plan
 from tests.plans import stack_plan
 
@@ -83,3 +93,23 @@ def test_scaled_stack_grows_by_what_it_adds():
     plan = plan_stack("dev", overrides={"mlplatform:encryption": {"additionalDomains": domains}})
     assert plan.counts()["aws:kms/key:Key"] == 14
     assert len(plan) == len(stack_plan("dev")) + 20
+
+
+def test_the_program_is_the_main_of_the_projects_pulumi_yaml(tmp_path):
+    assert program_of(REPO_ROOT) == REPO_ROOT / "infra" / "__main__.py"
+    assert program_of(REPO_ROOT / "bootstrap") == REPO_ROOT / "bootstrap" / "__main__.py"
+    # a directory with only Pulumi.yaml and stacks/ runs this checkout's program at the same main
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    assert program_of(tmp_path) == REPO_ROOT / "infra" / "__main__.py"
+    (tmp_path / "Pulumi.yaml").write_text("name: other\nruntime: python\nmain: nowhere/\n")
+    with pytest.raises(StackFileError, match=r"names `main: nowhere/`, but .*nowhere/__main__\.py does not exist"):
+        program_of(tmp_path)
+    with pytest.raises(StackFileError, match=r"is not a Pulumi project: it has no Pulumi\.yaml"):
+        program_of(tmp_path / "missing")
+
+
+def test_two_projects_plan_in_one_process_without_trace_of_each_other():
+    bootstrap = plan_stack("dev", root=REPO_ROOT / "bootstrap")
+    assert bootstrap.project == "mlplatform-bootstrap"
+    assert all(r.urn.startswith("urn:pulumi:dev::mlplatform-bootstrap::") for r in bootstrap)
+    assert plan_stack("dev").to_json() == stack_plan("dev").to_json()

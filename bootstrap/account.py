@@ -1,0 +1,354 @@
+"""What one AWS account needs before the platform's first `pulumi up`.
+
+- the KMS key that encrypts the platform stacks' secrets (``awskms://alias/...``) and their state;
+- the S3 bucket that holds the platform stacks' state: versioned, SSE-KMS with that key, private,
+  TLS-only, old versions expiring;
+- the account's GitHub OIDC provider, which the platform's CI roles trust (``ci.oidcProviderArn``);
+- a CodeConnections connection to GitHub, through which the platform's CI runner (a CodeBuild
+  project in the VPC) registers (``ci.codeConnectionArn``); it stays PENDING until an admin
+  completes the GitHub handshake once in the console (Developer Tools > Connections);
+- ``ml-platform-admins``, the break-glass role that runs the first platform `pulumi up`, and
+  ``ml-model-approvers``, the role the platform's model-approver role trusts.
+
+The bootstrap's own state stays on the administrator's machine: it cannot live in the bucket it
+creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from bootstrap.settings import BootstrapSettings
+from components.conventions import PROJECT, aws_provider, partition_for, physical_name, stateful_options
+from components.documents import EVERYONE, Statement, document
+
+# The names the platform's stacks use: training.adminPrincipals and identity.approverPrincipals.
+ADMIN_ROLE = "ml-platform-admins"
+APPROVERS_ROLE = "ml-model-approvers"
+GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+# The AWS managed policy of the break-glass role (see _admin_role).
+ADMINISTRATOR_ACCESS = "policy/AdministratorAccess"
+MFA_MAX_AGE_SECONDS = 3600
+
+
+def secrets_alias(environment: str) -> str:
+    return "alias/" + physical_name(environment, "pulumi-secrets")
+
+
+def state_bucket_name(environment: str, account_id: str, region: str) -> str:
+    return physical_name(environment, "pulumi-state", account_id, region)
+
+
+def backend_url(bucket: str, region: str) -> str:
+    # Pulumi's S3 backend URL (docs: "State and backends", AWS S3): the region, and the AWS SDK v2
+    # code path that the docs use in their example.
+    return f"s3://{bucket}?region={region}&awssdk=v2"
+
+
+def secrets_provider(environment: str, region: str) -> str:
+    return f"awskms://{secrets_alias(environment)}?region={region}"
+
+
+def mfa_trust(sid: str, principals: Sequence[str]) -> pulumi.Output[str]:
+    """Named principals, only with MFA used within the last hour."""
+    return document(
+        [
+            Statement(
+                sid=sid,
+                principals={"AWS": list(principals)},
+                actions=["sts:AssumeRole"],
+                conditions={
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "NumericLessThan": {"aws:MultiFactorAuthAge": str(MFA_MAX_AGE_SECONDS)},
+                },
+            )
+        ]
+    )
+
+
+class AccountBootstrap(pulumi.ComponentResource):
+    """The state bucket, secrets key, GitHub OIDC provider and admin and approver roles of one account."""
+
+    outputs: dict[str, pulumi.Input]
+
+    def __init__(self, settings: BootstrapSettings, opts: pulumi.ResourceOptions | None = None):
+        s = settings
+        super().__init__("mlplatform:bootstrap:AccountBootstrap", "bootstrap", None, opts)
+        self.settings = s
+        self.partition = partition_for(s.region)
+        # The provider is a child, so every resource below uses it (and only this account).
+        self.provider = aws_provider(
+            "aws",
+            region=s.region,
+            account_id=s.account_id,
+            tags={
+                "environment": s.environment,
+                "managed-by": "pulumi",
+                "project": PROJECT,
+                "pulumi-project": "mlplatform-bootstrap",
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        key = self._secrets_key()
+        bucket = self._state_bucket(key)
+        oidc = self._github_oidc_provider()
+        connection = self._github_connection()
+        admins = self._admin_role()
+        approvers = self._approvers_role()
+
+        self.outputs = {
+            "backendUrl": bucket.bucket.apply(lambda b: backend_url(b, s.region)),
+            "secretsProvider": secrets_provider(s.environment, s.region),
+            "stateBucket": bucket.bucket,
+            "secretsKeyArn": key.arn,
+            "oidcProviderArn": oidc.arn,
+            "codeConnectionArn": connection.arn,
+            "adminRoleArn": admins.arn,
+            "approversRoleArn": approvers.arn,
+        }
+        self.register_outputs(self.outputs)
+
+    def _stateful(self, **extra: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            stateful_options(self, self.settings.protect, **extra), pulumi.ResourceOptions(provider=self.provider)
+        )
+
+    def _secrets_key(self):
+        """The key of the platform stacks' secrets provider and of the state bucket's objects.
+
+        Its policy has the account root only, so IAM policies grant its use: the administrators'
+        AdministratorAccess, and the platform's CI roles through their identity policies.
+        """
+        import pulumi_aws as aws
+
+        s = self.settings
+        key = aws.kms.Key(
+            "secrets",
+            aws.kms.KeyArgs(
+                description=f"mlplatform {s.environment}: Pulumi secrets and state of the platform stacks",
+                key_usage="ENCRYPT_DECRYPT",
+                customer_master_key_spec="SYMMETRIC_DEFAULT",
+                enable_key_rotation=True,
+                deletion_window_in_days=7 if s.environment == "dev" else 30,
+                multi_region=False,
+                bypass_policy_lockout_safety_check=False,
+                policy=document(
+                    [
+                        Statement(
+                            sid="AccountAdministration",
+                            principals={"AWS": f"arn:{self.partition}:iam::{s.account_id}:root"},
+                            actions=["kms:*"],
+                            resources=["*"],
+                        )
+                    ]
+                ),
+            ),
+            opts=self._stateful(),
+        )
+        aws.kms.Alias(
+            "secrets",
+            aws.kms.AliasArgs(name=secrets_alias(s.environment), target_key_id=key.key_id),
+            opts=self.child,
+        )
+        return key
+
+    def _state_bucket(self, key):
+        import pulumi_aws as aws
+
+        s3 = aws.s3
+        s = self.settings
+        name = state_bucket_name(s.environment, s.account_id, s.region)
+        arn = f"arn:{self.partition}:s3:::{name}"
+        # No force_destroy: `pulumi destroy` of a dev bootstrap needs the state emptied first, on
+        # purpose (the platform's state must be gone before its bucket is).
+        bucket = s3.Bucket("state", s3.BucketArgs(bucket=name, force_destroy=False), opts=self._stateful())
+        child = self.child
+        public_block = s3.BucketPublicAccessBlock(
+            "state",
+            s3.BucketPublicAccessBlockArgs(
+                bucket=bucket.id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+            opts=child,
+        )
+        s3.BucketOwnershipControls(
+            "state",
+            s3.BucketOwnershipControlsArgs(
+                bucket=bucket.id,
+                rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            ),
+            opts=child,
+        )
+        versioning = s3.BucketVersioning(
+            "state",
+            s3.BucketVersioningInitArgs(
+                bucket=bucket.id,
+                versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            ),
+            opts=child,
+        )
+        s3.BucketServerSideEncryptionConfiguration(
+            "state",
+            s3.BucketServerSideEncryptionConfigurationInitArgs(
+                bucket=bucket.id,
+                rules=[
+                    s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=(
+                            s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                                sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                            )
+                        ),
+                        bucket_key_enabled=True,
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        s3.BucketPolicy(
+            "state",
+            s3.BucketPolicyArgs(bucket=bucket.id, policy=document(_state_bucket_statements(arn, key.arn))),
+            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[public_block])),
+        )
+        s3.BucketLifecycleConfiguration(
+            "state",
+            s3.BucketLifecycleConfigurationArgs(
+                bucket=bucket.id,
+                rules=[
+                    s3.BucketLifecycleConfigurationRuleArgs(
+                        id="old-state-versions",
+                        status="Enabled",
+                        filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        noncurrent_version_expiration=(
+                            s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=90)
+                        ),
+                        abort_incomplete_multipart_upload=(
+                            s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                                days_after_initiation=7
+                            )
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[versioning])),
+        )
+        return bucket
+
+    def _github_oidc_provider(self):
+        """The account's one GitHub OIDC provider. No thumbprints: for GitHub, IAM validates the
+        issuer's certificate against its own trusted root CAs (IAM docs; pulumi-aws 7.51 makes
+        thumbprint_lists optional)."""
+        import pulumi_aws as aws
+
+        return aws.iam.OpenIdConnectProvider(
+            "github",
+            aws.iam.OpenIdConnectProviderArgs(
+                url=GITHUB_OIDC_URL,
+                client_id_lists=[GITHUB_OIDC_AUDIENCE],
+                tags={"github-repository": self.settings.github_repository},
+            ),
+            opts=self._stateful(),
+        )
+
+    def _github_connection(self):
+        """A GitHub App connection of AWS CodeConnections (CodeBuild user guide, connections-github-app:
+        "GitHub App connections are supported through AWS CodeConnections ... to use ... a CodeBuild-hosted
+        GitHub Actions runner"). Created PENDING; an admin authorizes it once in the console."""
+        import pulumi_aws as aws
+
+        return aws.codestarconnections.Connection(
+            "github",
+            aws.codestarconnections.ConnectionArgs(
+                name=f"mlplatform-{self.settings.environment}-github", provider_type="GitHub"
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+        )
+
+    def _admin_role(self):
+        """``ml-platform-admins``: the break-glass role, assumed with MFA by bootstrap.adminPrincipals.
+
+        It holds AdministratorAccess on purpose: it runs the platform's first `pulumi up` (which
+        creates the CI roles, their permission boundaries and the boundary policies) and every later
+        change to a CI role or boundary, which the deploy boundary forbids the pipeline itself.
+        Sessions last at most an hour. It is also the platform's training.adminPrincipals entry.
+        """
+        import pulumi_aws as aws
+
+        s = self.settings
+        role = aws.iam.Role(
+            "admins",
+            aws.iam.RoleArgs(
+                name=ADMIN_ROLE,
+                assume_role_policy=mfa_trust("AdminsWithMfa", s.admin_principals),
+                max_session_duration=3600,
+                description=f"mlplatform {s.environment}: break-glass administrators (platform pulumi up)",
+            ),
+            opts=self.child,
+        )
+        aws.iam.RolePolicyAttachment(
+            "admins-administrator-access",
+            aws.iam.RolePolicyAttachmentArgs(
+                role=role.name, policy_arn=f"arn:{self.partition}:iam::aws:{ADMINISTRATOR_ACCESS}"
+            ),
+            opts=self.child,
+        )
+        return role
+
+    def _approvers_role(self):
+        """``ml-model-approvers``: assumed with MFA by bootstrap.approverPrincipals (default: the
+        account's IAM principals). It has no permissions of its own: the platform's model-approver
+        role trusts it, and approvers assume that role next."""
+        import pulumi_aws as aws
+
+        s = self.settings
+        principals = s.approver_principals or [f"arn:{self.partition}:iam::{s.account_id}:root"]
+        return aws.iam.Role(
+            "approvers",
+            aws.iam.RoleArgs(
+                name=APPROVERS_ROLE,
+                assume_role_policy=mfa_trust("ApproversWithMfa", principals),
+                max_session_duration=3600,
+                description=f"mlplatform {s.environment}: model approvers (assume the platform's model-approver)",
+            ),
+            opts=self.child,
+        )
+
+
+def _state_bucket_statements(bucket_arn: str, key_arn: pulumi.Input[str]) -> list[Statement]:
+    """TLS only, and objects encrypted only with the secrets key. A request may omit the encryption
+    headers (the Pulumi CLI does; default encryption applies) but may not name another algorithm
+    or key."""
+    objects = f"{bucket_arn}/*"
+    return [
+        Statement(
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principals=EVERYONE,
+            actions=["s3:*"],
+            resources=[bucket_arn, objects],
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+        Statement(
+            sid="DenyOtherEncryption",
+            effect="Deny",
+            principals=EVERYONE,
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        ),
+        Statement(
+            sid="DenyOtherKmsKey",
+            effect="Deny",
+            principals=EVERYONE,
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
+        ),
+    ]
