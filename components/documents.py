@@ -23,12 +23,16 @@ class Statement:
     effect: Literal["Allow", "Deny"] = "Allow"
     principals: Principals | None = None
     conditions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Everything but these (Deny statements with exceptions); exclusive with ``resources``.
+    not_resources: Sequence[pulumi.Input[str]] = ()
 
     def __post_init__(self) -> None:
         if not self.sid.isalnum():
             raise ValueError(f"statement id {self.sid!r} must be alphanumeric")
         if not self.actions:
             raise ValueError(f"statement {self.sid} has no actions")
+        if self.resources and self.not_resources:
+            raise ValueError(f"statement {self.sid} has both Resource and NotResource")
         # Deny statements rightly apply to everyone; an Allow must name who it allows, except the
         # KMS form that admits the account's principals through one service (kms:CallerAccount and
         # kms:ViaService), as the aws/ebs key policy does.
@@ -43,6 +47,8 @@ class Statement:
         out["Action"] = _one_or_list(self.actions)
         if self.resources:
             out["Resource"] = _one_or_list(self.resources)
+        if self.not_resources:
+            out["NotResource"] = _one_or_list(self.not_resources)
         if self.conditions:
             out["Condition"] = {op: dict(kv) for op, kv in self.conditions.items()}
         return out

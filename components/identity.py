@@ -43,28 +43,7 @@ WILDCARD_ONLY_ACTIONS: dict[str, str] = {
 }
 # EC2 networking resources are named by AWS-generated ids, never by the platform: statements on
 # them use Resource "*" limited to the stack's region (aws:RequestedRegion).
-REGION_SCOPED_SERVICES = ("ec2",)
-
-_EC2_NETWORK_ADMIN = [
-    "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
-    "ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
-    "ec2:CreateInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway",
-    "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:CreateNatGateway", "ec2:DeleteNatGateway",
-    "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute",
-    "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
-    "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
-    "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
-    "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
-    "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion",
-    "ec2:ModifyLaunchTemplate", "ec2:DeleteLaunchTemplate",
-    "ec2:CreateTags", "ec2:DeleteTags",
-]  # fmt: skip
-# The AWS services the platform's stack manages (the deploy boundary's ceiling).
-PLATFORM_SERVICES = (
-    "s3", "kms", "iam", "cloudtrail", "logs", "ec2", "eks", "sagemaker", "glue", "ecr", "sns", "sqs", "events",
-)  # fmt: skip
-
+REGION_SCOPED_SERVICES = ("ec2", "autoscaling", "vpce")
 
 # The AWS managed policies the platform attaches (EKS requires them on its cluster and node roles).
 ALLOWED_MANAGED_POLICIES = (
@@ -195,6 +174,8 @@ class Boundaries(pulumi.ComponentResource):
         super().__init__("mlplatform:identity:Boundaries", name, None, opts)
         import pulumi_aws as aws
 
+        from components.ci_roles import deploy_boundary
+
         scope = Scope(args.environment, args.account_id, args.region)
         self.workload = aws.iam.Policy(
             f"{name}-workload",
@@ -246,6 +227,8 @@ class IdentityArgs:
     github_repository: str | None = None
     # The OIDC subject a deploy job must have, after "repo:<owner>/<name>:".
     deploy_subject: str = "ref:refs/heads/main"
+    # The branch deploys and the nightly drift check run from.
+    deploy_branch: str = "main"
     # None creates the account's GitHub OIDC provider; an ARN references an existing one.
     oidc_provider_arn: str | None = None
     protect: bool = True
@@ -266,6 +249,8 @@ class Identity(pulumi.ComponentResource):
     def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:identity:Identity", name, None, opts)
         import pulumi_aws as aws
+
+        from components.ci_roles import deploy_statements, preview_statements
 
         self.component_name = name
         self.scope = scope = Scope(args.environment, args.account_id, args.region)
@@ -298,7 +283,11 @@ class Identity(pulumi.ComponentResource):
             repo = args.github_repository
             self._role(
                 "ci-preview",
-                github_trust(self.oidc_provider_arn, f"repo:{repo}:pull_request"),
+                # Pull requests preview; the nightly drift check refreshes from the deploy branch.
+                github_trust(
+                    self.oidc_provider_arn,
+                    [f"repo:{repo}:pull_request", f"repo:{repo}:ref:refs/heads/{args.deploy_branch}"],
+                ),
                 preview_statements(scope),
                 args.deploy_boundary_arn,
                 max_session=3600,
@@ -432,8 +421,8 @@ def mfa_trust(principals: Sequence[str]) -> pulumi.Output[str]:
     )
 
 
-def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
-    """GitHub Actions of one repository, for one exact OIDC subject (no wildcards)."""
+def github_trust(provider_arn: pulumi.Input[str], subject: str | list[str]) -> pulumi.Output[str]:
+    """GitHub Actions of one repository, for exact OIDC subjects (no wildcards)."""
     return document(
         [
             Statement(
@@ -452,319 +441,6 @@ def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output
 
 
 # --- boundaries and CI policies -----------------------------------------------------------------
-
-_BUCKET_CONFIG_READ = [
-    "s3:GetBucket*",
-    "s3:GetAccelerateConfiguration",
-    "s3:GetEncryptionConfiguration",
-    "s3:GetLifecycleConfiguration",
-    "s3:GetReplicationConfiguration",
-]
-_BUCKET_CONFIG_WRITE = [
-    "s3:CreateBucket",
-    "s3:PutBucket*",
-    "s3:DeleteBucketPolicy",
-    "s3:PutEncryptionConfiguration",
-    "s3:PutLifecycleConfiguration",
-]
-_KEY_READ = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
-_KEY_ADMIN = [
-    "kms:EnableKeyRotation",
-    "kms:PutKeyPolicy",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
-    "kms:EnableKey",
-]
-_ROLE_READ = [
-    "iam:GetRole",
-    "iam:GetRolePolicy",
-    "iam:ListRolePolicies",
-    "iam:ListAttachedRolePolicies",
-    "iam:ListInstanceProfilesForRole",
-]
-_POLICY_READ = ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"]
-_TRAIL_READ = [
-    "cloudtrail:GetTrail",
-    "cloudtrail:GetTrailStatus",
-    "cloudtrail:GetEventSelectors",
-    "cloudtrail:ListTags",
-]
-_LOGS_READ = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
-
-
-def preview_statements(scope: Scope) -> list[Statement]:
-    """Read the configuration (never the data) of this environment's resources: enough for
-    `pulumi preview --refresh` of the platform."""
-    return [
-        Statement(sid="ReadBucketConfiguration", actions=_BUCKET_CONFIG_READ, resources=[scope.buckets]),
-        Statement(sid="ReadKeys", actions=_KEY_READ, resources=[scope.keys], conditions=scope.this_environment),
-        Statement(sid="ReadRoles", actions=_ROLE_READ, resources=[scope.roles]),
-        Statement(sid="ReadPolicies", actions=_POLICY_READ, resources=[scope.policies]),
-        Statement(sid="ReadOidcProvider", actions=["iam:GetOpenIDConnectProvider"], resources=[scope.oidc_provider]),
-        Statement(sid="ReadTrail", actions=_TRAIL_READ, resources=[scope.trails]),
-        Statement(sid="ReadLogGroups", actions=_LOGS_READ, resources=[scope.log_groups, scope.eks_log_group]),
-        Statement(
-            sid="ReadMlResources",
-            actions=["sagemaker:Describe*", "sagemaker:GetModelPackageGroupPolicy"],
-            resources=scope.sagemaker,
-        ),
-        Statement(
-            sid="ReadCatalog",
-            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetDataQualityRuleset", "glue:GetTags"],
-            resources=scope.glue,
-        ),
-        Statement(
-            sid="ReadMessaging",
-            actions=[
-                "sns:GetTopicAttributes",
-                "sns:ListTagsForResource",
-                "sqs:GetQueueAttributes",
-                "sqs:ListQueueTags",
-                "events:DescribeRule",
-                "events:ListTargetsByRule",
-                "events:ListTagsForResource",
-            ],
-            resources=scope.messaging,
-        ),
-        Statement(
-            sid="ReadRepositories",
-            actions=["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"],
-            resources=[scope.repositories],
-        ),
-        Statement(sid="ReadCluster", actions=["eks:Describe*", "eks:List*"], resources=scope.cluster),
-        Statement(sid="ReadNetwork", actions=["ec2:Describe*"], resources=["*"], conditions=scope.in_region),
-        Statement(
-            sid="ListAccountWide",
-            actions=[
-                "kms:ListAliases",
-                "cloudtrail:DescribeTrails",
-                "logs:DescribeLogGroups",
-                "eks:DescribeAddonVersions",
-                "sagemaker:ListTags",
-            ],
-            resources=["*"],
-        ),
-    ]
-
-
-def deploy_statements(scope: Scope, protect: bool) -> list[Statement]:
-    """Manage this environment's resources. Never object data; deletes of stateful resources only
-    where the stack is unprotected (dev)."""
-    statements = [
-        *preview_statements(scope),
-        Statement(sid="ManageBuckets", actions=_BUCKET_CONFIG_WRITE, resources=[scope.buckets]),
-        Statement(
-            sid="CreateKeys",
-            actions=["kms:CreateKey"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:RequestTag/environment": scope.environment}},
-        ),
-        Statement(sid="ManageKeys", actions=_KEY_ADMIN, resources=[scope.keys], conditions=scope.this_environment),
-        Statement(
-            sid="ManageAliases",
-            actions=["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
-            resources=[scope.aliases, scope.keys],
-        ),
-        Statement(
-            sid="ManageRoles",
-            actions=[
-                "iam:CreateRole",
-                "iam:UpdateRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:PutRolePermissionsBoundary",
-                "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:DeleteRole",
-            ],
-            resources=[scope.roles],
-        ),
-        Statement(
-            sid="ManagePolicies",
-            actions=["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy"],
-            resources=[scope.policies],
-        ),
-        Statement(
-            sid="ManageOidcProvider",
-            actions=[
-                "iam:CreateOpenIDConnectProvider",
-                "iam:TagOpenIDConnectProvider",
-                "iam:UpdateOpenIDConnectProviderThumbprint",
-            ],
-            resources=[scope.oidc_provider],
-        ),
-        Statement(
-            sid="PassPlatformRoles",
-            actions=["iam:PassRole"],
-            resources=[scope.roles],
-            conditions={
-                "StringEquals": {
-                    "iam:PassedToService": [
-                        "cloudtrail.amazonaws.com",
-                        "eks.amazonaws.com",
-                        "ec2.amazonaws.com",
-                        "vpc-flow-logs.amazonaws.com",
-                        "sagemaker.amazonaws.com",
-                    ]
-                }
-            },
-        ),
-        Statement(
-            sid="ServiceLinkedRoles",
-            actions=["iam:CreateServiceLinkedRole"],
-            resources=[f"arn:{scope.partition}:iam::{scope.account_id}:role/aws-service-role/*"],
-            conditions={
-                "StringEquals": {
-                    "iam:AWSServiceName": [
-                        "eks.amazonaws.com",
-                        "eks-nodegroup.amazonaws.com",
-                        "autoscaling.amazonaws.com",
-                        "spot.amazonaws.com",
-                        "sagemaker.amazonaws.com",
-                    ]
-                }
-            },
-        ),
-        Statement(sid="ManageNetwork", actions=_EC2_NETWORK_ADMIN, resources=["*"], conditions=scope.in_region),
-        Statement(
-            sid="ManageCluster",
-            actions=[
-                "eks:*Cluster*",
-                "eks:*Nodegroup*",
-                "eks:*Addon*",
-                "eks:*AccessEntry*",
-                "eks:*AccessPolicy*",
-                "eks:ListAssociatedAccessPolicies",
-                "eks:*PodIdentityAssociation*",
-                "eks:TagResource",
-                "eks:UntagResource",
-            ],
-            resources=scope.cluster,
-        ),
-        Statement(
-            sid="ManageMlResources",
-            actions=[
-                "sagemaker:*FeatureGroup*",
-                "sagemaker:*ModelPackageGroup*",
-                "sagemaker:*MlflowTrackingServer*",
-                "sagemaker:AddTags",
-                "sagemaker:DeleteTags",
-            ],
-            resources=scope.sagemaker,
-        ),
-        Statement(
-            sid="ManageCatalog",
-            actions=[
-                "glue:*Database",
-                "glue:*Table",
-                "glue:*DataQualityRuleset",
-                "glue:TagResource",
-                "glue:UntagResource",
-            ],
-            resources=scope.glue,
-        ),
-        Statement(
-            sid="ManageRepositories",
-            actions=[
-                "ecr:CreateRepository",
-                "ecr:PutLifecyclePolicy",
-                "ecr:PutImageScanningConfiguration",
-                "ecr:PutImageTagMutability",
-                "ecr:TagResource",
-                "ecr:UntagResource",
-            ],
-            resources=[scope.repositories],
-        ),
-        Statement(
-            sid="ManageMessaging",
-            actions=[
-                "sns:CreateTopic",
-                "sns:SetTopicAttributes",
-                "sns:TagResource",
-                "sns:UntagResource",
-                "sqs:CreateQueue",
-                "sqs:SetQueueAttributes",
-                "sqs:TagQueue",
-                "sqs:UntagQueue",
-                "events:PutRule",
-                "events:PutTargets",
-                "events:RemoveTargets",
-                "events:DeleteRule",
-                "events:TagResource",
-                "events:UntagResource",
-            ],
-            resources=scope.messaging,
-        ),
-        Statement(
-            sid="ManageTrail",
-            actions=[
-                "cloudtrail:CreateTrail",
-                "cloudtrail:UpdateTrail",
-                "cloudtrail:StartLogging",
-                "cloudtrail:PutEventSelectors",
-                "cloudtrail:AddTags",
-                "cloudtrail:RemoveTags",
-            ],
-            resources=[scope.trails],
-        ),
-        Statement(
-            sid="ManageLogGroups",
-            actions=[
-                "logs:CreateLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:AssociateKmsKey",
-                "logs:TagResource",
-                "logs:UntagResource",
-            ],
-            resources=[scope.log_groups, scope.eks_log_group],
-        ),
-    ]
-    if not protect:
-        # Disposable stacks: `pulumi destroy` deletes (and empties, force_destroy) what it made.
-        statements += [
-            Statement(
-                sid="TearDownBuckets",
-                actions=["s3:DeleteBucket", "s3:ListBucket", "s3:ListBucketVersions", "s3:DeleteObjectVersion"],
-                resources=[scope.buckets],
-            ),
-            Statement(
-                sid="TearDownKeys",
-                actions=["kms:ScheduleKeyDeletion", "kms:DisableKey"],
-                resources=[scope.keys],
-                conditions=scope.this_environment,
-            ),
-            Statement(
-                sid="TearDownIam",
-                actions=["iam:DeletePolicy", "iam:DeleteOpenIDConnectProvider"],
-                resources=[scope.policies, scope.oidc_provider],
-            ),
-            Statement(sid="TearDownTrail", actions=["cloudtrail:DeleteTrail"], resources=[scope.trails]),
-            Statement(
-                sid="TearDownLogGroups",
-                actions=["logs:DeleteLogGroup"],
-                resources=[scope.log_groups, scope.eks_log_group],
-            ),
-            Statement(sid="TearDownCluster", actions=["eks:DeleteCluster"], resources=scope.cluster),
-            Statement(
-                sid="TearDownMlResources",
-                actions=[
-                    "sagemaker:DeleteFeatureGroup",
-                    "sagemaker:DeleteModelPackageGroup",
-                    "sagemaker:DeleteMlflowTrackingServer",
-                ],
-                resources=scope.sagemaker,
-            ),
-            Statement(
-                sid="TearDownMessagingAndImages",
-                actions=["sns:DeleteTopic", "sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage"],
-                resources=[*scope.messaging, scope.repositories],
-            ),
-        ]
-    return statements
 
 
 def workload_boundary(scope: Scope) -> list[Statement]:
@@ -811,65 +487,6 @@ def workload_boundary(scope: Scope) -> list[Statement]:
     ]
 
 
-def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
-    """Ceiling for the CI roles: the platform's services, minus the ways to escalate or hide.
-
-    Boundaries themselves can only be changed by an administrator (the bootstrap `pulumi up`),
-    so a compromised pipeline cannot lift its own ceiling."""
-    boundary_arns = [f"arn:{scope.partition}:iam::{scope.account_id}:policy/{scope.prefix}*-boundary"]
-    statements = [
-        Statement(sid="PlatformServices", actions=[f"{svc}:*" for svc in PLATFORM_SERVICES], resources=["*"]),
-        Statement(
-            sid="NeverReadOrWriteData",
-            effect="Deny",
-            actions=["s3:GetObject*", "s3:PutObject*", "kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-        ),
-        Statement(
-            sid="NoIamUsers",
-            effect="Deny",
-            actions=["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:AttachUserPolicy"],
-            resources=["*"],
-        ),
-        Statement(
-            sid="RolesOnlyWithABoundary",
-            effect="Deny",
-            actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
-            resources=["*"],
-            conditions={"StringNotLike": {"iam:PermissionsBoundary": boundary_arns}},
-        ),
-        Statement(
-            sid="KeepRoleBoundaries", effect="Deny", actions=["iam:DeleteRolePermissionsBoundary"], resources=["*"]
-        ),
-        Statement(
-            sid="KeepBoundaryPolicies",
-            effect="Deny",
-            actions=[
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicy",
-                "iam:DeletePolicyVersion",
-                "iam:SetDefaultPolicyVersion",
-            ],
-            resources=boundary_arns,
-        ),
-        # Inline policies, plus only the AWS managed policies EKS requires: never AdministratorAccess & co.
-        Statement(
-            sid="OnlyEksManagedPolicies",
-            effect="Deny",
-            actions=["iam:AttachRolePolicy"],
-            resources=["*"],
-            conditions={"ArnNotLike": {"iam:PolicyARN": [*ALLOWED_MANAGED_POLICIES, scope.policies]}},
-        ),
-        Statement(
-            sid="KeepAuditTrail",
-            effect="Deny",
-            actions=["cloudtrail:StopLogging", *(["cloudtrail:DeleteTrail"] if protect else [])],
-            resources=["*"],
-        ),
-    ]
-    return statements
-
-
 def cluster_boundary(scope: Scope) -> list[Statement]:
     """Ceiling for the cluster's infrastructure roles: run EC2 capacity and the EKS control plane,
     never administer identities, keys or the audit trail."""
@@ -900,6 +517,11 @@ def cluster_boundary(scope: Scope) -> list[Statement]:
                 "ecr:GetLifecyclePolicy*",
                 "logs:CreateLogStream",
                 "logs:PutLogEvents",
+                # The CI runner's CodeBuild project reads its GitHub connection (components/ci_runner.py).
+                "codeconnections:GetConnectionToken",
+                "codeconnections:GetConnection",
+                "codestar-connections:GetConnectionToken",
+                "codestar-connections:GetConnection",
             ],
             resources=["*"],
         ),

@@ -38,7 +38,7 @@ class MonitoringArgs:
     region: str
     logs_key_arn: pulumi.Input[str]
     alert_emails: Sequence[str] = ()
-    chat_webhooks: Sequence[str] = ()
+    chat_webhooks: Sequence[pulumi.Input[str]] = ()  # secrets: who has the URL can post
     log_retention_days: int = 365
     monthly_budget_usd: float = 1000
     karpenter_queue: str | None = None

@@ -22,6 +22,7 @@ from components.upstream.eks import MANAGED_NODE_GROUP_POLICIES
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 MANAGED = "arn:aws:iam::aws:policy/"
 
 
@@ -49,6 +50,9 @@ class TrainingClusterArgs:
     endpoint_public_access: bool = False
     public_access_cidrs: Sequence[str] = ()
     admin_principals: Sequence[pulumi.Input[str]] = ()
+    # Principals that may read everything in the cluster, Secrets included (Helm keeps releases in
+    # Secrets): the ci-preview role, so a refresh (`mlplatform drift`) can read what it compares.
+    viewer_principals: Sequence[pulumi.Input[str]] = ()
     system_nodes: SystemNodes = field(default_factory=SystemNodes)
     addon_versions: dict[str, str] = field(default_factory=dict)  # unpinned: EKS's default for the version
     protect: bool = True
@@ -131,18 +135,20 @@ class TrainingCluster(pulumi.ComponentResource):
         # Who may use the Kubernetes API: creator admin is off, so nothing in-cluster can be applied
         # before these exist. The Kubernetes provider of the add-ons waits for them (``admin_access``).
         self.admin_access: list[pulumi.Resource] = []
-        for i, principal in enumerate(args.admin_principals):
+        grants = [("admin", i, p, CLUSTER_ADMIN_POLICY) for i, p in enumerate(args.admin_principals)]
+        grants += [("viewer", i, p, ADMIN_VIEW_POLICY) for i, p in enumerate(args.viewer_principals)]
+        for kind, i, principal, access_policy in grants:
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{i}",
+                f"{name}-{kind}-{i}",
                 aws.eks.AccessEntryArgs(cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD"),
                 opts=child,
             )
             association = aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i}",
+                f"{name}-{kind}-{i}",
                 aws.eks.AccessPolicyAssociationArgs(
                     cluster_name=self.cluster.name,
                     principal_arn=principal,
-                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    policy_arn=access_policy,
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
@@ -233,6 +239,7 @@ class TrainingCluster(pulumi.ComponentResource):
             depends_on=[self.system_nodes, pod_identity, *ebs_role.ready],
         )
         self.endpoint = self.cluster.endpoint
+        self.security_group_id = self.cluster.vpc_config.cluster_security_group_id
         self.certificate_authority = self.cluster.certificate_authority.apply(lambda ca: ca["data"] if ca else "")
         self.register_outputs({"name": self.name, "arn": self.arn})
 

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from components.audit import Audit, AuditArgs
+from components.ci_runner import CiRunner, CiRunnerArgs
 from components.cluster_addons import Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
 from components.cluster_observability import ClusterObservability, ClusterObservabilityArgs
 from components.conventions import aws_provider, platform_tags
@@ -190,6 +191,7 @@ class Platform:
                     else f"ref:refs/heads/{ci.deploy_branch}"
                 ),
                 oidc_provider_arn=ci.oidc_provider_arn,
+                deploy_branch=ci.deploy_branch,
                 protect=s.protect,
             ),
             opts=aws_only,
@@ -213,8 +215,10 @@ class Platform:
             opts=aws_only,
         )
         admins: list = list(tr.admin_principals)
+        viewers: list = []
         if "ci-deploy" in self.identity.roles:
             admins.append(self.identity.roles["ci-deploy"].arn)  # CI applies the in-cluster resources
+            viewers.append(self.identity.roles["ci-preview"].arn)  # and refreshes them (preview, drift)
         sn = tr.system_nodes
         self.cluster = TrainingCluster(
             "cluster",
@@ -229,6 +233,7 @@ class Platform:
                 endpoint_public_access=tr.endpoint_public_access,
                 public_access_cidrs=tr.public_access_cidrs,
                 admin_principals=admins,
+                viewer_principals=viewers,
                 system_nodes=SystemNodes(
                     instance_types=sn.instance_types,
                     min_size=sn.min_size,
@@ -291,7 +296,8 @@ class Platform:
                 **where,
                 logs_key_arn=keys.key_arn("logs"),
                 alert_emails=mon.alert_emails,
-                chat_webhooks=mon.chat_webhooks,
+                # credentials: kept secret in state and output (SECRET_SETTINGS)
+                chat_webhooks=[pulumi.Output.secret(url) for url in mon.chat_webhooks],
                 log_retention_days=mon.log_retention_days,
                 monthly_budget_usd=mon.monthly_budget_usd,
                 karpenter_queue=f"mlplatform-{env}-karpenter",
@@ -322,6 +328,25 @@ class Platform:
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.addons]),
         )
+        self.ci_runner = None
+        if ci.github_repository and ci.runner == "codebuild":
+            self.ci_runner = CiRunner(
+                "ci",
+                CiRunnerArgs(
+                    **where,
+                    github_repository=ci.github_repository,
+                    connection_arn=ci.code_connection_arn,
+                    vpc_id=self.network.vpc.id,
+                    vpc_cidr=s.network.cidr,
+                    subnet_ids=self.network.private_subnet_ids,
+                    cluster_security_group_id=self.cluster.security_group_id,
+                    logs_key_arn=keys.key_arn("logs"),
+                    permissions_boundary=self.boundaries.cluster_arn,
+                    log_retention_days=s.monitoring.log_retention_days,
+                    protect=s.protect,
+                ),
+                opts=aws_only,
+            )
         self.audit = Audit(
             "audit",
             AuditArgs(
@@ -361,3 +386,5 @@ class Platform:
             "gpuNodePools": [p for p in self.addons.node_pools if p != "cpu"],
             "alertTopicArn": self.monitoring.topic_arn,
         }
+        if self.ci_runner:
+            self.outputs["ciRunnerLabel"] = self.ci_runner.label

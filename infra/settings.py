@@ -49,11 +49,16 @@ class SettingsError(pulumi.RunError):
 # --- field types with messages that say what is allowed -------------------------------------
 
 
+# What the offline runner puts in place of a `secure:` value it cannot decrypt (pipelines/offline.py):
+# its format cannot be checked offline, so it passes; the engine gives the program the real value.
+OFFLINE_SECRET = "offline-secret-placeholder"
+
+
 def _matches(pattern: str, allowed: str):
     regex = re.compile(pattern)
 
     def check(value: str) -> str:
-        if not regex.fullmatch(value):
+        if value != OFFLINE_SECRET and not regex.fullmatch(value):
             raise ValueError(f"{value!r} is not valid; expected {allowed}")
         return value
 
@@ -88,6 +93,11 @@ def _public_cidr(value: str) -> str:
         raise ValueError(f"{value!r} is not an IPv4 network in CIDR notation ({err})") from None
     if net.prefixlen == 0:
         raise ValueError("0.0.0.0/0 opens the endpoint to the internet; name your office or VPN ranges")
+    # RFC 5737 documentation ranges are placeholders: nobody's office is there.
+    if any(net.subnet_of(ipaddress.IPv4Network(doc)) for doc in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")):
+        raise ValueError(f"{net} is a documentation range (RFC 5737), not a real one; name your office or VPN ranges")
+    if not net.is_global:
+        raise ValueError(f"{net} is not a public range; the public endpoint is reached from the internet")
     return str(net)
 
 
@@ -345,7 +355,8 @@ class MonitoringSettings(_Section):
     log_retention_days: Annotated[int, _one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")] = 365
     monthly_budget_usd: float = Field(1000, gt=0, le=10_000_000)
     alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
-    # Chat tools' incoming HTTPS endpoints subscribed to the alert topic.
+    # Chat tools' incoming HTTPS endpoints subscribed to the alert topic. Credentials (whoever has the URL
+    # can post): a secret, set with `pulumi config set --secret --path` (SECRET_SETTINGS).
     chat_webhooks: Annotated[list[HttpsUrl], AfterValidator(_unique)] = Field(default_factory=list)
     drift: list[DriftAlarmSettings] = Field(default_factory=list)
     prometheus_retention_days: int = Field(15, ge=1, le=365)
@@ -363,13 +374,38 @@ IamProviderArn = Annotated[
 ]
 
 
+ConnectionArn = Annotated[
+    str,
+    _matches(
+        r"arn:aws(-[a-z-]+)?:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}",
+        "the ARN of an AWS CodeConnections connection (arn:aws:codeconnections:<region>:<account>:connection/<id>)",
+    ),
+]
+
+
 class CiSettings(_Section):
     github_repository: GithubRepository | None = None
     deploy_branch: Annotated[str, _matches(r"[A-Za-z0-9._/-]{1,100}", "a git branch name")] = "main"
     # A GitHub environment (with its own protection rules) that deploy jobs must run in.
     deploy_environment: Annotated[str, _matches(r"[A-Za-z0-9._-]{1,100}", "a GitHub environment name")] | None = None
-    # An account has one GitHub OIDC provider: reference it when another stack already made it.
+    # An account has one GitHub OIDC provider: the bootstrap creates it (output oidcProviderArn).
     oidc_provider_arn: IamProviderArn | None = None
+    # Where jobs that reach the cluster's private API run: a CodeBuild-hosted GitHub Actions runner
+    # in the stack's VPC (components/ci_runner.py), or none (then CI cannot reach a private cluster).
+    runner: Literal["codebuild", "none"] = "codebuild"
+    # The AWS CodeConnections connection to GitHub the runner registers through (bootstrap output
+    # codeConnectionArn, authorized once in the console).
+    code_connection_arn: ConnectionArn | None = None
+
+    @model_validator(mode="after")
+    def _runner_needs_a_connection(self) -> CiSettings:
+        if self.runner == "codebuild" and self.github_repository and not self.code_connection_arn:
+            raise _CrossFieldError.one(
+                "codeConnectionArn",
+                "is required for runner 'codebuild': the ARN of a CodeConnections connection to GitHub "
+                "(the bootstrap's output codeConnectionArn), or set runner: none",
+            )
+        return self
 
 
 class IdentitySettings(_Section):
@@ -458,6 +494,35 @@ class _CrossFieldError(ValueError):
 # --- loading ---------------------------------------------------------------------------------
 
 
+# Settings that hold credentials: they must come from secret config (the engine then keeps them
+# encrypted in state and masked in output), never as plain text in a stack file.
+SECRET_SETTINGS = {"monitoring.chatWebhooks": "https://hooks.example.com/..."}
+
+
+def secret_keys() -> frozenset[str]:
+    """The config keys the engine marks secret (set by the language host, or PULUMI_CONFIG_SECRET_KEYS)."""
+    from pulumi.runtime.config import _SECRET_KEYS, get_config_secret_keys_env
+
+    return frozenset(_SECRET_KEYS.get()) | frozenset(get_config_secret_keys_env())
+
+
+def _plain_secrets(values: Mapping[str, Any], secret: frozenset[str]) -> list[tuple[str, str]]:
+    problems = []
+    for path, example in SECRET_SETTINGS.items():
+        section, _, key = path.partition(".")
+        full = f"{NAMESPACE}:{section}"
+        given = _decode(values.get(section))
+        if isinstance(given, dict) and given.get(key) and full not in secret:
+            problems.append(
+                (
+                    f"{NAMESPACE}:{path}",
+                    "holds credentials and must be a secret, not plain text in the stack file; set each with "
+                    f"`pulumi config set --secret --path '{NAMESPACE}:{path}[0]' {example}`",
+                )
+            )
+    return problems
+
+
 def configured_values(namespace: str = NAMESPACE) -> dict[str, str]:
     """Every configured key of a namespace, as the engine passes it (strings; objects as JSON).
 
@@ -483,18 +548,25 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def parse(stack: str, values: Mapping[str, Any]) -> Settings:
-    """Validate a stack's ``mlplatform`` values; raise SettingsError naming every problem."""
+def parse(stack: str, values: Mapping[str, Any], secret: frozenset[str] | None = None) -> Settings:
+    """Validate a stack's ``mlplatform`` values; raise SettingsError naming every problem.
+
+    ``secret`` are the config keys the engine marks secret; None skips the secret check (promotion
+    validates a file it has not written yet, with secrets it cannot see)."""
     data = {key: _decode(v) for key, v in values.items()}
+    problems = _plain_secrets(values, secret) if secret is not None else []
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as err:
-        raise SettingsError(stack, _problems(err)) from None
+        raise SettingsError(stack, problems + _problems(err)) from None
+    if problems:
+        raise SettingsError(stack, problems)
+    return settings
 
 
 def load() -> Settings:
     """The settings of the stack being deployed (or planned offline)."""
-    return parse(pulumi.get_stack(), configured_values())
+    return parse(pulumi.get_stack(), configured_values(), secret_keys())
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:

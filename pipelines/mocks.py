@@ -188,11 +188,19 @@ def _eks_cluster(i: dict, at: _At):
         "endpoint": f"https://{h[:32].upper()}.gr7.{at.region}.eks.amazonaws.com",
         "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
         "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{at.region}.amazonaws.com/id/{h[:32].upper()}"}]}],
+        # EKS creates the cluster security group; its id is known only after the cluster exists.
+        "vpcConfig": {**(i.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{h[32:49]}"},
         "status": "ACTIVE",
     }
 
 
+def _connection(i: dict, at: _At):
+    arn = f"arn:{at.p}:codestar-connections:{at.region}:{at.account}:connection/{_uuid(at.urn)}"
+    return arn, {"arn": arn, "connectionStatus": "PENDING"}
+
+
 _STATE = {
+    "aws:codestarconnections/connection:Connection": _connection,
     "aws:ec2/vpc:Vpc": _ec2("vpc"),
     "aws:ec2/subnet:Subnet": _ec2("subnet"),
     "aws:ec2/securityGroup:SecurityGroup": _ec2("sg"),

@@ -1,4 +1,7 @@
-"""Run the Pulumi program of ``infra/`` for a stack under Pulumi's mock runtime and record a Plan.
+"""Run a Pulumi project's program for a stack under Pulumi's mock runtime and record a Plan.
+
+The project is a directory with ``Pulumi.yaml`` and ``stacks/``; its program is the ``main`` of
+``Pulumi.yaml`` (the platform: ``infra/``; the account bootstrap: ``bootstrap/`` with ``main: .``).
 
 No Pulumi CLI, provider plugin or AWS credentials are needed. The recording monitor keeps every
 RegisterResourceRequest, so options the public mocks API hides (protect, retainOnDelete, parent,
@@ -31,8 +34,8 @@ from pipelines.mocks import DEFAULT_LOCATION, digest, physical_state, provider_l
 from pipelines.plan import Plan, Resource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = REPO_ROOT / "infra" / "__main__.py"
-SECRET_PLACEHOLDER = "offline-secret-placeholder"
+PROGRAM = REPO_ROOT / "infra" / "__main__.py"  # the platform's program (REPO_ROOT's Pulumi.yaml `main`)
+SECRET_PLACEHOLDER = "offline-secret-placeholder"  # infra.settings.OFFLINE_SECRET
 MASK = "[secret]"
 
 
@@ -66,6 +69,30 @@ class StackConfig:
     secret_keys: frozenset[str] = frozenset()
 
 
+def _project_file(root: Path) -> dict:
+    if not (root / "Pulumi.yaml").is_file():
+        raise StackFileError(f"{root} is not a Pulumi project: it has no Pulumi.yaml")
+    project = _yaml_mapping(root / "Pulumi.yaml", "Pulumi.yaml")
+    if not isinstance(project.get("name"), str):
+        raise StackFileError("Pulumi.yaml must have a `name:`")
+    return project
+
+
+def program_of(root: Path = REPO_ROOT) -> Path:
+    """The program a project runs: ``<root>/<main>/__main__.py`` (or ``<root>/<main>`` if it is a
+    ``.py`` file), where ``main`` comes from its Pulumi.yaml and defaults to the project directory.
+
+    A directory holding only configuration (``Pulumi.yaml`` and ``stacks/``, as tests and
+    promotions use) runs the program of this checkout at the same ``main``.
+    """
+    main = str(_project_file(root).get("main") or ".")
+    relative = Path(main) if main.endswith(".py") else Path(main) / "__main__.py"
+    for base in (root, REPO_ROOT):
+        if (base / relative).is_file():
+            return (base / relative).resolve()
+    raise StackFileError(f"Pulumi.yaml names `main: {main}`, but {root / relative} does not exist")
+
+
 def available_stacks(root: Path = REPO_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
 
@@ -77,7 +104,7 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
     cannot be decrypted without the stack's secrets provider: they become a placeholder.
     ``overrides`` (full keys such as ``mlplatform:network``) replace values, for tests and benches.
     """
-    project_file = _yaml_mapping(root / "Pulumi.yaml", "Pulumi.yaml")
+    project_file = _project_file(root)
     project = project_file["name"]
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
@@ -94,16 +121,33 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
     return engine_config(project, stack, raw)
 
 
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
+    return isinstance(value, list) and any(_has_secure(v) for v in value)
+
+
+def secure_placeholders(value: Any) -> Any:
+    """``secure:`` values replaced by the placeholder (they cannot be decrypted offline)."""
+    if isinstance(value, dict):
+        return SECRET_PLACEHOLDER if set(value) == {"secure"} else {k: secure_placeholders(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [secure_placeholders(v) for v in value]
+    return value
+
+
 def engine_config(project: str, stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Turn YAML config values into the strings the engine passes to a program."""
     values: dict[str, str] = {}
     secrets: set[str] = set()
-    for key, value in raw.items():
+    for key, given in raw.items():
         full = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[full] = SECRET_PLACEHOLDER
+        if _has_secure(given):
+            # The engine marks a whole key secret when any value inside it is (pulumi config set
+            # --secret --path): the values become placeholders, the key a secret key.
             secrets.add(full)
-        elif isinstance(value, str):
+        value = secure_placeholders(given)
+        if isinstance(value, str):
             values[full] = value
         elif isinstance(value, bool):
             values[full] = "true" if value else "false"
@@ -185,14 +229,16 @@ class RecordingMonitor(rt_mocks.MockMonitor):
 
 
 def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] | None = None) -> Plan:
-    """The offline Plan of a stack: configuration and definitions from ``root`` (Pulumi.yaml and
-    stacks/), the program of this checkout."""
+    """The offline Plan of a stack of the project in ``root``: configuration and definitions from
+    its Pulumi.yaml and stacks/, the program its Pulumi.yaml names (see :func:`program_of`)."""
     from infra.definitions import STACKS_DIR_ENV
 
+    config = read_stack_config(stack, root, overrides)
+    program = program_of(root)
     previous = os.environ.get(STACKS_DIR_ENV)
     os.environ[STACKS_DIR_ENV] = str(root / "stacks")
     try:
-        return run(read_stack_config(stack, root, overrides))
+        return run(config, program=program)
     finally:
         if previous is None:
             os.environ.pop(STACKS_DIR_ENV, None)
@@ -200,8 +246,9 @@ def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] 
             os.environ[STACKS_DIR_ENV] = previous
 
 
-def run(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
-    """Run the program once under mocks, in a fresh event loop and freshly reset runtime.
+def run(config: StackConfig, monitor: RecordingMonitor | None = None, program: Path = PROGRAM) -> Plan:
+    """Run a program (default: the platform's) once under mocks, in a fresh event loop and freshly
+    reset runtime.
 
     Without the reset, a second stack planned in the same process would keep the first one's root
     Stack resource (pulumi/pulumi#24338). Errors of the program (SettingsError) propagate.
@@ -214,7 +261,7 @@ def run(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
         rt_config.set_all_config(dict(config.values), sorted(config.secret_keys))
         rt_mocks.set_mocks(monitor.mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
         root = rt_settings.get_root_resource()
-        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+        loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
         outputs = loop.run_until_complete(_resolve_outputs(root.outputs))
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())

@@ -92,8 +92,10 @@ def plan_promotion(root: Path, source: str, target: str, *, force: bool = False,
     if ((yaml.safe_load(text) or {}).get("config") or {}) != expected:
         raise PromotionError("could not edit the target file safely; edit it by hand")  # pragma: no cover
     prefix = f"{NAMESPACE}:"
+    from pipelines.offline import secure_placeholders
+
     values = {
-        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(v)
+        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(secure_placeholders(v))
         for k, v in expected.items()
         if k.startswith(prefix)
     }

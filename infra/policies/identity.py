@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.ci_roles import unscoped_actions
 from components.documents import account_through_service
 from components.identity import REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS
 from infra.policies.framework import as_json, as_list, principals, resource_rule, statements
@@ -56,7 +57,7 @@ def no_star_action(args):
 
 @resource_rule(
     "iam-no-unscoped-resource",
-    "Resource '*' only with actions AWS authorizes on nothing else (components/identity.py lists them)",
+    "Resource '*' only with actions AWS authorizes on nothing else (Service Authorization Reference)",
     IDENTITY_POLICIES,
 )
 def no_unscoped_resource(args):
@@ -69,7 +70,7 @@ def no_unscoped_resource(args):
         regional = {a for a in actions if a.split(":")[0] in REGION_SCOPED_SERVICES}
         in_region = "aws:RequestedRegion" in str(st.get("Condition"))
         rest = actions - (regional if in_region else set())
-        extra = sorted(rest - set(WILDCARD_ONLY_ACTIONS))
+        extra = sorted(rest - set(WILDCARD_ONLY_ACTIONS) - unscoped_actions())
         if extra:
             yield f"statement {st.get('Sid', '?')} grants {', '.join(extra)} on Resource '*'; name the resources"
 

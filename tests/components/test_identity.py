@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from components.ci_roles import unscoped_actions
 from components.identity import ALLOWED_MANAGED_POLICIES, REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS
 from infra.access import MATRIX
 from tests.plans import policy, role_statements, stack_plan
@@ -68,18 +69,23 @@ def test_approvers_need_mfa_and_are_named_by_the_stack(any_plan):
 @pytest.mark.parametrize(
     ("stack", "deploy_sub"),
     [
-        ("dev", "repo:example-org/mlplatform:ref:refs/heads/main"),
+        ("dev", "repo:example-org/mlplatform:environment:dev"),
         ("staging", "repo:example-org/mlplatform:environment:staging"),
         ("prod", "repo:example-org/mlplatform:environment:production"),
     ],
 )
 def test_ci_roles_trust_one_repository_and_exact_subjects(stack, deploy_sub):
     plan = stack_plan(stack)
-    (provider,) = plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-    assert provider.inputs["url"] == f"https://{GH}" and provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
-    for key, sub in (("ci-preview", "repo:example-org/mlplatform:pull_request"), ("ci-deploy", deploy_sub)):
+    # The account's OIDC provider comes from the bootstrap (ci.oidcProviderArn), not from the stack.
+    assert plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    provider = f"arn:aws:iam::{plan.outputs['accountId']}:oidc-provider/{GH}"
+    for key, sub in (
+        # pull requests preview; the nightly drift check refreshes from the deploy branch
+        ("ci-preview", ["repo:example-org/mlplatform:pull_request", "repo:example-org/mlplatform:ref:refs/heads/main"]),
+        ("ci-deploy", deploy_sub),
+    ):
         st = trust(plan, key)
-        assert st["Principal"] == {"Federated": provider.outputs["arn"]}
+        assert st["Principal"] == {"Federated": provider}
         assert st["Action"] == "sts:AssumeRoleWithWebIdentity"
         # StringEquals, not StringLike: no wildcard can widen the subject
         assert st["Condition"] == {"StringEquals": {f"{GH}:aud": "sts.amazonaws.com", f"{GH}:sub": sub}}
@@ -106,7 +112,8 @@ def test_no_wildcard_action_and_resource_star_only_where_aws_requires_it(any_pla
                 region_scoped = {a for a in actions if a.split(":")[0] in REGION_SCOPED_SERVICES}
                 if region_scoped:  # EC2 ids are not the platform's names: scoped to the region instead
                     assert st["Condition"]["StringEquals"]["aws:RequestedRegion"] == "eu-west-1", (rp.name, st["Sid"])
-                assert actions - region_scoped <= set(WILDCARD_ONLY_ACTIONS), (rp.name, st["Sid"])
+                # the Service Authorization Reference lists no resource type for the rest
+                assert actions - region_scoped <= set(WILDCARD_ONLY_ACTIONS) | unscoped_actions(), (rp.name, st["Sid"])
 
 
 def test_key_grants_name_the_exact_key_and_only_through_s3(any_plan):
@@ -134,18 +141,32 @@ def test_listing_is_limited_to_the_granted_prefix(any_plan):
 
 
 def test_preview_reads_configuration_never_data(any_plan):
-    actions = {a for st in statements(any_plan, "ci-preview") for a in as_list(st["Action"])}
-    assert not {a for a in actions if a.startswith(("s3:GetObject", "s3:PutObject", "kms:Decrypt", "kms:Encrypt"))}
-    assert not {a for a in actions if not a.split(":")[1].startswith(("Get", "List", "Describe"))}
+    sts = statements(any_plan, "ci-preview")
+    # decrypting is for the stack's secrets in the state only: the Pulumi secrets key, by its alias
+    (secrets,) = [st for st in sts if "kms:Decrypt" in as_list(st["Action"])]
+    assert secrets["Sid"] == "PulumiSecretsKey"
+    assert secrets["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [f"alias/mlplatform-{any_plan.stack}-pulumi-secrets"]}
+    }
+    actions = {a for st in sts if st is not secrets for a in as_list(st["Action"])}
+    # objects: the Pulumi state only (tests/components/test_ci_roles.py checks the effective scope)
+    objects = {st["Sid"] for st in statements(any_plan, "ci-preview") if "s3:GetObject" in as_list(st["Action"])}
+    assert objects == {"PulumiStateObjects"}
+    assert not {a for a in actions if a.startswith(("s3:PutObject", "kms:Encrypt", "kms:GenerateDataKey"))}
+    verbs = ("Get", "List", "Describe", "Head", "BatchGet", "View", "Lookup", "Search")
+    assert not {a for a in actions if not a.split(":")[1].startswith(verbs)}
 
 
-def test_deploy_may_tear_down_only_disposable_stacks():
-    def sids(stack):
-        return {st["Sid"] for st in statements(stack_plan(stack), "ci-deploy")}
+def test_deploy_may_delete_stateful_resources_only_in_disposable_stacks():
+    def actions(stack):
+        return {a for st in statements(stack_plan(stack), "ci-deploy") for a in as_list(st["Action"])}
 
-    teardown = {"TearDownBuckets", "TearDownKeys", "TearDownIam", "TearDownTrail", "TearDownLogGroups"}
-    assert teardown <= sids("dev")
-    assert not teardown & sids("staging") and not teardown & sids("prod")
+    deletes = {"s3:DeleteBucket", "kms:ScheduleKeyDeletion", "cloudtrail:DeleteTrail", "logs:DeleteLogGroup",
+               "ecr:DeleteRepository", "sagemaker:DeleteFeatureGroup", "sagemaker:DeleteModelPackageGroup"}  # fmt: skip
+    assert deletes <= actions("dev")
+    assert not deletes & actions("staging") and not deletes & actions("prod")
+    # stateless types are deleted everywhere (a replaced role policy, an alarm)
+    assert {"iam:DeleteRolePolicy", "cloudwatch:DeleteAlarms"} <= actions("prod")
 
 
 def test_deploy_boundary_closes_the_escalation_paths(any_plan):
@@ -180,17 +201,17 @@ def test_workload_boundary_never_allows_administration(any_plan):
     assert sts["DataPlaneOfThisEnvironment"]["Resource"] == f"arn:aws:s3:::mlplatform-{any_plan.stack}-*"
 
 
-def test_an_existing_oidc_provider_is_referenced_not_created():
+def test_without_a_provider_arn_the_stack_creates_the_oidc_provider():
     from pipelines.offline import plan_stack
 
-    arn = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
-    plan = plan_stack(
-        "dev", overrides={"mlplatform:ci": {"githubRepository": "example-org/mlplatform", "oidcProviderArn": arn}}
-    )
-    assert not plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    ci = {"githubRepository": "example-org/mlplatform", "runner": "none"}
+    plan = plan_stack("dev", overrides={"mlplatform:ci": ci})
+    (provider,) = plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == f"https://{GH}" and provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert json.loads(role(plan, "ci-deploy").inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-        "Federated": arn
+        "Federated": provider.outputs["arn"]
     }
+    assert not plan.of_type("aws:codebuild/project:Project")  # runner: none
 
 
 def test_without_a_repository_there_are_no_ci_roles():

@@ -36,7 +36,7 @@ def test_real_stacks_are_valid(stack):
 def test_prod_and_dev_differ_where_environments_must():
     dev, prod = parse("dev", values_of("dev")), parse("prod", values_of("prod"))
     assert (dev.network.nat_gateways, prod.network.nat_gateways) == ("single", "per-az")
-    assert dev.training.endpoint_public_access and not prod.training.endpoint_public_access
+    assert not prod.training.endpoint_public_access
     assert dev.monitoring.log_retention_days < prod.monitoring.log_retention_days
     assert len(prod.network.availability_zones) == 3
     assert dev.account_id != prod.account_id
@@ -137,7 +137,7 @@ BAD = [
     ),
     (
         "prod",
-        {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}},
+        {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["8.8.8.0/24"]}},
         "mlplatform:training.endpointPublicAccess",
         "must be false in prod",
     ),
@@ -152,6 +152,24 @@ BAD = [
         {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}},
         "mlplatform:training.publicAccessCidrs[0]",
         "opens the endpoint to the internet",
+    ),
+    (
+        "dev",
+        {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}},
+        "mlplatform:training.publicAccessCidrs[0]",
+        "documentation range (RFC 5737)",
+    ),
+    (
+        "dev",
+        {"training": {"endpointPublicAccess": True, "publicAccessCidrs": ["10.1.0.0/16"]}},
+        "mlplatform:training.publicAccessCidrs[0]",
+        "not a public range",
+    ),
+    (
+        "dev",
+        {"ci": {"githubRepository": "example-org/mlplatform", "runner": "codebuild", "codeConnectionArn": None}},
+        "mlplatform:ci.codeConnectionArn",
+        "is required for runner 'codebuild'",
     ),
     (
         "dev",
@@ -342,6 +360,11 @@ def test_load_reads_the_engines_config_from_the_environment(monkeypatch):
         load()
     del config["mlplatform:regoin"]
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    # prod's chat webhook is secure: the engine says so in PULUMI_CONFIG_SECRET_KEYS, and without it
+    # the value would be plain text, which is refused
+    with pytest.raises(SettingsError, match=r"chatWebhooks: holds credentials and must be a secret"):
+        load()
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["mlplatform:monitoring"]))
     assert isinstance(load(), Settings)
 
 
