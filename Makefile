@@ -12,6 +12,8 @@ UV := .tools/bin/uv
 endif
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
+# Trust the system's certificate store (where a proxy's CA lives), not only uv's bundled roots.
+export UV_NATIVE_TLS := true
 
 .PHONY: help install plan test lint format bench clean provider-actions
 
