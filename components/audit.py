@@ -16,6 +16,8 @@ from components.documents import Statement
 from components.identity import service_role, service_trust
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
 
+TRAIL_METRIC = ("MLPlatform/Audit", "TrailEvents")
+
 
 @dataclass(frozen=True)
 class AuditArgs:
@@ -24,6 +26,8 @@ class AuditArgs:
     region: str
     logs_key_arn: pulumi.Input[str]
     access_log_bucket: pulumi.Input[str]
+    # The access-log bucket itself: the audit bucket's logging is configured after it exists.
+    access_log_resource: pulumi.Resource | None = None
     # Buckets whose object-level reads and writes are recorded (data events).
     data_event_bucket_arns: Sequence[str] = ()
     log_retention_days: int = 365
@@ -67,14 +71,24 @@ class Audit(pulumi.ComponentResource):
                         resources=[bucket_arn],
                         conditions=from_this_trail,
                     ),
+                    # CloudTrail user guide (create-s3-bucket-policy-for-cloudtrail): AWSCloudTrailWrite.
                     Statement(
                         sid="CloudTrailWrite",
                         principals={"Service": "cloudtrail.amazonaws.com"},
                         actions=["s3:PutObject"],
                         resources=[f"{bucket_arn}/AWSLogs/{args.account_id}/*"],
-                        conditions=from_this_trail,
+                        conditions={
+                            "StringEquals": {
+                                "s3:x-amz-acl": "bucket-owner-full-control",
+                                "aws:SourceArn": trail_arn,
+                            }
+                        },
                     ),
                 ],
+                # "Digest files are encrypted with Amazon S3-managed encryption keys (SSE-S3)" (CloudTrail
+                # guide, encrypting-cloudtrail-log-files-with-aws-kms): without this, validation writes none.
+                sse_s3_prefixes=[f"AWSLogs/{args.account_id}/CloudTrail-Digest/"],
+                depends_on=[args.access_log_resource] if args.access_log_resource else [],
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -89,6 +103,20 @@ class Audit(pulumi.ComponentResource):
             opts=stateful_options(self, args.protect),
         )
         log_group_arn = f"arn:{partition}:logs:{args.region}:{args.account_id}:log-group:{log_group_name}"
+        # Every event the trail delivers, counted: CloudTrail publishes no delivery-failure metric (only
+        # GetTrailStatus.LatestDeliveryError), so an hour without events is the alarm (monitoring.py).
+        aws.cloudwatch.LogMetricFilter(
+            f"{name}-trail-events",
+            aws.cloudwatch.LogMetricFilterArgs(
+                log_group_name=self.log_group.name,
+                name=physical_name(args.environment, "trail-events"),
+                pattern="",  # "an empty pattern matches all log events" (CloudWatch Logs filter syntax)
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=TRAIL_METRIC[1], namespace=TRAIL_METRIC[0], value="1"
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         delivery, delivery_policy, _ = service_role(
             f"{name}-trail-delivery",
             parent=self,

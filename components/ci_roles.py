@@ -96,6 +96,7 @@ def _scopes(scope: Scope) -> dict[str, list[str]]:
         ],
         "budgets": [f"arn:{p}:budgets::{a}:budget/{scope.prefix}*"],
         "codebuild": [f"arn:{p}:codebuild:{r}:{a}:project/{scope.prefix}*"],
+        "chatbot": [f"arn:{p}:chatbot::{a}:chat-configuration/slack-channel/{scope.prefix}*"],
     }
 
 

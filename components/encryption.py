@@ -21,7 +21,7 @@ from components.upstream.eks import EBS_KEY_ACTIONS
 DEFAULT_DOMAINS = ("data", "models", "logs", "cluster")
 
 DOMAIN_DESCRIPTIONS = {
-    "data": "data lake buckets, feature store offline store and Glue catalog",
+    "data": "data lake buckets, feature store online and offline stores",
     "models": "model artifacts, container images and model packages",
     "logs": "CloudTrail, CloudWatch Logs and the alerts topic",
     "cluster": "EKS secrets envelope encryption and node volumes",
@@ -31,16 +31,39 @@ _USE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 
 
 @dataclass(frozen=True)
+class _Where:
+    partition: str
+    region: str
+    account: str
+    environment: str
+
+    @property
+    def trail(self) -> str:
+        """The platform's trail (components/audit.py names it mlplatform-<env>-audit)."""
+        return f"arn:{self.partition}:cloudtrail:{self.region}:{self.account}:trail/mlplatform-{self.environment}-audit"
+
+
+@dataclass(frozen=True)
 class _ServiceUse:
     sid: str
     service: str
     actions: tuple[str, ...]
-    # (partition, region, account) -> condition block
-    conditions: Callable[[str, str, str], Mapping[str, Mapping[str, object]]]
+    conditions: Callable[[_Where], Mapping[str, Mapping[str, object]]]
 
 
-def _source_account(_p: str, _r: str, account: str) -> Mapping[str, Mapping[str, object]]:
-    return {"StringEquals": {"aws:SourceAccount": account}}
+def _source_account(w: _Where) -> Mapping[str, Mapping[str, object]]:
+    return {"StringEquals": {"aws:SourceAccount": w.account}}
+
+
+def _none(_w: _Where) -> Mapping[str, Mapping[str, object]]:
+    return {}
+
+
+def _from_trail(w: _Where) -> Mapping[str, Mapping[str, object]]:
+    # CloudTrail user guide (create-kms-key-policy-for-cloudtrail): "As a security best practice, add an
+    # aws:SourceArn condition key ... The aws:SourceAccount condition key is also supported, but not
+    # recommended."
+    return {"StringEquals": {"aws:SourceArn": w.trail}}
 
 
 _SERVICE_USES: dict[str, tuple[_ServiceUse, ...]] = {
@@ -52,31 +75,44 @@ _SERVICE_USES: dict[str, tuple[_ServiceUse, ...]] = {
             "NodeVolumesThroughEc2",
             "*",
             EBS_KEY_ACTIONS,
-            lambda _p, r, a: {"StringEquals": {"kms:CallerAccount": a, "kms:ViaService": f"ec2.{r}.amazonaws.com"}},
+            lambda w: {
+                "StringEquals": {"kms:CallerAccount": w.account, "kms:ViaService": f"ec2.{w.region}.amazonaws.com"}
+            },
         ),
     ),
-    # The model approval events reach an encrypted topic and queue through EventBridge.
-    "models": (_ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _source_account),),
+    # The model approval events reach an encrypted topic and queue (and its DLQ) through EventBridge. The
+    # EventBridge user guide documents this statement with no condition, and conditions on the source
+    # drop deliveries silently (components/upstream/services.py).
+    "models": (_ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _none),),
     "logs": (
         _ServiceUse(
             "CloudWatchLogsUse",
             "logs.{region}.amazonaws.com",
             ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
-            lambda p, r, a: {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{p}:logs:{r}:{a}:log-group:*"}},
+            lambda w: {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{w.partition}:logs:{w.region}:{w.account}:log-group:*"
+                }
+            },
         ),
         _ServiceUse(
             "CloudTrailEncrypt",
             "cloudtrail.amazonaws.com",
             ("kms:GenerateDataKey*",),
-            lambda p, r, a: {
-                "StringEquals": {"aws:SourceAccount": a},
-                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{p}:cloudtrail:*:{a}:trail/*"},
+            lambda w: {
+                **_from_trail(w),
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{w.partition}:cloudtrail:*:{w.account}:trail/*"
+                },
             },
         ),
-        _ServiceUse("CloudTrailDescribe", "cloudtrail.amazonaws.com", ("kms:DescribeKey",), _source_account),
+        _ServiceUse("CloudTrailDescribe", "cloudtrail.amazonaws.com", ("kms:DescribeKey",), _from_trail),
+        # The audit bucket uses an S3 Bucket Key: "kms:Decrypt permissions are required to create or update
+        # a trail with SSE-KMS encryption enabled" ("Allow CloudTrail to decrypt a trail", same guide).
+        _ServiceUse("CloudTrailDecrypt", "cloudtrail.amazonaws.com", ("kms:Decrypt",), _from_trail),
         # Publishers to the encrypted alerts topic: alarms, event rules and budgets.
         _ServiceUse("CloudWatchAlarmsPublish", "cloudwatch.amazonaws.com", _USE_ACTIONS, _source_account),
-        _ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _source_account),
+        _ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _none),
         _ServiceUse("BudgetsPublish", "budgets.amazonaws.com", _USE_ACTIONS, _source_account),
     ),
 }
@@ -92,6 +128,9 @@ class EncryptionArgs:
     rotation_period_days: int = 365
     # Secure default: keys survive `pulumi destroy` and state removal. Dev opts out explicitly.
     protect: bool = True
+    # Accounts that deploy this registry's model packages: they decrypt model artifacts (through S3)
+    # and images (through ECR) with the models key (SageMaker guide, model-registry-deploy).
+    model_consumers: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if len(set(self.domains)) != len(self.domains):
@@ -128,7 +167,7 @@ class Encryption(pulumi.ComponentResource):
                     deletion_window_in_days=args.deletion_window_days,
                     multi_region=False,
                     bypass_policy_lockout_safety_check=False,
-                    policy=key_policy(domain, args.account_id, args.region),
+                    policy=key_policy(domain, args.account_id, args.region, args.environment, args.model_consumers),
                     tags={"data-domain": domain},
                 ),
                 opts=stateful_options(self, args.protect),
@@ -152,7 +191,9 @@ class Encryption(pulumi.ComponentResource):
             raise KeyError(f"no key for domain {domain!r}; domains: {sorted(self.key_arns)}") from None
 
 
-def key_policy(domain: str, account_id: str, region: str) -> pulumi.Output[str]:
+def key_policy(
+    domain: str, account_id: str, region: str, environment: str = "dev", model_consumers: Sequence[str] = ()
+) -> pulumi.Output[str]:
     """The key policy of a domain's key.
 
     The account root statement is what lets IAM policies grant use of the key (the grants of
@@ -175,7 +216,19 @@ def key_policy(domain: str, account_id: str, region: str) -> pulumi.Output[str]:
                 principals={"AWS": "*"} if use.service == "*" else {"Service": use.service.format(region=region)},
                 actions=list(use.actions),
                 resources=["*"],
-                conditions=use.conditions(partition, region, account_id),
+                conditions=use.conditions(_Where(partition, region, account_id, environment)),
+            )
+        )
+    if domain == "models" and model_consumers:
+        statements.append(
+            Statement(
+                sid="ConsumerAccountsDecrypt",
+                principals={"AWS": [f"arn:{partition}:iam::{a}:root" for a in model_consumers]},
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"kms:ViaService": [f"s3.{region}.amazonaws.com", f"ecr.{region}.amazonaws.com"]}
+                },
             )
         )
     return document(statements)

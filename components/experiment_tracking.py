@@ -14,6 +14,7 @@ import pulumi
 from components.conventions import partition_for, physical_name, stateful_options
 from components.documents import Statement
 from components.identity import service_role, service_trust
+from components.model_registry import NOT_APPROVED
 from components.storage import SecureBucket
 
 # What a training job needs to log experiments, runs, metrics, parameters and models;
@@ -73,23 +74,29 @@ class ExperimentTracking(pulumi.ComponentResource):
             *bucket.grant_write(args.mlflow_prefix),
         ]
         if args.automatic_model_registration:
-            # MLflow registered models become model package groups of the same name.
-            statements.append(
+            # MLflow registered models become model package groups of the same name. Never Approved:
+            # creating or updating a package with that status is the approver's (model_registry.NOT_APPROVED).
+            packages = [
+                f"arn:{p}:sagemaker:{args.region}:{args.account_id}:model-package-group/*",
+                f"arn:{p}:sagemaker:{args.region}:{args.account_id}:model-package/*",
+            ]
+            statements += [
                 Statement(
                     sid="RegisterMlflowModels",
                     actions=[
                         "sagemaker:CreateModelPackageGroup",
                         "sagemaker:DescribeModelPackageGroup",
-                        "sagemaker:CreateModelPackage",
                         "sagemaker:DescribeModelPackage",
-                        "sagemaker:UpdateModelPackage",
                     ],
-                    resources=[
-                        f"arn:{p}:sagemaker:{args.region}:{args.account_id}:model-package-group/*",
-                        f"arn:{p}:sagemaker:{args.region}:{args.account_id}:model-package/*",
-                    ],
-                )
-            )
+                    resources=packages,
+                ),
+                Statement(
+                    sid="RegisterMlflowVersionsUnapproved",
+                    actions=["sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"],
+                    resources=packages,
+                    conditions=NOT_APPROVED,
+                ),
+            ]
         role, policy, _ = service_role(
             f"{name}-server",
             parent=self,

@@ -83,6 +83,12 @@ class FeatureStore(pulumi.ComponentResource):
                 *bucket.grant_write(args.offline_prefix),
                 *bucket.grant_read(args.offline_prefix),
                 Statement(sid="CheckOfflineBucket", actions=["s3:GetBucketAcl"], resources=[bucket.arn]),
+                # AmazonSageMakerFeatureStoreAccess (v3) grants the offline store s3:PutObjectAcl too.
+                Statement(
+                    sid="OfflineStoreObjectAcl",
+                    actions=["s3:PutObjectAcl"],
+                    resources=[f"{bucket.arn}/{args.offline_prefix}*"],
+                ),
                 Statement(
                     sid="RegisterOfflineTables",
                     actions=["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"],
@@ -143,24 +149,35 @@ class FeatureStore(pulumi.ComponentResource):
 
     # --- grants: "" means every feature group of the stack ------------------------------------
 
+    def _online_key(self, sid: str, actions: list[str]) -> Statement:
+        """The online store's key, used through SageMaker: PutRecord and GetRecord callers need
+        kms:Decrypt on OnlineStoreSecurityConfig.KmsKeyId (botocore sagemaker model; SageMaker guide,
+        feature-store-security), and the guide's condition is kms:ViaService sagemaker.*.amazonaws.com."""
+        return Statement(
+            sid=sid,
+            actions=actions,
+            resources=[self.args.data_key_arn],
+            conditions={"StringLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"}},
+        )
+
     def grant_read_online(self, group: str = "") -> list[Statement]:
         """Read records from the online store (inference, feature lookups)."""
+        sid = self._sid("ReadOnlineFeatures", group)
         return [
             Statement(
-                sid=self._sid("ReadOnlineFeatures", group),
-                actions=["sagemaker:GetRecord", "sagemaker:BatchGetRecord"],
-                resources=self._arns(group),
-            )
+                sid=sid, actions=["sagemaker:GetRecord", "sagemaker:BatchGetRecord"], resources=self._arns(group)
+            ),
+            self._online_key(f"{sid}Key", ["kms:Decrypt"]),
         ]
 
     def grant_put(self, group: str = "") -> list[Statement]:
         """Put records (ingestion); Feature Store writes the offline store with its own role."""
+        sid = self._sid("PutFeatureRecords", group)
         return [
             Statement(
-                sid=self._sid("PutFeatureRecords", group),
-                actions=["sagemaker:PutRecord", "sagemaker:DescribeFeatureGroup"],
-                resources=self._arns(group),
-            )
+                sid=sid, actions=["sagemaker:PutRecord", "sagemaker:DescribeFeatureGroup"], resources=self._arns(group)
+            ),
+            self._online_key(f"{sid}Key", ["kms:Decrypt", "kms:GenerateDataKey"]),
         ]
 
     def grant_query_offline(self, group: str = "") -> list[Statement]:

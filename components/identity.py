@@ -453,6 +453,7 @@ def workload_boundary(scope: Scope) -> list[Statement]:
                 "s3:GetObject",
                 "s3:GetObjectVersion",
                 "s3:PutObject",
+                "s3:PutObjectAcl",
                 "s3:AbortMultipartUpload",
                 "s3:ListMultipartUploadParts",
                 "s3:ListBucket",
@@ -474,8 +475,27 @@ def workload_boundary(scope: Scope) -> list[Statement]:
         ),
         Statement(sid="FindLogGroups", actions=["logs:DescribeLogGroups"], resources=["*"]),
         Statement(
+            sid="QueuesOfThisEnvironment",
+            actions=[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            resources=[scope.regional("sqs", f"{scope.prefix}*")],
+        ),
+        Statement(
             sid="MlServices",
-            actions=["sagemaker:*", "sagemaker-mlflow:*", "ecr:*", "glue:*", "cloudwatch:PutMetricData", "sns:Publish"],
+            actions=[
+                "sagemaker:*",
+                "sagemaker-mlflow:*",
+                "ecr:*",
+                "glue:*",
+                "cloudwatch:PutMetricData",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:DescribeAlarmHistory",
+                "sns:Publish",
+            ],
             resources=["*"],
         ),
         Statement(

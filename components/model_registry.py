@@ -18,6 +18,8 @@ from components.conventions import partition_for, physical_name, stateful_option
 from components.documents import Statement, document
 
 IMAGE_REPOSITORIES = ("training", "inference")
+# Creating or updating a model package with status Approved is the approver's decision only.
+NOT_APPROVED = {"StringNotEqualsIfExists": {"sagemaker:ModelApprovalStatus": "Approved"}}
 DECISIONS = ("Approved", "Rejected")
 
 
@@ -104,6 +106,29 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            if args.consumer_accounts and purpose == "inference":
+                # A consumer account pulls the inference image of a package it deploys (SageMaker guide,
+                # model-registry-deploy: "an Amazon ECR repository policy" for the consumer account).
+                aws.ecr.RepositoryPolicy(
+                    f"{name}-{purpose}",
+                    aws.ecr.RepositoryPolicyArgs(
+                        repository=repo.name,
+                        policy=document(
+                            [
+                                Statement(
+                                    sid="ConsumersPullImages",
+                                    principals={"AWS": [f"arn:{p}:iam::{a}:root" for a in args.consumer_accounts]},
+                                    actions=[
+                                        "ecr:BatchGetImage",
+                                        "ecr:GetDownloadUrlForLayer",
+                                        "ecr:BatchCheckLayerAvailability",
+                                    ],
+                                )
+                            ]
+                        ),
+                    ),
+                    opts=child,
+                )
 
         # --- approval flow: rule -> topic (people) and queue (deployment pipeline) -------------
         rule_name = physical_name(args.environment, "model-approvals")
@@ -199,18 +224,48 @@ class ModelRegistry(pulumi.ComponentResource):
     # --- grants -------------------------------------------------------------------------------
 
     def grant_register(self, _scope: str = "") -> list[Statement]:
-        """Register new versions of the platform's model families (never approve or delete)."""
+        """Register new versions of the platform's model families (never approve or delete): a package
+        created as Approved would skip the approver, so creation with that status is not granted
+        (sagemaker:ModelApprovalStatus, Service Authorization Reference)."""
         return [
             Statement(
                 sid="RegisterModelPackages",
+                actions=["sagemaker:CreateModelPackage"],
+                resources=[*self.group_arns, *self.package_arns],
+                conditions=NOT_APPROVED,
+            ),
+            Statement(
+                sid="ReadModelPackages",
                 actions=[
-                    "sagemaker:CreateModelPackage",
                     "sagemaker:DescribeModelPackage",
                     "sagemaker:DescribeModelPackageGroup",
                     "sagemaker:ListModelPackages",
                 ],
                 resources=[*self.group_arns, *self.package_arns],
-            )
+            ),
+        ]
+
+    def grant_consume_approvals(self, _scope: str = "") -> list[Statement]:
+        """Receive the approval decisions (the deployment step of a pipeline): the queue and its key
+        (the queue is encrypted with the models key; receiving decrypts through SQS)."""
+        a = self.args
+        return [
+            Statement(
+                sid="ConsumeApprovalDecisions",
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ],
+                resources=[self.queue.arn],
+            ),
+            Statement(
+                sid="DecryptApprovalDecisions",
+                actions=["kms:Decrypt"],
+                resources=[a.models_key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{a.region}.amazonaws.com"}},
+            ),
         ]
 
     def grant_approve(self, _scope: str = "") -> list[Statement]:

@@ -38,9 +38,26 @@ class MonitoringArgs:
     region: str
     logs_key_arn: pulumi.Input[str]
     alert_emails: Sequence[str] = ()
-    chat_webhooks: Sequence[pulumi.Input[str]] = ()  # secrets: who has the URL can post
+    # Slack channels (workspace id, channel id) that AWS Chatbot (Amazon Q Developer in chat
+    # applications) posts the alerts to; the workspace is authorized once in its console.
+    slack_channels: Sequence[tuple[str, str]] = ()
+    # Every delivery path of the stack, so that its failures alarm: event rules with targets,
+    # dead-letter queues, and topics (besides the alert topic itself).
+    event_rules: Sequence[str] = ()
+    dead_letter_queues: Sequence[str] = ()
+    topics: Sequence[str] = ()
+    # The audit trail's event count (a metric filter on its log group, components/audit.py): none for
+    # an hour means the trail stopped delivering.
+    trail_metric: tuple[str, str] | None = None  # (namespace, metric)
     log_retention_days: int = 365
     monthly_budget_usd: float = 1000
+    # "account": the budget covers the stack's account (environments in their own accounts); "tag": only
+    # costs tagged environment=<env>, which Cost Explorer counts only once the tag is activated as a
+    # cost allocation tag (Billing user guide, activating-tags: management or standalone account only).
+    budget_scope: str = "account"
+    activate_environment_tag: bool = False
+    # The alerts topic's own deliveries are watched too (its NumberOfNotificationsFailed).
+    permissions_boundary: pulumi.Input[str] | None = None
     karpenter_queue: str | None = None
     data_quality_rule: str | None = None
     feature_groups: Sequence[str] = ()
@@ -82,14 +99,8 @@ class Monitoring(pulumi.ComponentResource):
                 aws.sns.TopicSubscriptionArgs(topic=self.topic.arn, protocol="email", endpoint=email),
                 opts=child,
             )
-        for i, url in enumerate(args.chat_webhooks):
-            aws.sns.TopicSubscription(
-                f"{name}-chat-{i}",
-                aws.sns.TopicSubscriptionArgs(
-                    topic=self.topic.arn, protocol="https", endpoint=url, endpoint_auto_confirms=True
-                ),
-                opts=child,
-            )
+        if args.slack_channels:
+            self._chat(name, args)
 
         self.log_groups = {}
         for purpose in LOG_GROUPS:
@@ -112,7 +123,7 @@ class Monitoring(pulumi.ComponentResource):
                     alarm_description=alarm["description"],
                     namespace=alarm["namespace"],
                     metric_name=alarm["metric"],
-                    dimensions=alarm["dimensions"],
+                    dimensions=alarm["dimensions"] or None,
                     statistic=alarm["statistic"],
                     period=alarm["period"],
                     evaluation_periods=alarm["evaluation_periods"],
@@ -140,7 +151,9 @@ class Monitoring(pulumi.ComponentResource):
                 time_unit="MONTHLY",
                 limit_amount=f"{args.monthly_budget_usd:.2f}",
                 limit_unit="USD",
-                cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:environment${env}"])],
+                cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:environment${env}"])]
+                if args.budget_scope == "tag"
+                else None,
                 notifications=[
                     aws.budgets.BudgetNotificationArgs(
                         comparison_operator="GREATER_THAN",
@@ -154,6 +167,12 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if args.activate_environment_tag:
+            aws.costexplorer.CostAllocationTag(
+                f"{name}-environment-tag",
+                aws.costexplorer.CostAllocationTagArgs(tag_key="environment", status="Active"),
+                opts=child,
+            )
         aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             aws.cloudwatch.DashboardArgs(
@@ -163,6 +182,64 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"alertTopic": self.topic.arn, "alarms": sorted(self.alarms)})
+
+    def _chat(self, name: str, args: MonitoringArgs) -> None:
+        """Alerts in Slack through AWS Chatbot, which subscribes to the topic itself. (An https
+        subscription to a chat webhook never confirms: with endpoint_auto_confirms the provider waits
+        and fails, terraform-provider-aws resourceTopicSubscriptionCreate; without, nothing is sent.)"""
+        import pulumi_aws as aws
+
+        from components.identity import service_role, service_trust
+
+        env = args.environment
+        child = pulumi.ResourceOptions(parent=self)
+        # Guardrails default to AdministratorAccess when none are set (Chatbot API reference): this one
+        # caps what anyone in the channel can do through the bot to reading alarms.
+        guardrail = aws.iam.Policy(
+            f"{name}-chat-guardrail",
+            aws.iam.PolicyArgs(
+                name=physical_name(env, "chat-guardrail"),
+                description="Ceiling of what the alert channels' bot may do: read alarms",
+                policy=document(_chat_statements(args)),
+            ),
+            opts=child,
+        )
+        role, _, _ = service_role(
+            f"{name}-chat",
+            parent=self,
+            name=physical_name(env, "chat"),
+            description="AWS Chatbot: post the platform's alerts to its channels",
+            boundary=args.permissions_boundary,
+            trust=service_trust("Chatbot", "chatbot.amazonaws.com", account_id=args.account_id),
+            policy_name="notifications",
+            statements=_chat_statements(args),
+        )
+        for i, (workspace, channel) in enumerate(args.slack_channels):
+            aws.chatbot.SlackChannelConfiguration(
+                f"{name}-slack-{i}",
+                aws.chatbot.SlackChannelConfigurationArgs(
+                    configuration_name=physical_name(env, "alerts", str(i)),
+                    iam_role_arn=role.arn,
+                    slack_team_id=workspace,
+                    slack_channel_id=channel,
+                    sns_topic_arns=[self.topic.arn],
+                    guardrail_policy_arns=[guardrail.arn],
+                    logging_level="ERROR",
+                ),
+                opts=child,
+            )
+
+
+def _chat_statements(args: MonitoringArgs) -> list[Statement]:
+    # AWS Chatbot's notification permissions, narrowed: read the stack's alarms it renders, nothing else.
+    alarms = f"arn:aws:cloudwatch:{args.region}:{args.account_id}:alarm:mlplatform-{args.environment}-*"
+    return [
+        Statement(
+            sid="RenderAlarms",
+            actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+            resources=[alarms],
+        )
+    ]
 
 
 def topic_policy(topic_arn: pulumi.Input[str], account_id: str) -> list[Statement]:
@@ -229,6 +306,73 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                     missing="notBreaching",
                 )
             )
+    for rule in args.event_rules:
+        specs.append(
+            dict(
+                key=f"delivery-{rule.removeprefix(f'mlplatform-{args.environment}-')}",
+                description=f"EventBridge could not deliver events of {rule} to a target",
+                namespace="AWS/Events",
+                metric="FailedInvocations",
+                dimensions={"RuleName": rule},
+                statistic="Sum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison="GreaterThanThreshold",
+                # published only when non-zero (EventBridge monitoring docs): no data is no failure
+                missing="notBreaching",
+            )
+        )
+    for queue in args.dead_letter_queues:
+        specs.append(
+            dict(
+                key=f"dead-letters-{queue.removeprefix(f'mlplatform-{args.environment}-')}",
+                description=f"Undeliverable messages wait in {queue}",
+                namespace="AWS/SQS",
+                metric="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": queue},
+                statistic="Maximum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison="GreaterThanThreshold",
+                missing="notBreaching",
+            )
+        )
+    for topic in args.topics:
+        specs.append(
+            dict(
+                key=f"notifications-failed-{topic.removeprefix(f'mlplatform-{args.environment}-')}",
+                description=f"SNS could not deliver notifications of {topic}",
+                namespace="AWS/SNS",
+                metric="NumberOfNotificationsFailed",
+                dimensions={"TopicName": topic},
+                statistic="Sum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison="GreaterThanThreshold",
+                missing="notBreaching",
+            )
+        )
+    if args.trail_metric:
+        namespace, metric = args.trail_metric
+        specs.append(
+            dict(
+                key="audit-trail-silent",
+                description="The audit trail delivered no event for an hour: CloudTrail has stopped delivering",
+                namespace=namespace,
+                metric=metric,
+                dimensions={},
+                statistic="Sum",
+                period=3600,
+                evaluation_periods=1,
+                threshold=1,
+                comparison="LessThanThreshold",
+                # there is no CloudTrail delivery-failure metric (GetTrailStatus only): silence is the signal
+                missing="breaching",
+            )
+        )
     for d in args.drift:
         specs.append(
             dict(

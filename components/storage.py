@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
+from components.conventions import PROJECT, partition_for, physical_name, stateful_options
 from components.documents import EVERYONE, Statement, document
 
 
@@ -50,6 +50,13 @@ class SecureBucketArgs:
     force_destroy: bool = False
     # Service statements the owner adds (for example CloudTrail delivery to the audit bucket).
     extra_policy_statements: Sequence[Statement] = ()
+    # Named opt-out: prefixes whose writer encrypts with SSE-S3 and cannot be told otherwise (CloudTrail's
+    # digest files: "Digest files are encrypted with Amazon S3-managed encryption keys (SSE-S3)").
+    sse_s3_prefixes: Sequence[str] = ()
+    # The access-log bucket admits server access logs of these source buckets only (ARN patterns).
+    log_sources: Sequence[str] = ()
+    # Extra resources this bucket must wait for (its log bucket, so logging is configured after it).
+    depends_on: Sequence[pulumi.Resource] = ()
 
     def __post_init__(self) -> None:
         if self.is_access_log_target:
@@ -138,7 +145,7 @@ class SecureBucket(pulumi.ComponentResource):
                 s3.BucketLoggingInitArgs(
                     bucket=bucket_id, target_bucket=args.log_bucket, target_prefix=f"{self.name}/"
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
         s3.BucketPolicy(
             name,
@@ -185,19 +192,27 @@ class SecureBucket(pulumi.ComponentResource):
                     principals={"Service": "logging.s3.amazonaws.com"},
                     actions=["s3:PutObject"],
                     resources=[objects],
-                    conditions={"StringEquals": {"aws:SourceAccount": a.account_id}},
+                    # S3 user guide (enable-server-access-logging): the delivery policy names the source
+                    # buckets (aws:SourceArn) and their account (aws:SourceAccount).
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": a.account_id},
+                        **({"ArnLike": {"aws:SourceArn": list(a.log_sources)}} if a.log_sources else {}),
+                    },
                 )
             )
         else:
             # Objects must be encrypted with this bucket's key: a request may omit the headers
             # (default encryption applies) but may not name another algorithm or key.
+            sse_s3 = [f"{self.arn}/{prefix}*" for prefix in a.sse_s3_prefixes]
             statements += [
                 Statement(
                     sid="DenyOtherEncryption",
                     effect="Deny",
                     principals=EVERYONE,
                     actions=["s3:PutObject"],
-                    resources=[objects],
+                    # every object of the bucket, but the prefixes whose writer uses SSE-S3
+                    resources=[] if sse_s3 else [objects],
+                    not_resources=[*sse_s3, self.arn] if sse_s3 else [],
                     conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
                 ),
                 Statement(
@@ -318,6 +333,9 @@ class DataLakeArgs:
     artifact_object_lock_days: int = 0
     protect: bool = True
     force_destroy: bool = False
+    # Accounts that deploy this registry's model packages: they read the models/ prefix of the
+    # artifacts bucket (SageMaker guide, model-registry-deploy: an S3 bucket policy for the consumer).
+    model_consumers: Sequence[str] = ()
 
 
 class DataLake(pulumi.ComponentResource):
@@ -341,6 +359,8 @@ class DataLake(pulumi.ComponentResource):
             SecureBucketArgs(
                 bucket_name=bucket_name("access-logs"),
                 is_access_log_target=True,
+                # the platform's buckets of this environment, the audit bucket included
+                log_sources=[f"arn:{partition_for(args.region)}:s3:::{PROJECT}-{args.environment}-*"],
                 lifecycle=Lifecycle(
                     expire_after_days=args.access_log_retention_days, noncurrent_version_expiry_days=30
                 ),
@@ -364,6 +384,7 @@ class DataLake(pulumi.ComponentResource):
                     lifecycle=lifecycle,
                     object_lock_days=lock_days,
                     object_lock_mode="GOVERNANCE",
+                    extra_policy_statements=consumer_reads(bucket_name(zone), args) if zone == "artifacts" else (),
                     **common,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_logs]),
@@ -375,3 +396,26 @@ class DataLake(pulumi.ComponentResource):
             return self.zones[name]
         except KeyError:
             raise KeyError(f"no data lake zone {name!r}; zones: {', '.join(self.zones)}") from None
+
+
+def consumer_reads(bucket: str, args: DataLakeArgs) -> list[Statement]:
+    """Consumer accounts read model artifacts (``models/``) to deploy a package of this registry."""
+    if not args.model_consumers:
+        return []
+    arn = f"arn:{partition_for(args.region)}:s3:::{bucket}"
+    principals = {"AWS": [f"arn:{partition_for(args.region)}:iam::{a}:root" for a in args.model_consumers]}
+    return [
+        Statement(
+            sid="ConsumersReadModels",
+            principals=principals,
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[f"{arn}/models/*"],
+        ),
+        Statement(
+            sid="ConsumersListModels",
+            principals=principals,
+            actions=["s3:ListBucket"],
+            resources=[arn],
+            conditions={"StringLike": {"s3:prefix": ["models/*"]}},
+        ),
+    ]

@@ -38,6 +38,7 @@ MATRIX: tuple[Cell, ...] = (
     Cell("model-publisher", "lake:artifacts", "write", "models/", "versioned model artifacts"),
     Cell("model-publisher", "registry", "register", why="register a new model package version"),
     Cell("model-publisher", "registry", "push", why="push training and inference images"),
+    Cell("model-publisher", "registry", "consume_approvals", why="deploy what the approver approved"),
     Cell("model-approver", "lake:artifacts", "read", "models/", "review a candidate's metrics and model card"),
     Cell("model-approver", "registry", "approve", why="approve or reject a model package version"),
 )

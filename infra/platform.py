@@ -6,11 +6,11 @@ from typing import Any
 
 import pulumi
 
-from components.audit import Audit, AuditArgs
+from components.audit import TRAIL_METRIC, Audit, AuditArgs
 from components.ci_runner import CiRunner, CiRunnerArgs
-from components.cluster_addons import Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
+from components.cluster_addons import INTERRUPTION_EVENTS, Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
 from components.cluster_observability import ClusterObservability, ClusterObservabilityArgs
-from components.conventions import aws_provider, platform_tags
+from components.conventions import aws_provider, physical_name, platform_tags
 from components.data_quality import DataQuality, DataQualityArgs, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
 from components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
@@ -30,7 +30,7 @@ class Platform:
     """Every component of one stack, wired together. ``outputs`` are the stack outputs."""
 
     def __init__(self, settings: Settings):
-        s = settings
+        self.settings = s = settings
         env = s.environment
         # Definitions are validated before anything is registered, like the settings.
         self.feature_groups = load_feature_groups(s.feature_store.feature_groups)
@@ -54,6 +54,7 @@ class Platform:
                 deletion_window_days=s.encryption.key_deletion_window_days,
                 rotation_period_days=s.encryption.key_rotation_period_days,
                 protect=s.protect,
+                model_consumers=s.registry.consumer_accounts,
             ),
             opts=aws_only,
         )
@@ -83,6 +84,7 @@ class Platform:
                 ),
                 access_log_retention_days=s.monitoring.log_retention_days,
                 artifact_object_lock_days=st.artifact_object_lock_days,
+                model_consumers=s.registry.consumer_accounts,
                 protect=s.protect,
                 force_destroy=disposable,
             ),
@@ -296,10 +298,16 @@ class Platform:
                 **where,
                 logs_key_arn=keys.key_arn("logs"),
                 alert_emails=mon.alert_emails,
-                # credentials: kept secret in state and output (SECRET_SETTINGS)
-                chat_webhooks=[pulumi.Output.secret(url) for url in mon.chat_webhooks],
+                slack_channels=[(c.workspace_id, c.channel_id) for c in mon.slack_channels],
+                permissions_boundary=self.boundaries.workload_arn,
+                event_rules=self.delivery_rules(),
+                dead_letter_queues=[physical_name(env, "model-approvals-dlq")],
+                topics=[physical_name(env, "model-approvals")],
+                trail_metric=TRAIL_METRIC,
                 log_retention_days=mon.log_retention_days,
                 monthly_budget_usd=mon.monthly_budget_usd,
+                budget_scope=mon.budget_scope,
+                activate_environment_tag=mon.activate_environment_tag,
                 karpenter_queue=f"mlplatform-{env}-karpenter",
                 data_quality_rule=self.data_quality.failure_rule_name,
                 feature_groups=list(self.feature_store.group_names.values()),
@@ -353,6 +361,7 @@ class Platform:
                 **where,
                 logs_key_arn=keys.key_arn("logs"),
                 access_log_bucket=self.lake.access_logs.name,
+                access_log_resource=self.lake.access_logs,
                 data_event_bucket_arns=[b.arn for b in self.lake.zones.values()],
                 log_retention_days=s.monitoring.log_retention_days,
                 object_lock_days=s.audit.object_lock_days,
@@ -388,3 +397,12 @@ class Platform:
         }
         if self.ci_runner:
             self.outputs["ciRunnerLabel"] = self.ci_runner.label
+
+    def delivery_rules(self) -> list[str]:
+        """Every EventBridge rule with a target: each gets a FailedInvocations alarm."""
+        env = self.settings.environment
+        rules = [physical_name(env, "model-approvals")]
+        if self.data_quality.failure_rule_name:
+            rules.append(self.data_quality.failure_rule_name)
+        rules += [physical_name(env, "karpenter", event) for event in INTERRUPTION_EVENTS]
+        return rules

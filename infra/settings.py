@@ -335,8 +335,12 @@ class ExperimentsSettings(_Section):
     ] = "Sun:02:00"
 
 
-HttpsUrl = Annotated[str, _matches(r"https://[^\s/$.?#][^\s]*", "an https:// URL")]
 MetricName = Annotated[str, _matches(r"[A-Za-z][A-Za-z0-9_.-]{0,254}", "a CloudWatch metric name")]
+
+
+class SlackChannel(_Section):
+    workspace_id: Annotated[str, _matches(r"T[A-Z0-9]{8,11}", "a Slack workspace (team) id such as T0123ABCDE")]
+    channel_id: Annotated[str, _matches(r"[CG][A-Z0-9]{8,11}", "a Slack channel id such as C0123ABCDE")]
 
 
 class DriftAlarmSettings(_Section):
@@ -354,10 +358,15 @@ class MonitoringChartSettings(_Section):
 class MonitoringSettings(_Section):
     log_retention_days: Annotated[int, _one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")] = 365
     monthly_budget_usd: float = Field(1000, gt=0, le=10_000_000)
+    # What the budget counts: the whole account (one environment per account), or the costs tagged
+    # environment=<env> (environments sharing an account; the tag must be an active cost allocation tag).
+    budget_scope: Literal["account", "tag"] = "account"
+    # Activate `environment` as a cost allocation tag from this stack: only in a management or
+    # standalone account (members cannot; activate it in the payer account instead).
+    activate_environment_tag: bool = False
     alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
-    # Chat tools' incoming HTTPS endpoints subscribed to the alert topic. Credentials (whoever has the URL
-    # can post): a secret, set with `pulumi config set --secret --path` (SECRET_SETTINGS).
-    chat_webhooks: Annotated[list[HttpsUrl], AfterValidator(_unique)] = Field(default_factory=list)
+    # Slack channels AWS Chatbot posts the alerts to (the workspace authorized once in its console).
+    slack_channels: list[SlackChannel] = Field(default_factory=list)
     drift: list[DriftAlarmSettings] = Field(default_factory=list)
     prometheus_retention_days: int = Field(15, ge=1, le=365)
     prometheus_storage_gi: int = Field(50, ge=10, le=10_000)
@@ -494,9 +503,11 @@ class _CrossFieldError(ValueError):
 # --- loading ---------------------------------------------------------------------------------
 
 
-# Settings that hold credentials: they must come from secret config (the engine then keeps them
-# encrypted in state and masked in output), never as plain text in a stack file.
-SECRET_SETTINGS = {"monitoring.chatWebhooks": "https://hooks.example.com/..."}
+# Settings that hold credentials (path -> an example value for the message): they must come from secret
+# config (the engine then keeps them encrypted in state and masked in output), never as plain text in
+# a stack file, and the program passes them on as pulumi.Output.secret. None today: alerts reach chat
+# through AWS Chatbot, which needs no webhook URL.
+SECRET_SETTINGS: dict[str, str] = {}
 
 
 def secret_keys() -> frozenset[str]:
@@ -507,7 +518,22 @@ def secret_keys() -> frozenset[str]:
 
 
 def _plain_secrets(values: Mapping[str, Any], secret: frozenset[str]) -> list[tuple[str, str]]:
+    """Credential settings given in plain text, and secret config the program would not keep secret."""
     problems = []
+    sections = {path.partition(".")[0] for path in SECRET_SETTINGS}
+    for key in sorted(secret):
+        name = key.removeprefix(f"{NAMESPACE}:")
+        if key.startswith(f"{NAMESPACE}:") and name not in sections and name in values:
+            # The program uses settings as plain values (names, tags): a secret there would be written
+            # to state and output in plain text. Refuse it rather than leak it.
+            problems.append(
+                (
+                    key,
+                    "is set as a secret, but it is not a credential setting and the platform uses it in plain "
+                    "text (names, tags); set it without --secret "
+                    f"(credential settings: {', '.join(SECRET_SETTINGS) or 'none'})",
+                )
+            )
     for path, example in SECRET_SETTINGS.items():
         section, _, key = path.partition(".")
         full = f"{NAMESPACE}:{section}"

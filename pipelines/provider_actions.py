@@ -33,6 +33,10 @@ CFN_TYPES: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/eventTarget:EventTarget": ("AWS::Events::Rule",),
     "aws:cloudwatch/logGroup:LogGroup": ("AWS::Logs::LogGroup",),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("AWS::CloudWatch::Alarm",),
+    "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": ("AWS::Chatbot::SlackChannelConfiguration",),
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": ("AWS::Logs::MetricFilter",),
+    "aws:costexplorer/costAllocationTag:CostAllocationTag": (),  # no CloudFormation type: EXTRA
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ("AWS::ECR::Repository",),
     "aws:codebuild/project:Project": (),  # AWS::CodeBuild::Project publishes no handlers: EXTRA
     "aws:codebuild/webhook:Webhook": (),
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("AWS::EC2::SecurityGroup",),
@@ -102,6 +106,7 @@ PARTS = frozenset(
         "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy",
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
         "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:ecr/repositoryPolicy:RepositoryPolicy",
     }
 )
 
@@ -131,6 +136,13 @@ EXTRA: dict[str, dict[str, list[str]]] = {
         "read": ["codebuild:BatchGetProjects"],
         "update": ["codebuild:UpdateProject", "codebuild:BatchGetProjects", "iam:PassRole"],
         "delete": ["codebuild:DeleteProject"],
+    },
+    # Cost Explorer API reference: UpdateCostAllocationTagsStatus, ListCostAllocationTags.
+    "aws:costexplorer/costAllocationTag:CostAllocationTag": {
+        "create": ["ce:UpdateCostAllocationTagsStatus", "ce:ListCostAllocationTags"],
+        "read": ["ce:ListCostAllocationTags"],
+        "update": ["ce:UpdateCostAllocationTagsStatus"],
+        "delete": ["ce:UpdateCostAllocationTagsStatus"],
     },
     "aws:codebuild/webhook:Webhook": {
         "create": ["codebuild:CreateWebhook", "codebuild:BatchGetProjects"],

@@ -49,7 +49,10 @@ def test_only_this_trail_may_write_to_the_audit_bucket(any_plan):
     }
     assert sts["CloudTrailWrite"]["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
     assert sts["CloudTrailWrite"]["Resource"] == f"arn:aws:s3:::{bucket}/AWSLogs/{acct}/*"
-    assert sts["CloudTrailWrite"]["Condition"] == this_trail
+    # the guide's AWSCloudTrailWrite: the trail's ARN and the bucket-owner-full-control ACL
+    assert sts["CloudTrailWrite"]["Condition"] == {
+        "StringEquals": {**this_trail["StringEquals"], "s3:x-amz-acl": "bucket-owner-full-control"}
+    }
     assert sts["CloudTrailAclCheck"]["Condition"] == this_trail
 
 

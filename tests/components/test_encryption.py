@@ -47,11 +47,16 @@ def test_key_policies_name_their_principals_and_scope_services(any_plan):
         admin = statements.pop("AccountAdministration")
         assert admin["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
         volumes = statements.pop("NodeVolumesThroughEc2", None)
+        consumers = statements.pop("ConsumerAccountsDecrypt", None)
         for sid, st in statements.items():
             assert st["Effect"] == "Allow"
             assert set(st["Principal"]) == {"Service"}, sid
             assert "*" not in str(st["Principal"])
-            # every service statement is pinned to this account, by source account or ARN context
+            if sid == "EventBridgePublish":
+                # the EventBridge guide's statement has no condition: source conditions drop deliveries
+                assert "Condition" not in st
+                continue
+            # every other service statement is pinned to this account, by source account or ARN context
             assert account in str(st["Condition"]), sid
         domain = key.inputs["tags"]["data-domain"]
         if domain == "logs":
@@ -68,6 +73,12 @@ def test_key_policies_name_their_principals_and_scope_services(any_plan):
         elif domain == "models":
             # the approval events reach the encrypted topic and queue through EventBridge
             assert {s["Principal"]["Service"] for s in statements.values()} == {"events.amazonaws.com"}
+            # consumer accounts (staging's: prod) decrypt artifacts and images through S3 and ECR only
+            if consumers:
+                assert consumers["Condition"]["StringEquals"]["kms:ViaService"] == [
+                    "s3.eu-west-1.amazonaws.com",
+                    "ecr.eu-west-1.amazonaws.com",
+                ]
         else:
             # callers use data and cluster keys through their roles (kms:ViaService grants)
             assert statements == {}, domain

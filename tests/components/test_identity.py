@@ -116,19 +116,28 @@ def test_no_wildcard_action_and_resource_star_only_where_aws_requires_it(any_pla
                 assert actions - region_scoped <= set(WILDCARD_ONLY_ACTIONS) | unscoped_actions(), (rp.name, st["Sid"])
 
 
-def test_key_grants_name_the_exact_key_and_only_through_s3(any_plan):
+def test_key_grants_name_the_exact_key_and_only_through_a_service(any_plan):
     # moto checks KMS by action only: the key ARNs and the kms:ViaService scope are checked here.
     keys = any_plan.outputs["kmsKeyArns"]
-    via_s3 = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
-    for key, expected in (
-        ("training-recsys", {keys["data"], keys["models"]}),
-        ("feature-ingestion", {keys["data"]}),
-        ("model-publisher", {keys["models"]}),
-        ("model-approver", {keys["models"]}),
+    via = {
+        "s3": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+        # the online feature store (components/upstream/services.py ONLINE_STORE_VIA)
+        "sagemaker": {"StringLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"}},
+        # the approvals queue
+        "sqs": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+    }
+    for key, expected, services in (
+        ("training-recsys", {keys["data"], keys["models"]}, {"s3"}),
+        ("feature-ingestion", {keys["data"]}, {"s3", "sagemaker"}),
+        ("model-publisher", {keys["models"]}, {"s3", "sqs"}),
+        ("model-approver", {keys["models"]}, {"s3"}),
     ):
         kms = [st for st in statements(any_plan, key) if as_list(st["Action"])[0].startswith("kms:")]
         assert {st["Resource"] for st in kms} == expected, key
-        assert all(st["Condition"] == via_s3 for st in kms), key
+        assert sorted(map(str, (st["Condition"] for st in kms))) == sorted(
+            map(str, (via[s] for s in services for st in kms if st["Condition"] == via[s]))
+        ), key
+        assert {s for s in services if any(st["Condition"] == via[s] for st in kms)} == services, key
 
 
 def test_listing_is_limited_to_the_granted_prefix(any_plan):

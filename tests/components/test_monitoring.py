@@ -74,7 +74,7 @@ def test_topic_is_encrypted_and_admits_only_the_account_services(any_plan):
     assert st["Action"] == "sns:Publish" and st["Resource"] == topic.outputs["arn"]
     assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": any_plan.outputs["accountId"]}}
     protocols = sorted(s.inputs["protocol"] for s in any_plan.of_type("aws:sns/topicSubscription:TopicSubscription"))
-    assert protocols == (["email", "https"] if any_plan.stack == "prod" else ["email"])
+    assert protocols == ["email"]  # chat goes through AWS Chatbot, not an https subscription
 
 
 def test_every_log_group_is_encrypted_and_retained(any_plan):
@@ -93,7 +93,9 @@ def test_budget_notifies_on_forecast_and_actual_spend(any_plan):
     (budget,) = any_plan.of_type("aws:budgets/budget:Budget")
     b = budget.inputs
     assert b["limitAmount"] == {"dev": "1500.00", "staging": "4000.00", "prod": "25000.00"}[any_plan.stack]
-    assert b["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:environment${any_plan.stack}"]}]
+    # each example environment has its own account: the budget counts the account (budgetScope: account),
+    # not a tag that may not be an active cost allocation tag
+    assert "costFilters" not in b
     kinds = {(n["notificationType"], n["threshold"]) for n in b["notifications"]}
     assert kinds == {("FORECASTED", 100), ("ACTUAL", 80), ("ACTUAL", 100)}
     assert all(n["subscriberSnsTopicArns"] == [any_plan.outputs["alertTopicArn"]] for n in b["notifications"])
@@ -183,3 +185,15 @@ def test_monitoring_args_refuse_nonsense():
         MonitoringArgs(**base, monthly_budget_usd=0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         MonitoringArgs(**base, drift=[DriftAlarm("churn", "FeatureDrift", 1.5)])
+
+
+def test_a_shared_account_budget_counts_the_environment_tag_and_can_activate_it():
+    from pipelines.offline import plan_stack, read_stack_config
+
+    monitoring = {**__import__("json").loads(read_stack_config("dev").values["mlplatform:monitoring"])}
+    monitoring |= {"budgetScope": "tag", "activateEnvironmentTag": True}
+    plan = plan_stack("dev", overrides={"mlplatform:monitoring": monitoring})
+    (budget,) = plan.of_type("aws:budgets/budget:Budget")
+    assert budget.inputs["costFilters"] == [{"name": "TagKeyValue", "values": ["user:environment$dev"]}]
+    (tag,) = plan.of_type("aws:costexplorer/costAllocationTag:CostAllocationTag")
+    assert (tag.inputs["tagKey"], tag.inputs["status"]) == ("environment", "Active")

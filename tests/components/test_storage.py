@@ -63,7 +63,8 @@ def test_every_bucket_is_hardened(any_plan):
             # S3 server access logging can only deliver to SSE-S3 buckets
             assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
             assert statements["AllowServerAccessLogDelivery"]["Condition"] == {
-                "StringEquals": {"aws:SourceAccount": any_plan.outputs["accountId"]}
+                "StringEquals": {"aws:SourceAccount": any_plan.outputs["accountId"]},
+                "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::mlplatform-{any_plan.stack}-*"]},
             }
             assert not [r for r in any_plan.of_type(S3 + "bucketLogging:BucketLogging") if r.inputs["bucket"] == bucket]
             continue
@@ -78,9 +79,14 @@ def test_every_bucket_is_hardened(any_plan):
         assert statements["DenyOtherKmsKey"]["Condition"] == {
             "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": expected_key[zone]}
         }
-        assert statements["DenyOtherEncryption"]["Condition"] == {
-            "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
-        }
+        deny = statements["DenyOtherEncryption"]
+        assert deny["Condition"] == {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+        # every object of the bucket, but CloudTrail's SSE-S3 digests in the audit bucket
+        if zone == "audit":
+            digests = f"arn:aws:s3:::{bucket}/AWSLogs/{any_plan.outputs['accountId']}/CloudTrail-Digest/*"
+            assert deny["NotResource"] == [digests, f"arn:aws:s3:::{bucket}"]
+        else:
+            assert deny["Resource"] == f"arn:aws:s3:::{bucket}/*"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Settings that hold credentials come only from secret config, and stay secret through the program."""
+"""Settings that hold credentials come only from secret config and stay secret; secret config that the
+program would use in plain text is refused instead of leaked."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import json
 
 import pytest
 
-from infra.settings import OFFLINE_SECRET, SECRET_SETTINGS, SettingsError, parse
+from infra import settings as settings_module
+from infra.settings import OFFLINE_SECRET, SettingsError, parse
 from pipelines.cli import main
-from pipelines.offline import SECRET_PLACEHOLDER, engine_config, plan_stack, read_stack_config
+from pipelines.offline import SECRET_PLACEHOLDER, engine_config
 from tests.stacks.test_settings import values_of
 
 
@@ -16,44 +18,34 @@ def test_the_offline_placeholder_is_the_one_settings_accept():
     assert SECRET_PLACEHOLDER == OFFLINE_SECRET
 
 
-def test_a_plain_webhook_in_a_stack_file_is_refused_with_the_command_to_use():
-    values = values_of(
-        "dev",
-        monitoring={**json.loads(values_of("dev")["monitoring"]), "chatWebhooks": ["https://hooks.example.com/x"]},
-    )
+def test_a_credential_setting_in_plain_text_is_refused_with_the_command_to_use(monkeypatch):
+    # No setting is a credential today (chat goes through AWS Chatbot); the rule is shown on one.
+    monkeypatch.setattr(settings_module, "SECRET_SETTINGS", {"monitoring.alertEmails": "oncall@example.com"})
+    values = values_of("dev")
     with pytest.raises(SettingsError) as caught:
         parse("dev", values, secret=frozenset())
     (problem,) = caught.value.problems
-    assert problem[0] == "mlplatform:monitoring.chatWebhooks"
-    assert "pulumi config set --secret --path 'mlplatform:monitoring.chatWebhooks[0]'" in problem[1]
-    # the same value from secret config is accepted
-    assert parse("dev", values, secret=frozenset({"mlplatform:monitoring"})).monitoring.chat_webhooks
+    assert problem[0] == "mlplatform:monitoring.alertEmails"
+    assert "pulumi config set --secret --path 'mlplatform:monitoring.alertEmails[0]'" in problem[1]
+    assert parse("dev", values, secret=frozenset({"mlplatform:monitoring"}))  # from secret config: fine
 
 
-def test_every_secret_setting_is_a_setting():
-    from infra.settings import Settings
-    from tests.stacks.test_settings import _setting_paths
-
-    assert set(SECRET_SETTINGS) <= set(_setting_paths(Settings))
+def test_secret_config_the_program_would_write_in_plain_text_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        parse("dev", values_of("dev"), secret=frozenset({"mlplatform:owner"}))
+    (problem,) = caught.value.problems
+    assert problem[0] == "mlplatform:owner"
+    assert "is set as a secret, but it is not a credential setting" in problem[1]
+    assert "set it without --secret" in problem[1]
 
 
 def test_secure_values_nested_in_a_section_make_the_section_a_secret_key():
-    config = engine_config("mlplatform", "prod", {"mlplatform:monitoring": {"chatWebhooks": [{"secure": "v1:abc"}]}})
+    config = engine_config("mlplatform", "prod", {"mlplatform:monitoring": {"alertEmails": [{"secure": "v1:abc"}]}})
     assert config.secret_keys == {"mlplatform:monitoring"}
-    assert json.loads(config.values["mlplatform:monitoring"]) == {"chatWebhooks": [SECRET_PLACEHOLDER]}
+    assert json.loads(config.values["mlplatform:monitoring"]) == {"alertEmails": [SECRET_PLACEHOLDER]}
 
 
-def test_a_secret_webhook_stays_secret_in_the_plan():
-    assert "mlplatform:monitoring" in read_stack_config("prod").secret_keys  # prod has one, encrypted
-    plan = plan_stack("prod")
-    (chat,) = [
-        r for r in plan.of_type("aws:sns/topicSubscription:TopicSubscription") if r.inputs["protocol"] == "https"
-    ]
-    assert chat.inputs["endpoint"] == "[secret]"
-    assert "hooks." not in plan.to_json() and OFFLINE_SECRET not in plan.to_json()
-
-
-def test_the_cli_names_the_plain_secret_and_exits_2(tmp_path, capsys):
+def test_the_cli_refuses_a_secret_owner_and_exits_2_without_a_traceback(tmp_path, capsys):
     import shutil
 
     from pipelines.offline import REPO_ROOT
@@ -61,8 +53,7 @@ def test_the_cli_names_the_plain_secret_and_exits_2(tmp_path, capsys):
     shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path)
     shutil.copytree(REPO_ROOT / "stacks", tmp_path / "stacks")
     path = tmp_path / "stacks" / "Pulumi.dev.yaml"
-    path.write_text(path.read_text().replace("chatWebhooks: []", 'chatWebhooks: ["https://hooks.example.com/x"]'))
+    path.write_text(path.read_text().replace("mlplatform:owner: ml-platform", "mlplatform:owner:\n    secure: v1:abc"))
     assert main(["plan", "dev", "--project-dir", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "mlplatform:monitoring.chatWebhooks: holds credentials and must be a secret" in err
-    assert "Traceback" not in err
+    assert "mlplatform:owner: is set as a secret" in err and "Traceback" not in err

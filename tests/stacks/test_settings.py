@@ -278,9 +278,9 @@ BAD = [
     ),
     (
         "dev",
-        {"monitoring": {"chatWebhooks": ["http://insecure.example.com/hook"]}},
-        "mlplatform:monitoring.chatWebhooks[0]",
-        "an https:// URL",
+        {"monitoring": {"slackChannels": [{"workspaceId": "T0EXAMPLE1", "channelId": "#oncall"}]}},
+        "mlplatform:monitoring.slackChannels[0].channelId",
+        "a Slack channel id such as C0123ABCDE",
     ),
     (
         "dev",
@@ -360,12 +360,11 @@ def test_load_reads_the_engines_config_from_the_environment(monkeypatch):
         load()
     del config["mlplatform:regoin"]
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
-    # prod's chat webhook is secure: the engine says so in PULUMI_CONFIG_SECRET_KEYS, and without it
-    # the value would be plain text, which is refused
-    with pytest.raises(SettingsError, match=r"chatWebhooks: holds credentials and must be a secret"):
-        load()
-    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["mlplatform:monitoring"]))
     assert isinstance(load(), Settings)
+    # the engine's secret keys (PULUMI_CONFIG_SECRET_KEYS) are read too: a secret owner is refused
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["mlplatform:owner"]))
+    with pytest.raises(SettingsError, match=r"mlplatform:owner: is set as a secret"):
+        load()
 
 
 def test_account_ids_keep_their_leading_zeros():

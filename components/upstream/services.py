@@ -1,0 +1,61 @@
+"""How AWS services use the platform's keys and buckets, as their guides document it. Tests compare
+the rendered key and bucket policies with these statements (tests/components/test_delivery_paths.py).
+
+Sources: the CloudTrail user guide (create-kms-key-policy-for-cloudtrail, create-s3-bucket-policy-
+for-cloudtrail, encrypting-cloudtrail-log-files-with-aws-kms), the S3 user guide (enable-server-
+access-logging), the EventBridge user guide (eb-use-resource-based: targets encrypted with a customer
+key), the SageMaker developer guide (feature-store-security) and the botocore sagemaker model
+(OnlineStoreSecurityConfig.KmsKeyId), the EventBridge and SQS monitoring pages.
+"""
+
+from __future__ import annotations
+
+# CloudTrail on the logs key: encrypt (GenerateDataKey*), describe, and decrypt because the audit bucket
+# uses an S3 Bucket Key ("kms:Decrypt permissions are required to create or update a trail with SSE-KMS
+# encryption enabled"); "add an aws:SourceArn condition key ... aws:SourceAccount is also supported, but
+# not recommended".
+CLOUDTRAIL_KEY_ACTIONS = {"kms:GenerateDataKey*", "kms:DescribeKey", "kms:Decrypt"}
+CLOUDTRAIL_CONDITION = "aws:SourceArn"
+
+# EventBridge delivering to an SNS topic or SQS queue encrypted with a customer key: principal
+# events.amazonaws.com, kms:Decrypt and kms:GenerateDataKey, and no condition in the documented
+# statement (an AWS-authored construct library, MDAA, warns that source conditions drop deliveries
+# silently; the primary sentence could not be found: UNVERIFIED beyond the documented statement).
+EVENTBRIDGE_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+# "Digest files are encrypted with Amazon S3-managed encryption keys (SSE-S3)": the audit bucket must
+# accept SSE-S3 writes under the digest prefix. (A newer page mentions encrypting "digest files" with
+# the key; exempting the prefix is right either way.)
+DIGEST_PREFIX = "AWSLogs/{account}/CloudTrail-Digest/"
+
+# AWSCloudTrailWrite: s3:PutObject on AWSLogs/<account>/*, "s3:x-amz-acl": "bucket-owner-full-control",
+# "aws:SourceArn": the trail.
+CLOUDTRAIL_WRITE_CONDITIONS = {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": None}
+
+# S3 server access logs: principal logging.s3.amazonaws.com, s3:PutObject, conditions aws:SourceArn
+# (ArnLike, the source buckets) and aws:SourceAccount; the target bucket uses SSE-S3.
+ACCESS_LOG_PRINCIPAL = "logging.s3.amazonaws.com"
+
+# Feature Store online store with a customer key: PutRecord, GetRecord and DeleteRecord callers need
+# kms:Decrypt on it; the documented condition is StringLike kms:ViaService "sagemaker.*.amazonaws.com".
+ONLINE_STORE_VIA = "sagemaker.*.amazonaws.com"
+# AmazonSageMakerFeatureStoreAccess (v3): the offline store writes s3:PutObject, s3:GetBucketAcl and
+# s3:PutObjectAcl.
+OFFLINE_STORE_ACTIONS = {"s3:PutObject", "s3:GetBucketAcl", "s3:PutObjectAcl"}
+
+# Failures of a delivery path, by where they show (metric namespace, metric name, dimension):
+# EventBridge publishes FailedInvocations per rule only when non-zero; a dead-letter queue's depth is
+# SQS ApproximateNumberOfMessagesVisible; SNS NumberOfNotificationsFailed per topic; CloudTrail has no
+# delivery-failure metric (GetTrailStatus LatestDeliveryError only): its event count going silent is.
+FAILURE_METRICS = {
+    "rule": ("AWS/Events", "FailedInvocations", "RuleName"),
+    "dead-letter-queue": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
+    "topic": ("AWS/SNS", "NumberOfNotificationsFailed", "TopicName"),
+}
+
+# S3 Object Lock with a default retention: "PutObject requests ... require Content-MD5 or
+# x-amz-sdk-checksum-algorithm" (S3 user guide, object-lock-managing). botocore 1.36.0 sends a CRC32
+# checksum by default (request_checksum_calculation=when_supported): boto3 >= 1.36 (MLflow's S3 client)
+# and aiobotocore releases on botocore >= 1.36 (s3fs, DVC) upload to the locked artifacts bucket;
+# request_checksum_calculation=when_required breaks them.
+OBJECT_LOCK_MIN_BOTOCORE = "1.36.0"
