@@ -67,7 +67,7 @@ def platform_types() -> list[str]:
 
 
 def state_bucket_pattern(scope: Scope) -> str:
-    """The Pulumi state bucket the bootstrap creates (bootstrap/__main__.py names it so)."""
+    """The Pulumi state bucket the bootstrap creates (bootstrap/account.py names it so)."""
     return f"arn:{scope.partition}:s3:::{scope.prefix}pulumi-state-*"
 
 
