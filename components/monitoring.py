@@ -16,6 +16,7 @@ import pulumi
 
 from components.conventions import physical_name, stateful_options
 from components.documents import Statement, document
+from components.upstream.services import FAILURE_METRICS
 
 DRIFT_NAMESPACE = "MLPlatform/ModelQuality"
 FEATURE_STORE_NAMESPACE = "AWS/SageMaker/FeatureStore"
@@ -306,52 +307,29 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                     missing="notBreaching",
                 )
             )
-    for rule in args.event_rules:
+    # Failures of every delivery path (components/upstream/services.py FAILURE_METRICS).
+    paths = [
+        ("rule", r, "EventBridge could not deliver events of {} to a target", "delivery") for r in args.event_rules
+    ]
+    paths += [
+        ("dead-letter-queue", q, "Undeliverable messages wait in {}", "dead-letters") for q in args.dead_letter_queues
+    ]
+    paths += [("topic", t, "SNS could not deliver notifications of {}", "notifications-failed") for t in args.topics]
+    for kind, name, description, key in paths:
+        namespace, metric, dimension = FAILURE_METRICS[kind]
         specs.append(
             dict(
-                key=f"delivery-{rule.removeprefix(f'mlplatform-{args.environment}-')}",
-                description=f"EventBridge could not deliver events of {rule} to a target",
-                namespace="AWS/Events",
-                metric="FailedInvocations",
-                dimensions={"RuleName": rule},
-                statistic="Sum",
+                key=f"{key}-{name.removeprefix(f'mlplatform-{args.environment}-')}",
+                description=description.format(name),
+                namespace=namespace,
+                metric=metric,
+                dimensions={dimension: name},
+                statistic="Maximum" if kind == "dead-letter-queue" else "Sum",
                 period=300,
                 evaluation_periods=1,
                 threshold=0,
                 comparison="GreaterThanThreshold",
-                # published only when non-zero (EventBridge monitoring docs): no data is no failure
-                missing="notBreaching",
-            )
-        )
-    for queue in args.dead_letter_queues:
-        specs.append(
-            dict(
-                key=f"dead-letters-{queue.removeprefix(f'mlplatform-{args.environment}-')}",
-                description=f"Undeliverable messages wait in {queue}",
-                namespace="AWS/SQS",
-                metric="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": queue},
-                statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison="GreaterThanThreshold",
-                missing="notBreaching",
-            )
-        )
-    for topic in args.topics:
-        specs.append(
-            dict(
-                key=f"notifications-failed-{topic.removeprefix(f'mlplatform-{args.environment}-')}",
-                description=f"SNS could not deliver notifications of {topic}",
-                namespace="AWS/SNS",
-                metric="NumberOfNotificationsFailed",
-                dimensions={"TopicName": topic},
-                statistic="Sum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison="GreaterThanThreshold",
+                # FailedInvocations is published only when non-zero: no data is no failure
                 missing="notBreaching",
             )
         )
