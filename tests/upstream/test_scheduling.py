@@ -117,3 +117,46 @@ def test_the_example_rayjob_gpu_workers_fit_every_gpu_pool(stack):
             assert why_not(Placement.of(template["spec"]), node) == [], (name, pool)
         # Running training must not be disrupted by consolidation.
         assert template["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
+
+
+def test_gpu_alerts_and_dashboard_read_the_labels_the_exporter_really_keeps():
+    """dcgm-exporter labels a GPU's metrics with the pod using it (pod, namespace, container); with the
+    chart's default honorLabels: false Prometheus renames them exported_pod, ... (charts.py). Rules and
+    panels that group DCGM metrics by pod or namespace need honorLabels on, and label values must be
+    the exporters' own (kube-state-metrics phases are capitalised; nvidia.com/gpu is nvidia_com_gpu)."""
+    import json as _json
+    import re
+
+    from components.cluster_observability import GPU_RULES, dcgm_values
+    from pipelines.offline import REPO_ROOT
+
+    monitor = merge(charts.DCGM_EXPORTER["4.1.1"], dcgm_values())["serviceMonitor"]
+    panels = _json.loads((REPO_ROOT / "dashboards" / "gpu.json").read_text())["panels"]
+    exprs = [r["expr"] for r in GPU_RULES] + [t["expr"] for p in panels for t in p["targets"]]
+    dcgm = [e for e in exprs if "DCGM_" in e]
+    uses_pod_labels = [e for e in dcgm if re.search(r"\b(pod|namespace)\b", e)]
+    assert uses_pod_labels, "the GPU rules group DCGM metrics by pod"
+    assert monitor["honorLabels"] is True
+    assert not any("exported_" in e for e in exprs)
+    facts = charts.KUBE_PROMETHEUS_STACK["80.7.0"]
+    for expr in exprs:
+        for phase in re.findall(r'phase\s*=\s*"([^"]+)"', expr):
+            assert phase in facts["pod_phases"], expr
+        for resource in re.findall(r'resource\s*=\s*"([^"]+)"', expr):
+            assert resource == facts["gpu_resource_label"], expr
+
+
+def test_every_gpu_alert_reaches_a_receiver_that_notifies(any_plan):
+    from components.cluster_observability import GPU_RULES
+    from pipelines.semantics.alertmanager import notifies, route
+
+    values = next(r for r in any_plan.of_type(RELEASE) if r.inputs["name"] == "kube-prometheus-stack").inputs["values"]
+    config = values["alertmanager"]["config"]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    for rule in GPU_RULES:
+        labels = {"alertname": rule["alert"], **rule["labels"], "namespace": "recsys"}
+        reached = route(config["route"], labels)
+        assert reached and all(notifies(receivers[r]) for r in reached), (rule["alert"], reached)
+    # Watchdog (the always-firing heartbeat) is the one alert that goes nowhere
+    assert route(config["route"], {"alertname": "Watchdog"}) == ["null"]
+    assert not notifies(receivers["null"])
