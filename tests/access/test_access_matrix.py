@@ -326,3 +326,24 @@ def test_a_teams_service_account_reaches_only_its_own_runs(labs, stack):
         assert lab.attempt(role, put("artifacts", f"experiments/{team}/sa-check")) is None, team
         for other in set(teams) - {team}:
             assert lab.attempt(role, put("artifacts", f"experiments/{other}/sa-check")) == DENIED, (team, other)
+
+
+# Invariants of the platform's data, stated on their own (not from infra/access.py): every role of
+# the stack is tried, so a wrong matrix row (and the README table generated from it) cannot pass.
+INVARIANTS = [
+    ("writes the raw zone", put("raw", "data/invariant"), set()),  # producers outside the platform
+    ("writes curated data", put("curated", "data/invariant"), {"feature-ingestion"}),
+    ("writes a model version", put("artifacts", "models/churn/invariant"), {"model-publisher"}),
+    ("approves a model package", registry("approve"), {"model-approver"}),
+    ("deletes curated data", delete("curated"), set()),
+    ("deletes a model version", delete("artifacts", MODEL), set()),
+    ("reads raw data", get("raw"), {"feature-ingestion"}),
+]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize(("what", "call", "who"), INVARIANTS, ids=[i[0] for i in INVARIANTS])
+def test_only_the_intended_roles_can(labs, stack, what, call, who):
+    lab = labs.get(stack)
+    able = {role for role in lab.plan.outputs["roleArns"] if lab.attempt(role, call) is None}
+    assert able == who, f"in {stack}, {sorted(able)} {what}; only {sorted(who) or 'nobody'} may"
