@@ -246,3 +246,23 @@ def test_every_policy_fits_the_iam_size_quotas(any_plan):
         assert size(p.inputs["policy"]) <= 6_144, p.name
     for r in any_plan.of_type(ROLE):
         assert size(r.inputs["assumeRolePolicy"]) <= 2_048, r.name  # the default trust-policy quota
+
+
+def test_every_service_trust_names_its_source(any_plan):
+    """Confused deputy: a service may assume a role only for this account's (or this resource's)
+    requests. EC2 sets no source context (instance roles take none); EKS Pod Identity is pinned by the
+    cluster session tag it sends; every other service by aws:SourceArn or aws:SourceAccount."""
+    account = any_plan.outputs["accountId"]
+    for role in any_plan.of_type(ROLE):
+        for st in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            services = as_list((st.get("Principal") or {}).get("Service") or [])
+            if not services or services == ["ec2.amazonaws.com"]:
+                continue
+            condition = json.dumps(st.get("Condition", {}))
+            if services == ["pods.eks.amazonaws.com"]:
+                assert "aws:RequestTag/eks-cluster-arn" in condition, role.name
+            else:
+                assert "aws:SourceArn" in condition or f'"aws:SourceAccount": "{account}"' in condition, (
+                    role.name,
+                    services,
+                )
