@@ -96,6 +96,8 @@ def _scopes(scope: Scope) -> dict[str, list[str]]:
         ],
         "budgets": [f"arn:{p}:budgets::{a}:budget/{scope.prefix}*"],
         "codebuild": [f"arn:{p}:codebuild:{r}:{a}:project/{scope.prefix}*"],
+        # Service Authorization Reference, AWS Chatbot resource type ChatbotConfiguration:
+        # arn:${Partition}:chatbot::${Account}:chat-configuration/${ConfigurationType}/${ChatbotConfigurationName}
         "chatbot": [f"arn:{p}:chatbot::{a}:chat-configuration/slack-channel/{scope.prefix}*"],
     }
 

@@ -23,7 +23,8 @@ from components.identity import service_role, service_trust
 # The workflows whose jobs may start a runner (their `name:`), so another workflow of the repository
 # cannot get a machine inside the VPC (webhook filter WORKFLOW_NAME, CodeBuild github-webhook docs).
 RUNNER_WORKFLOWS = ("pull-request", "deploy", "drift")
-# Ubuntu, as GitHub's own runners (actions/setup-python supports the runner images of GitHub).
+# CodeBuild user guide ("Docker images provided by CodeBuild"): standard:7.0 is Ubuntu 22.04, like
+# GitHub's own runners, which actions/setup-python supports (not verified on a live runner).
 IMAGE = "aws/codebuild/standard:7.0"
 
 

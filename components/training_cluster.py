@@ -22,6 +22,8 @@ from components.upstream.eks import MANAGED_NODE_GROUP_POLICIES
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# EKS user guide (access-policy-permissions): AmazonEKSAdminViewPolicy "grants access to list/view all
+# resources in a cluster, including Secrets" (unlike AmazonEKSViewPolicy).
 ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 MANAGED = "arn:aws:iam::aws:policy/"
 

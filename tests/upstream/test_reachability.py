@@ -11,7 +11,14 @@ from components.upstream import charts
 from pipelines.semantics.netpol import Endpoint, Policy, allowed
 from tests.plans import STACKS, stack_plan
 
-RAY = charts.KUBERAY["1.5.1"]
+
+def pinned(plan, release: str, facts: dict) -> dict:
+    """The facts of the chart version the plan installs (settings refuse a version without facts)."""
+    (r,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == release]
+    return facts[r.inputs["version"]]
+
+
+RAY = charts.KUBERAY["1.5.1"]  # the example stacks' pin; each test re-reads the plan's own
 PROMETHEUS = charts.KUBE_PROMETHEUS_STACK["80.7.0"]["prometheus_labels"]
 
 
@@ -52,6 +59,8 @@ def submitter(ns):
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_flows_the_platform_needs_get_through(stack):
     plan = stack_plan(stack)
+    assert pinned(plan, "kuberay-operator", charts.KUBERAY) == RAY
+    assert pinned(plan, "kube-prometheus-stack", charts.KUBE_PROMETHEUS_STACK)["prometheus_labels"] == PROMETHEUS
     pols = policies(plan)
     for team in teams(plan):
         needed = [

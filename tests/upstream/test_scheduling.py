@@ -119,7 +119,8 @@ def test_the_example_rayjob_gpu_workers_fit_every_gpu_pool(stack):
         assert template["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
 
 
-def test_gpu_alerts_and_dashboard_read_the_labels_the_exporter_really_keeps():
+@pytest.mark.parametrize("stack", STACKS)
+def test_gpu_alerts_and_dashboard_read_the_labels_the_exporter_really_keeps(stack):
     """dcgm-exporter labels a GPU's metrics with the pod using it (pod, namespace, container); with the
     chart's default honorLabels: false Prometheus renames them exported_pod, ... (charts.py). Rules and
     panels that group DCGM metrics by pod or namespace need honorLabels on, and label values must be
@@ -127,10 +128,12 @@ def test_gpu_alerts_and_dashboard_read_the_labels_the_exporter_really_keeps():
     import json as _json
     import re
 
-    from components.cluster_observability import GPU_RULES, dcgm_values
+    from components.cluster_observability import GPU_RULES
     from pipelines.offline import REPO_ROOT
 
-    monitor = merge(charts.DCGM_EXPORTER["4.1.1"], dcgm_values())["serviceMonitor"]
+    plan = stack_plan(stack)
+    values, version = release_values(plan, "dcgm-exporter")
+    monitor = merge(charts.DCGM_EXPORTER[version], values)["serviceMonitor"]
     panels = _json.loads((REPO_ROOT / "dashboards" / "gpu.json").read_text())["panels"]
     exprs = [r["expr"] for r in GPU_RULES] + [t["expr"] for p in panels for t in p["targets"]]
     dcgm = [e for e in exprs if "DCGM_" in e]
@@ -138,7 +141,7 @@ def test_gpu_alerts_and_dashboard_read_the_labels_the_exporter_really_keeps():
     assert uses_pod_labels, "the GPU rules group DCGM metrics by pod"
     assert monitor["honorLabels"] is True
     assert not any("exported_" in e for e in exprs)
-    facts = charts.KUBE_PROMETHEUS_STACK["80.7.0"]
+    facts = charts.KUBE_PROMETHEUS_STACK[release_values(plan, "kube-prometheus-stack")[1]]
     for expr in exprs:
         for phase in re.findall(r'phase\s*=\s*"([^"]+)"', expr):
             assert phase in facts["pod_phases"], expr
