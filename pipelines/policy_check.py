@@ -38,7 +38,7 @@ class Violation:
 
 
 def _options(r: Resource) -> PolicyResourceOptions:
-    return PolicyResourceOptions(
+    opts = PolicyResourceOptions(
         protect=bool(r.options.get("protect")),
         ignore_changes=list(r.options.get("ignoreChanges", [])),
         delete_before_replace=r.options.get("deleteBeforeReplace"),
@@ -47,6 +47,10 @@ def _options(r: Resource) -> PolicyResourceOptions:
         additional_secret_outputs=list(r.options.get("additionalSecretOutputs", [])),
         parent=r.parent,
     )
+    # The engine does not send retainOnDelete to policy packs (AnalyzerResourceOptions of pulumi
+    # 3.272.0 has no such field); the offline plan records it, so offline checks can see it.
+    opts.retain_on_delete = bool(r.options.get("retainOnDelete"))
+    return opts
 
 
 def evaluate(plan: Plan, rules: Sequence | None = None) -> list[Violation]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from infra.policies.framework import as_json, as_list, is_prod, resource_rule, stack_rule
 from infra.settings import SUPPORTED_KUBERNETES_VERSIONS
 
@@ -90,7 +92,25 @@ def ecr_kms(args):
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 
 
-@resource_rule("karpenter-gpu-pool-guardrails", "GPU NodePools carry the GPU taint and a GPU limit", [NODEPOOL])
+GPU_IDLE_MAX_MINUTES = 30
+
+
+def duration_minutes(value: object) -> float | None:
+    """A Karpenter duration (Go's syntax: "30s", "5m", "1h30m") in minutes; None for "Never" or junk."""
+    text, total = str(value), 0.0
+    match = re.fullmatch(r"((?:\d+(?:\.\d+)?[hms])+)", text)
+    if not match:
+        return None
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)([hms])", text):
+        total += float(number) * {"h": 60, "m": 1, "s": 1 / 60}[unit]
+    return total
+
+
+@resource_rule(
+    "karpenter-gpu-pool-guardrails",
+    f"GPU NodePools carry the GPU taint and a GPU limit, and scale to zero within {GPU_IDLE_MAX_MINUTES} minutes",
+    [NODEPOOL],
+)
 def gpu_pools(args):
     spec = args.props.get("spec") or {}
     template = (spec.get("template") or {}).get("spec") or {}
@@ -106,6 +126,17 @@ def gpu_pools(args):
         yield "GPU pools must taint nodes nvidia.com/gpu:NoSchedule so only GPU jobs land there"
     if "nvidia.com/gpu" not in (spec.get("limits") or {}):
         yield "GPU pools must cap limits.nvidia.com/gpu"
+    if spec.get("replicas") is not None:
+        yield "GPU pools must not keep static replicas: an idle pool must reach zero nodes"
+    disruption = spec.get("disruption") or {}
+    if disruption.get("consolidationPolicy") not in ("WhenEmpty", "WhenEmptyOrUnderutilized"):
+        yield "GPU pools must set disruption.consolidationPolicy so empty nodes are removed"
+    idle = duration_minutes(disruption.get("consolidateAfter"))
+    if idle is None or idle > GPU_IDLE_MAX_MINUTES:
+        yield (
+            f"GPU pools must set disruption.consolidateAfter to at most {GPU_IDLE_MAX_MINUTES}m "
+            f"(not {disruption.get('consolidateAfter')!r}): idle GPUs are the largest cost"
+        )
 
 
 NS = "kubernetes:core/v1:Namespace"

@@ -26,6 +26,15 @@ def required_tags(args):
 @stack_rule("stateful-protected", "In staging and prod, stateful resources are protected and retained")
 def stateful_protected(args):
     for r in args.resources:
-        protected_stack = stack_of(r.urn).split("-")[0] in PROTECTED_STACKS
-        if r.resource_type in STATEFUL_TYPES and protected_stack and not r.opts.protect:
+        if r.resource_type not in STATEFUL_TYPES or stack_of(r.urn).split("-")[0] not in PROTECTED_STACKS:
+            continue
+        if not r.opts.protect:
             yield f"{r.resource_type} {r.name} must be protected in {stack_of(r.urn)}", r.urn
+        # `pulumi preview` does not pass retainOnDelete to policy packs (pulumi 3.272.0's
+        # AnalyzerResourceOptions has no such field), so only the offline check sees it: None there.
+        if getattr(r.opts, "retain_on_delete", None) is False:
+            yield (
+                f"{r.resource_type} {r.name} must be retained on delete in {stack_of(r.urn)} "
+                "(a removed stack must not delete its data)",
+                r.urn,
+            )

@@ -1,74 +1,689 @@
-"""Each check inside a multi-check rule, with a case that fails only because of that one check and a
-case that passes once it is fixed."""
+"""Every check inside every rule, on both sides: a resource that passes every check of its rule, and
+for each check one edit of it that fails that check alone (exactly one violation, whose message
+names the fix). Exemptions get edits that must still pass. A rule gains a check => a test below
+counts the rule's conditions and asks for the missing case."""
 
 from __future__ import annotations
 
+import ast
+import copy
+import inspect
+import json
+from dataclasses import dataclass, field
+
 import pytest
 
+from infra.policies import compute, identity, ml, observability, stack, storage
+from infra.policies.compute import GPU_IDLE_MAX_MINUTES
 from infra.policies.rules import RULES
+from pipelines.plan import Resource
 from pipelines.policy_check import evaluate
-from tests.policies.test_rules import doc, plan_of, res
+from tests.policies.test_rules import plan_of, res
 
 RULES_BY_ID = {r.name: r for r in RULES}
-CLUSTER = "arn:aws:eks:eu-west-1:111111111111:cluster/mlplatform-dev-training"
-POD_TRUST = {
-    "Sid": "Pods",
-    "Effect": "Allow",
-    "Principal": {"Service": "pods.eks.amazonaws.com"},
-    "Action": ["sts:AssumeRole", "sts:TagSession"],
-    "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": CLUSTER}},
+DELETE = object()
+JSON_PROPS = ("policy", "assumeRolePolicy", "resourcePolicy")  # the provider takes documents as JSON strings
+ACCOUNT = "111111111111"
+CLUSTER_ARN = f"arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/mlplatform-dev-training"
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+GITHUB = "token.actions.githubusercontent.com"
+S3 = "aws:s3/"
+
+
+def edited(props: dict, changes: dict) -> dict:
+    """A deep copy of ``props`` with each path set, or removed with DELETE: "a.b.0.c", or a tuple of
+    parts for keys that contain dots."""
+    out = copy.deepcopy(props)
+    for path, value in changes.items():
+        *parents, last = path if isinstance(path, tuple) else path.split(".")
+        node = out
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        key = int(last) if isinstance(node, list) else last
+        if value is DELETE:
+            del node[key]
+        else:
+            node[key] = value
+    return out
+
+
+def resource(type_: str, props: dict, **kw) -> Resource:
+    return res(type_, {k: json.dumps(v) if k in JSON_PROPS else v for k, v in props.items()}, **kw)
+
+
+@dataclass
+class Checks:
+    """One resource rule: its type, props that pass, the stack they are planned in, the edits that must
+    fail (label -> (changes, message)) and the edits that must still pass (exemptions)."""
+
+    type: str
+    good: dict
+    fails: dict[str, tuple[dict, str]]
+    passes: dict[str, dict] = field(default_factory=dict)
+    stack: str = "dev"
+
+
+def doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+TLS_DENY = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": "*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
+READ = {"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/r"}, "Action": "x:Get"}
 EBS = {
     "Sid": "NodeVolumes",
     "Effect": "Allow",
     "Principal": {"AWS": "*"},
     "Action": ["kms:Decrypt", "kms:CreateGrant"],
     "Resource": "*",
+    "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}},
+}
+OIDC = {
+    "Sid": "GitHub",
+    "Effect": "Allow",
+    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"},
+    "Action": "sts:AssumeRoleWithWebIdentity",
     "Condition": {
-        "StringEquals": {"kms:CallerAccount": "111111111111", "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}
+        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:acme/ml:environment:dev"}
     },
+}
+POD = {
+    "Sid": "Pods",
+    "Effect": "Allow",
+    "Principal": {"Service": "pods.eks.amazonaws.com"},
+    "Action": ["sts:AssumeRole", "sts:TagSession"],
+    "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": CLUSTER_ARN}},
+}
+GPU_POOL = {
+    "metadata": {"name": "a100"},
+    "spec": {
+        "template": {
+            "spec": {
+                "requirements": [{"key": "karpenter.k8s.aws/instance-gpu-manufacturer", "values": ["nvidia"]}],
+                "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+            }
+        },
+        "limits": {"nvidia.com/gpu": "8"},
+        "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5m"},
+    },
+}
+SSE = {
+    "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY},
+    "bucketKeyEnabled": True,
+}
+
+RESOURCE_RULES: dict[str, Checks] = {
+    "s3-public-access-block": Checks(
+        S3 + "bucketPublicAccessBlock:BucketPublicAccessBlock",
+        {"bucket": "b"}
+        | {f: True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls")}
+        | {"restrictPublicBuckets": True},
+        {
+            f: ({f: False}, f"must set {f} to true")
+            for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        }
+        | {"flag missing": ({"restrictPublicBuckets": DELETE}, "restrictPublicBuckets")},
+    ),
+    "s3-sse-kms": Checks(
+        S3 + "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        {"bucket": "mlplatform-dev-raw", "rules": [SSE]},
+        {
+            "SSE-S3": (
+                {"rules.0.applyServerSideEncryptionByDefault.sseAlgorithm": "AES256"},
+                "use sseAlgorithm aws:kms",
+            ),
+            "AWS key": ({"rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId": DELETE}, "customer key"),
+            "no bucket key": ({"rules.0.bucketKeyEnabled": False}, "enable bucketKeyEnabled"),
+        },
+        passes={
+            # S3 delivers server access logs only to SSE-S3 buckets (the exemption, and only for that bucket)
+            "access-log bucket on SSE-S3": {
+                "bucket": "mlplatform-dev-access-logs",
+                "rules.0.applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"},
+            },
+        },
+    ),
+    "s3-versioning": Checks(
+        S3 + "bucketVersioning:BucketVersioning",
+        {"bucket": "b", "versioningConfiguration": {"status": "Enabled"}},
+        {"suspended": ({"versioningConfiguration.status": "Suspended"}, "status to Enabled")},
+    ),
+    "s3-acls-disabled": Checks(
+        S3 + "bucketOwnershipControls:BucketOwnershipControls",
+        {"bucket": "b", "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+        {"ACLs on": ({"rule.objectOwnership": "BucketOwnerPreferred"}, "BucketOwnerEnforced")},
+    ),
+    "s3-tls-only": Checks(
+        S3 + "bucketPolicy:BucketPolicy",
+        {"bucket": "b", "policy": doc(READ, TLS_DENY)},
+        {
+            "allow, not deny": ({"policy.Statement.1.Effect": "Allow"}, "aws:SecureTransport = false"),
+            "denies TLS requests": (
+                {"policy.Statement.1.Condition.Bool.aws:SecureTransport": "true"},
+                "aws:SecureTransport = false",
+            ),
+            "no such statement": ({"policy.Statement": [READ]}, "aws:SecureTransport = false"),
+        },
+    ),
+    "s3-no-public-principal": Checks(
+        S3 + "bucketPolicy:BucketPolicy",
+        {"bucket": "b", "policy": doc(READ, TLS_DENY)},  # Deny with Principal '*' is what TLS-only needs
+        {
+            "anyone": ({"policy.Statement.0.Principal": "*"}, "statement Read allows Principal '*'"),
+            "any AWS principal among others": (
+                {"policy.Statement.0.Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "*"]}},
+                "allows Principal '*'",
+            ),
+        },
+    ),
+    "kms-rotation": Checks(
+        "aws:kms/key:Key",
+        {"enableKeyRotation": True},
+        {"off": ({"enableKeyRotation": False}, "enableKeyRotation"), "unset": ({"enableKeyRotation": DELETE}, "true")},
+    ),
+    "kms-no-wildcard-principal": Checks(
+        "aws:kms/key:Key",
+        {"enableKeyRotation": True, "policy": doc(READ, EBS)},
+        {
+            "any account": (
+                {"policy.Statement.1.Condition": {"StringEquals": {"kms:ViaService": "ec2.eu-west-1.amazonaws.com"}}},
+                "NodeVolumes allows Principal '*'",
+            ),
+            "any service": (
+                {"policy.Statement.1.Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT}}},
+                "NodeVolumes allows Principal '*'",
+            ),
+            "pattern, not equality": (
+                {"policy.Statement.1.Condition": {"StringLike": EBS["Condition"]["StringEquals"]}},
+                "without StringEquals kms:CallerAccount and kms:ViaService",
+            ),
+        },
+        passes={"deny to anyone": {"policy.Statement.1": {**EBS, "Effect": "Deny", "Condition": {}}}},
+    ),
+    "kms-no-lockout-bypass": Checks(
+        "aws:kms/key:Key",
+        {"enableKeyRotation": True, "bypassPolicyLockoutSafetyCheck": False},
+        {"bypassed": ({"bypassPolicyLockoutSafetyCheck": True}, "remove bypassPolicyLockoutSafetyCheck")},
+    ),
+    "iam-no-star-action": Checks(
+        "aws:iam/rolePolicy:RolePolicy",
+        {"name": "r", "policy": doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn"})},
+        {"star": ({"policy.Statement.0.Action": ["s3:GetObject", "*"]}, "statement Read allows Action '*'")},
+        passes={"deny everything": {"policy.Statement.0.Effect": "Deny", "policy.Statement.0.Action": "*"}},
+    ),
+    "iam-no-unscoped-resource": Checks(
+        "aws:iam/rolePolicy:RolePolicy",
+        {
+            "name": "mlplatform-dev-node",
+            "policy": doc(
+                {"Sid": "Login", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                {
+                    "Sid": "Nodes",
+                    "Effect": "Allow",
+                    "Action": "ec2:TerminateInstances",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+                },
+            ),
+        },
+        {
+            "a named-resource action": (
+                {"policy.Statement.0.Action": ["ecr:GetAuthorizationToken", "s3:GetObject"]},
+                "Login grants s3:GetObject on Resource '*'",
+            ),
+            "regional action in every region": (
+                {"policy.Statement.1.Condition": DELETE},
+                "Nodes grants ec2:TerminateInstances",
+            ),
+        },
+        passes={
+            "a boundary (a ceiling, not a grant)": {
+                "name": "mlplatform-dev-ci-boundary",
+                "policy.Statement.0.Action": "s3:GetObject",
+            }
+        },
+    ),
+    "iam-no-admin-attachments": Checks(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"},
+        {
+            name: ({"policyArn": f"arn:aws:iam::aws:policy/{name}"}, "must not be attached")
+            for name in ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
+        },
+    ),
+    "iam-oidc-trust-conditions": Checks(
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": doc(OIDC)},
+        {
+            "no aud": (
+                {("assumeRolePolicy", "Statement", "0", "Condition", "StringEquals", f"{GITHUB}:aud"): DELETE},
+                f"must condition {GITHUB}:aud",
+            ),
+            "no sub": (
+                {("assumeRolePolicy", "Statement", "0", "Condition", "StringEquals", f"{GITHUB}:sub"): DELETE},
+                f"must condition {GITHUB}:sub",
+            ),
+            "wildcard sub": (
+                {
+                    ("assumeRolePolicy", "Statement", "0", "Condition", "StringEquals", f"{GITHUB}:sub"): DELETE,
+                    "assumeRolePolicy.Statement.0.Condition.StringLike": {f"{GITHUB}:sub": "repo:acme/ml:*"},
+                },
+                "a wildcard sub admits any branch or fork",
+            ),
+        },
+    ),
+    "iam-pod-identity-trust": Checks(
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": doc(POD)},
+        {
+            "another service": (
+                {"assumeRolePolicy.Statement.0.Principal.Service": ["pods.eks.amazonaws.com", "ec2.amazonaws.com"]},
+                "mixes pods.eks.amazonaws.com",
+            ),
+            "no TagSession": (
+                {"assumeRolePolicy.Statement.0.Action": "sts:AssumeRole"},
+                "needs sts:AssumeRole and sts:TagSession",
+            ),
+            "any cluster": ({"assumeRolePolicy.Statement.0.Condition": {}}, "aws:RequestTag/eks-cluster-arn"),
+            "wildcard cluster": (
+                {"assumeRolePolicy.Statement.0.Condition.StringEquals.aws:RequestTag/eks-cluster-arn": "arn:*"},
+                "aws:RequestTag/eks-cluster-arn",
+            ),
+        },
+    ),
+    "eks-secrets-encryption": Checks(
+        "aws:eks/cluster:Cluster",
+        {"encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": KEY}}},
+        {
+            "no secrets": ({"encryptionConfig.resources": []}, "resources [secrets]"),
+            "no key": ({"encryptionConfig.provider": {}}, "the cluster key"),
+        },
+    ),
+    "eks-control-plane-logs": Checks(
+        "aws:eks/cluster:Cluster",
+        {"enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"]},
+        {"no audit": ({"enabledClusterLogTypes": ["api", "authenticator", "controllerManager", "scheduler"]}, "audit")},
+    ),
+    "eks-no-public-endpoint-in-prod": Checks(
+        "aws:eks/cluster:Cluster",
+        {"vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True}},
+        {
+            "public in prod": ({"vpcConfig.endpointPublicAccess": True}, "endpointPublicAccess to false"),
+            "unset in prod (the provider defaults to public)": (
+                {"vpcConfig.endpointPublicAccess": DELETE},
+                "endpointPublicAccess to false",
+            ),
+        },
+        stack="prod",
+    ),
+    "eks-supported-version": Checks(
+        "aws:eks/cluster:Cluster", {"version": "1.34"}, {"old": ({"version": "1.24"}, "1.24 is not supported")}
+    ),
+    "eks-api-authentication": Checks(
+        "aws:eks/cluster:Cluster",
+        {"accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}},
+        {
+            "aws-auth ConfigMap": ({"accessConfig.authenticationMode": "API_AND_CONFIG_MAP"}, "authenticationMode"),
+            "creator is admin": ({"accessConfig.bootstrapClusterCreatorAdminPermissions": True}, "bootstrapCluster"),
+            "creator admin by default": (
+                {"accessConfig.bootstrapClusterCreatorAdminPermissions": DELETE},
+                "bootstrapClusterCreatorAdminPermissions to false",
+            ),
+        },
+    ),
+    "ec2-imdsv2-hop-limit-1": Checks(
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}},
+        {
+            "IMDSv1": ({"metadataOptions.httpTokens": "optional"}, "httpTokens to required"),
+            "pods reach IMDS": ({"metadataOptions.httpPutResponseHopLimit": 2}, "httpPutResponseHopLimit to 1"),
+        },
+    ),
+    "ec2-encrypted-volumes": Checks(
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": KEY}}]},
+        {
+            "plain": ({"blockDeviceMappings.0.ebs.encrypted": "false"}, "/dev/xvda: set ebs.encrypted"),
+            "unset": ({"blockDeviceMappings.0.ebs.encrypted": DELETE}, "/dev/xvda: set ebs.encrypted"),
+        },
+    ),
+    "ecr-immutable-tags": Checks(
+        "aws:ecr/repository:Repository",
+        {"imageTagMutability": "IMMUTABLE"},
+        {"mutable": ({"imageTagMutability": "MUTABLE"}, "IMMUTABLE")},
+    ),
+    "ecr-scan-on-push": Checks(
+        "aws:ecr/repository:Repository",
+        {"imageScanningConfiguration": {"scanOnPush": True}},
+        {"off": ({"imageScanningConfiguration.scanOnPush": False}, "scanOnPush to true")},
+    ),
+    "ecr-kms": Checks(
+        "aws:ecr/repository:Repository",
+        {"encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY}]},
+        {
+            "AES256": ({"encryptionConfigurations.0.encryptionType": "AES256"}, "KMS with the models key"),
+            "AWS-managed key": ({"encryptionConfigurations.0.kmsKey": DELETE}, "KMS with the models key"),
+            "unset": ({"encryptionConfigurations": []}, "KMS with the models key"),
+        },
+    ),
+    "karpenter-gpu-pool-guardrails": Checks(
+        "kubernetes:karpenter.sh/v1:NodePool",
+        GPU_POOL,
+        {
+            "no taint": ({"spec.template.spec.taints": []}, "taint nodes nvidia.com/gpu:NoSchedule"),
+            "soft taint": ({"spec.template.spec.taints.0.effect": "PreferNoSchedule"}, "nvidia.com/gpu:NoSchedule"),
+            "no GPU cap": ({"spec.limits": {"cpu": "1000"}}, "cap limits.nvidia.com/gpu"),
+            "static nodes": ({"spec.replicas": 1}, "static replicas"),
+            "never consolidates": ({"spec.disruption.consolidationPolicy": DELETE}, "consolidationPolicy"),
+            "never empties": ({"spec.disruption.consolidateAfter": "Never"}, "consolidateAfter to at most"),
+            "idle too long": (
+                {"spec.disruption.consolidateAfter": f"{GPU_IDLE_MAX_MINUTES + 1}m"},
+                "consolidateAfter to at most",
+            ),
+            # a pool is a GPU pool by its requirement or by its GPU limit: either makes the rule apply
+            "GPU by its limit alone": (
+                {"spec.template.spec.requirements": [], "spec.template.spec.taints": []},
+                "taint nodes nvidia.com/gpu:NoSchedule",
+            ),
+        },
+        passes={
+            "a CPU pool": {
+                "spec.template.spec.requirements": [],
+                "spec.template.spec.taints": [],
+                "spec.limits": {"cpu": "64"},
+                "spec.disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "Never"},
+            },
+            "idle for exactly the limit": {"spec.disruption.consolidateAfter": f"{GPU_IDLE_MAX_MINUTES}m"},
+        },
+    ),
+    "k8s-pod-security-labels": Checks(
+        "kubernetes:core/v1:Namespace",
+        {"metadata": {"name": "vision", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}},
+        {
+            "privileged": ({("metadata", "labels", "pod-security.kubernetes.io/enforce"): "privileged"}, "enforce"),
+            "unlabelled": ({"metadata.labels": {}}, "pod-security.kubernetes.io/enforce"),
+        },
+        passes={"restricted": {("metadata", "labels", "pod-security.kubernetes.io/enforce"): "restricted"}},
+    ),
+    "logs-encrypted-with-retention": Checks(
+        "aws:cloudwatch/logGroup:LogGroup",
+        {"name": "/x", "kmsKeyId": KEY, "retentionInDays": 30},
+        {
+            "no key": ({"kmsKeyId": DELETE}, "set kmsKeyId"),
+            "kept forever": ({"retentionInDays": 0}, "set retentionInDays"),
+        },
+    ),
+    "alarms-have-actions": Checks(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        {"name": "a", "alarmActions": ["arn:aws:sns:eu-west-1:111111111111:alerts"]},
+        {"silent": ({"alarmActions": []}, "set alarmActions"), "unset": ({"alarmActions": DELETE}, "alarmActions")},
+    ),
+    "sns-kms": Checks(
+        "aws:sns/topic:Topic",
+        {"name": "t", "kmsMasterKeyId": KEY},
+        {
+            "none": ({"kmsMasterKeyId": DELETE}, "customer key"),
+            "AWS-managed key": ({"kmsMasterKeyId": "alias/aws/sns"}, "customer key"),
+        },
+    ),
+    "sns-no-public-publish": Checks(
+        "aws:sns/topicPolicy:TopicPolicy",
+        {"arn": "t", "policy": doc({**READ, "Principal": {"Service": "cloudwatch.amazonaws.com"}})},
+        {"anyone": ({"policy.Statement.0.Principal": "*"}, "statement Read allows Principal '*'")},
+    ),
+    "cloudtrail-multi-region": Checks(
+        "aws:cloudtrail/trail:Trail",
+        {"isMultiRegionTrail": True},
+        {"one region": ({"isMultiRegionTrail": False}, "isMultiRegionTrail to true")},
+    ),
+    "cloudtrail-log-validation": Checks(
+        "aws:cloudtrail/trail:Trail",
+        {"enableLogFileValidation": True},
+        {"off": ({"enableLogFileValidation": DELETE}, "enableLogFileValidation to true")},
+    ),
+    "cloudtrail-kms": Checks(
+        "aws:cloudtrail/trail:Trail", {"kmsKeyId": KEY}, {"none": ({"kmsKeyId": ""}, "kmsKeyId to the logs key")}
+    ),
+    "featurestore-encrypted": Checks(
+        "aws:sagemaker/featureGroup:FeatureGroup",
+        {
+            "offlineStoreConfig": {"s3StorageConfig": {"s3Uri": "s3://b/fs", "kmsKeyId": KEY}},
+            "onlineStoreConfig": {"enableOnlineStore": True, "securityConfig": {"kmsKeyId": KEY}},
+        },
+        {
+            "offline store": ({"offlineStoreConfig.s3StorageConfig.kmsKeyId": DELETE}, "s3StorageConfig.kmsKeyId"),
+            "online store": ({"onlineStoreConfig.securityConfig": {}}, "securityConfig.kmsKeyId"),
+        },
+        passes={"no online store, no online key": {"onlineStoreConfig": {"enableOnlineStore": False}}},
+    ),
+    "model-registry-allowlist": Checks(
+        "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy",
+        {"resourcePolicy": doc({**READ, "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}})},
+        {
+            "anyone": ({"resourcePolicy.Statement.0.Principal": {"AWS": "*"}}, "must name the consumer accounts"),
+            "nobody named": ({"resourcePolicy.Statement.0.Principal": DELETE}, "must name the consumer accounts"),
+        },
+    ),
+    "mlflow-artifacts-in-platform-bucket": Checks(
+        "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+        {"artifactStoreUri": "s3://mlplatform-dev-models/mlflow"},
+        {"elsewhere": ({"artifactStoreUri": "s3://personal/mlflow"}, "outside the platform's")},
+    ),
+}
+# Resource rules whose only check is that the resource exists at all.
+FORBIDDEN_TYPES = {
+    "iam-no-users": ("aws:iam/user:User", "use a role"),
+    "iam-no-access-keys": ("aws:iam/accessKey:AccessKey", "long-lived"),
 }
 
 
-def messages(rule: str, resource) -> list[str]:
-    return [v.message for v in evaluate(plan_of(resource), [RULES_BY_ID[rule]])]
+def violations(plan_resources: list[Resource], rule: str, stack_name: str = "dev") -> list[str]:
+    return [v.message for v in evaluate(plan_of(*plan_resources, stack=stack_name), [RULES_BY_ID[rule]])]
 
 
-def role(statement: dict):
-    return res("aws:iam/role:Role", {"assumeRolePolicy": doc(statement)})
+def _cases(kind: str):
+    for rule, c in RESOURCE_RULES.items():
+        for label, item in (c.fails if kind == "fails" else c.passes).items():
+            yield pytest.param(rule, label, item, id=f"{rule}: {label}")
 
 
-def key(statement: dict):
-    return res("aws:kms/key:Key", {"enableKeyRotation": True, "policy": doc(statement)})
+@pytest.mark.parametrize("rule", sorted(RESOURCE_RULES))
+def test_the_good_resource_passes(rule):
+    c = RESOURCE_RULES[rule]
+    assert violations([resource(c.type, c.good, stack=c.stack)], rule, c.stack) == []
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"Principal": {"Service": ["pods.eks.amazonaws.com", "ec2.amazonaws.com"]}}, "mixes pods.eks.amazonaws.com"),
-        ({"Action": "sts:AssumeRole"}, "needs sts:AssumeRole and sts:TagSession"),
-        ({"Condition": {}}, "aws:RequestTag/eks-cluster-arn"),
-        (
-            {"Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": "arn:aws:eks:*:*:cluster/*"}}},
-            "eks-cluster-arn",
-        ),
-    ],
-)
-def test_pod_identity_trust_checks_one_at_a_time(change, message):
-    assert messages("iam-pod-identity-trust", role(POD_TRUST)) == []
-    found = messages("iam-pod-identity-trust", role({**POD_TRUST, **change}))
+@pytest.mark.parametrize(("rule", "label", "case"), list(_cases("fails")))
+def test_one_failed_check_gives_one_violation_that_names_it(rule, label, case):
+    c = RESOURCE_RULES[rule]
+    changes, message = case
+    found = violations([resource(c.type, edited(c.good, changes), stack=c.stack)], rule, c.stack)
     assert len(found) == 1 and message in found[0], found
 
 
+@pytest.mark.parametrize(("rule", "label", "changes"), list(_cases("passes")))
+def test_exemptions_pass(rule, label, changes):
+    c = RESOURCE_RULES[rule]
+    assert violations([resource(c.type, edited(c.good, changes), stack=c.stack)], rule, c.stack) == []
+
+
+@pytest.mark.parametrize("rule", sorted(FORBIDDEN_TYPES))
+def test_forbidden_types_are_refused_whatever_their_settings(rule):
+    type_, message = FORBIDDEN_TYPES[rule]
+    (found,) = violations([resource(type_, {"name": "alice"})], rule)
+    assert message in found
+
+
+def test_a_public_endpoint_is_allowed_outside_prod_only_for_named_cidrs():
+    def cluster(public: bool, cidrs: list[str], stack_name: str) -> list[str]:
+        vpc = {"endpointPublicAccess": public, "publicAccessCidrs": cidrs}
+        return violations(
+            [resource(compute.CLUSTER, {"vpcConfig": vpc}, stack=stack_name)],
+            "eks-no-public-endpoint-in-prod",
+            stack_name,
+        )
+
+    assert cluster(True, ["203.0.113.0/24"], "dev") == []
+    (found,) = cluster(True, ["0.0.0.0/0"], "dev")
+    assert "not 0.0.0.0/0" in found
+    assert len(cluster(True, ["0.0.0.0/0"], "prod")) == 2  # both checks, each on its own
+    assert cluster(False, ["0.0.0.0/0"], "prod") == []  # CIDRs of a disabled endpoint do not matter
+
+
+# Stack rules: each check on its own, in a plan of several resources.
+def namespace(name: str) -> Resource:
+    return resource("kubernetes:core/v1:Namespace", {"metadata": {"name": name}}, name=f"ns-{name}")
+
+
+def in_ns(type_: str, ns: str, spec: dict, name: str) -> Resource:
+    return resource(
+        f"kubernetes:{type_}", {"metadata": {"name": name, "namespace": ns}, "spec": spec}, name=f"{ns}-{name}"
+    )
+
+
+DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+GUARDRAILS = {
+    "quota": ("core/v1:ResourceQuota", {"hard": {"requests.nvidia.com/gpu": "4"}}),
+    "limits": ("core/v1:LimitRange", {"limits": [{"type": "Container", "default": {"memory": "1Gi"}}]}),
+    "deny": ("networking.k8s.io/v1:NetworkPolicy", DENY_ALL),
+}
+
+
+def team(ns: str, **override: dict | None) -> list[Resource]:
+    out = [namespace(ns)]
+    for name, (type_, default) in GUARDRAILS.items():
+        spec = override.get(name, default)
+        if spec is not None:
+            out.append(in_ns(type_, ns, spec, name))
+    return out
+
+
 @pytest.mark.parametrize(
-    "condition",
+    ("override", "message"),
     [
-        {"StringEquals": {"kms:ViaService": "ec2.eu-west-1.amazonaws.com"}},  # any account's principals
-        {"StringEquals": {"kms:CallerAccount": "111111111111"}},  # through any service
-        {"StringLike": {"kms:CallerAccount": "111111111111", "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}},
+        ({"quota": None}, "add a ResourceQuota with requests.nvidia.com/gpu"),
+        ({"quota": {"hard": {"requests.cpu": "64"}}}, "add a ResourceQuota with requests.nvidia.com/gpu"),
+        ({"limits": None}, "add a LimitRange"),
+        ({"deny": None}, "default-deny NetworkPolicy"),
+        ({"deny": {**DENY_ALL, "podSelector": {"matchLabels": {"app": "x"}}}}, "default-deny"),  # some pods only
+        ({"deny": {**DENY_ALL, "policyTypes": ["Ingress"]}}, "default-deny"),  # egress open
+        ({"deny": {**DENY_ALL, "ingress": [{}]}}, "default-deny"),  # a rule that admits everything
+        ({"deny": {**DENY_ALL, "egress": [{"to": [{"namespaceSelector": {}}]}]}}, "default-deny"),
     ],
 )
-def test_a_wildcard_key_principal_needs_both_the_account_and_the_service(condition):
-    assert messages("kms-no-wildcard-principal", key(EBS)) == []
-    found = messages("kms-no-wildcard-principal", key({**EBS, "Condition": condition}))
-    assert len(found) == 1 and "allows Principal '*'" in found[0], found
+def test_namespace_guardrails_one_at_a_time(override, message):
+    assert violations(team("vision"), "k8s-namespace-guardrails") == []
+    found = violations(team("vision", **override), "k8s-namespace-guardrails")
+    assert len(found) == 1 and message in found[0] and "namespace vision" in found[0], found
+
+
+def test_namespace_guardrails_count_per_namespace_and_spare_system_namespaces():
+    # another namespace's guardrails do not cover this one
+    moved = [namespace("vision"), *team("nlp")[1:], *team("nlp")]
+    assert len(violations(moved, "k8s-namespace-guardrails")) == 3
+    assert violations([namespace("karpenter"), namespace("kube-system")], "k8s-namespace-guardrails") == []
+
+
+def bucket(name: str) -> Resource:
+    return resource(S3 + "bucket:Bucket", {"bucket": name}, name=name)
+
+
+def logging_of(name: str) -> Resource:
+    return resource(S3 + "bucketLogging:BucketLogging", {"bucket": name, "targetBucket": "logs"}, name=f"{name}-log")
+
+
+def test_access_logging_on_both_sides():
+    assert (
+        violations([bucket("raw"), logging_of("raw"), bucket("mlplatform-dev-access-logs")], "s3-access-logging") == []
+    )
+    (found,) = violations([bucket("raw"), logging_of("curated"), bucket("curated")], "s3-access-logging")
+    assert "bucket raw: add a BucketLogging" in found
+
+
+def test_required_tags_on_both_sides():
+    from tests.policies.test_rules import PROVIDER, TAGS
+
+    def run(resources, tags=TAGS):
+        return [v.message for v in evaluate(plan_of(*resources, provider_tags=tags), [RULES_BY_ID["required-tags"]])]
+
+    assert run([bucket("b")]) == []
+    for key in TAGS["tags"]:
+        (found,) = run([bucket("b")], {"tags": {k: v for k, v in TAGS["tags"].items() if k != key}})
+        assert f"defaultTags lack {key}" in found
+    (found,) = run([resource(S3 + "bucket:Bucket", {"bucket": "b"}, provider=False)])
+    assert "use the stack's AWS provider" in found
+    other = resource(S3 + "bucket:Bucket", {"bucket": "b"})
+    other = Resource(**{**other.__dict__, "provider": PROVIDER.format(stack="dev") + "-other"})
+    (found,) = run([other])  # a second, untagged provider does not count
+    assert "use the stack's AWS provider" in found
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"protect": False, "retainOnDelete": True}, "must be protected in prod"),
+        ({"protect": True, "retainOnDelete": False}, "must be retained on delete in prod"),
+    ],
+)
+def test_stateful_resources_are_protected_and_retained(options, message):
+    def run(stack_name: str, type_: str = S3 + "bucket:Bucket", **opts) -> list[str]:
+        r = resource(type_, {"bucket": "b"}, stack=stack_name)
+        r = Resource(**{**r.__dict__, "options": {"protect": True, "retainOnDelete": True, **opts}})
+        return violations([r], "stateful-protected", stack_name)
+
+    assert run("prod") == [] and run("staging") == []
+    (found,) = run("prod", **options)
+    assert message in found
+    assert len(run("staging", **options)) == 1
+    assert run("dev", **options) == []  # dev is meant to be torn down
+    assert run("prod", "aws:ec2/securityGroup:SecurityGroup", **options) == []  # stateless: replaceable
+
+
+STACK_RULE_TESTS = {
+    "k8s-namespace-guardrails": test_namespace_guardrails_one_at_a_time,
+    "s3-access-logging": test_access_logging_on_both_sides,
+    "required-tags": test_required_tags_on_both_sides,
+    "stateful-protected": test_stateful_resources_are_protected_and_retained,
+}
+
+
+def _conditions(function: ast.FunctionDef) -> int:
+    """How many ways the rule's own code can fail: each yield, and each further ``or`` operand of an
+    ``if`` whose body yields (``a or b`` is two checks)."""
+    tree = function
+    count = sum(isinstance(n, ast.Yield) for n in ast.walk(tree))
+    for node in ast.walk(tree):
+        is_or = isinstance(node, ast.If) and isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.Or)
+        if is_or and any(isinstance(n, ast.Yield) for stmt in node.body for n in ast.walk(stmt)):
+            count += len(node.test.values) - 1
+    return count
+
+
+def _rule_functions() -> dict[str, ast.FunctionDef]:
+    found = {}
+    for module in (storage, identity, compute, observability, ml, stack):
+        for node in ast.parse(inspect.getsource(module)).body:
+            if isinstance(node, ast.FunctionDef):
+                for dec in node.decorator_list:
+                    if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") in ("resource_rule", "stack_rule"):
+                        found[dec.args[0].value] = node
+    return found
+
+
+def test_every_rule_has_a_case_for_each_of_its_checks():
+    functions = _rule_functions()
+    assert set(functions) == set(RULES_BY_ID)
+    covered = set(RESOURCE_RULES) | set(FORBIDDEN_TYPES) | set(STACK_RULE_TESTS)
+    assert covered == set(RULES_BY_ID), set(RULES_BY_ID) ^ covered
+    short = {
+        rule: (len(c.fails), _conditions(functions[rule]))
+        for rule, c in RESOURCE_RULES.items()
+        if len(c.fails) < _conditions(functions[rule])
+    }
+    assert not short, f"rules with fewer failing cases than checks (cases, checks): {short}"
