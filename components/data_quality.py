@@ -60,7 +60,10 @@ class DatasetSpec:
             rules.append(f'IsUnique "{self.unique_key[0]}"')
         elif self.unique_key:
             rules.append("IsPrimaryKey " + " ".join(f'"{c}"' for c in self.unique_key))
-        rules += [f'ColumnValues "{c}" between {_num(lo)} and {_num(hi)}' for c, lo, hi in self.ranges]
+        # Inclusive bounds, as the YAML means them: DQDL's `between` excludes both ends
+        # (awslabs/dqdl NumberBasedCondition.evaluate), so `between 0 and 1000000` would reject 0.
+        for c, lo, hi in self.ranges:
+            rules += [f'ColumnValues "{c}" >= {_num(lo)}', f'ColumnValues "{c}" <= {_num(hi)}']
         if self.freshness:
             column, hours = self.freshness
             rules.append(f'DataFreshness "{column}" <= {hours} hours')

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from moto.events.models import EventPattern
 
-from components.data_quality import failure_pattern
+from components.data_quality import DatasetSpec, failure_pattern
+from pipelines.semantics import dqdl
 from tests.plans import stack_plan
 
 TABLE, RULESET = "aws:glue/catalogTable:CatalogTable", "aws:glue/dataQualityRuleset:DataQualityRuleset"
@@ -18,39 +20,108 @@ def test_a_catalog_database_per_zone_and_a_table_per_dataset(any_plan):
     assert dbs[f"mlplatform_{env}_raw"]["locationUri"] == f"s3://{lake['raw']}/"
     assert dbs[f"mlplatform_{env}_curated"]["locationUri"] == f"s3://{lake['curated']}/"
     tables = {r.inputs["name"]: r.inputs for r in any_plan.of_type(TABLE)}
-    assert set(tables) == {"transactions", "customer_profiles", "product_interactions"}
-    txn = tables["transactions"]
-    assert txn["databaseName"] == f"mlplatform_{env}_raw"
-    sd = txn["storageDescriptor"]
-    assert sd["location"] == f"s3://{lake['raw']}/transactions/"
-    assert sd["serDeInfo"]["serializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    assert {c["name"]: c["type"] for c in sd["columns"]}["amount"] == "decimal(12,2)"
+    datasets = _datasets(env)
+    assert set(tables) == set(datasets)
+    for name, d in datasets.items():
+        table = tables[name]
+        assert table["databaseName"] == f"mlplatform_{env}_{d.zone}"
+        sd = table["storageDescriptor"]
+        assert sd["location"] == f"s3://{lake[d.zone]}/{d.prefix}"
+        assert [(c["name"], c["type"]) for c in sd["columns"]] == [(c.name, c.type) for c in d.columns]
+        # the SerDe reads the declared format (Hive's class names, as Athena and Glue expect them)
+        serde = sd["serDeInfo"]["serializationLibrary"]
+        assert {"parquet": "Parquet", "json": "Json", "csv": "LazySimple"}[d.format] in serde, name
 
 
-def test_rulesets_are_the_declared_rules_in_dqdl():
-    plan = stack_plan("prod")
-    rulesets = {r.inputs["targetTable"]["tableName"]: r.inputs for r in plan.of_type(RULESET)}
-    assert rulesets["transactions"]["name"] == "mlplatform-prod-dq-transactions"
-    assert rulesets["transactions"]["targetTable"]["databaseName"] == "mlplatform_prod_raw"
-    assert rulesets["transactions"]["ruleset"] == (
-        "Rules = [\n"
-        "    RowCount >= 1,\n"
-        '    IsComplete "transaction_id",\n'
-        '    IsComplete "customer_id",\n'
-        '    IsComplete "amount",\n'
-        '    IsComplete "event_time",\n'
-        '    IsUnique "transaction_id",\n'
-        '    ColumnValues "amount" between 0 and 1000000,\n'
-        '    DataFreshness "event_time" <= 24 hours\n'
-        "]"
+def _datasets(stack: str) -> dict:
+    from infra.definitions import load_datasets
+    from pipelines.offline import read_stack_config
+
+    names = json.loads(read_stack_config(stack).values.get("mlplatform:dataQuality", "{}")).get("datasets", [])
+    return {d.name: d for d in load_datasets(names)}
+
+
+def test_every_ruleset_accepts_exactly_what_its_dataset_yaml_allows(any_plan):
+    """The generated DQDL, parsed and evaluated as Glue's reference parser does, against each declared
+    rule: nothing dropped, nothing added, bounds inclusive as the YAML means them."""
+    datasets = _datasets(any_plan.stack)
+    rulesets = {r.inputs["targetTable"]["tableName"]: r.inputs for r in any_plan.of_type(RULESET)}
+    assert set(rulesets) == set(datasets)
+    for name, d in datasets.items():
+        where = rulesets[name]["targetTable"]["databaseName"]
+        assert where == f"mlplatform_{any_plan.stack}_{d.zone}", name
+        rules = dqdl.parse(rulesets[name]["ruleset"])
+        of = {t: [r for r in rules if r.type == t] for t in dqdl.RULE_TYPES}
+        assert {r.columns for r in of["IsComplete"]} == {(c,) for c in d.rules.complete}, name
+        keys = [r.columns for r in of["IsUnique"] + of["IsPrimaryKey"]]
+        assert keys == ([tuple(d.rules.unique_key)] if d.rules.unique_key else []), name
+        assert {r.columns[0] for r in of["ColumnValues"]} == {x.column for x in d.rules.ranges}, name
+        for x in d.rules.ranges:
+            step = max(abs(x.max - x.min) * 1e-6, 1e-6)
+            for inside in (x.min, x.max, (x.min + x.max) / 2):
+                assert dqdl.value_accepted(rules, x.column, inside), f"{name}: {x.column}={inside} rejected"
+            for outside in (x.min - step, x.max + step):
+                assert not dqdl.value_accepted(rules, x.column, outside), f"{name}: {x.column}={outside} accepted"
+        fresh = of["DataFreshness"]
+        if d.rules.freshness:
+            (rule,) = fresh
+            hours = d.rules.freshness.max_age_hours
+            assert rule.columns == (d.rules.freshness.column,), name
+            assert rule.condition.holds(hours) and not rule.condition.holds(hours + 0.01), name
+        else:
+            assert fresh == [], name
+        if d.rules.min_row_count:
+            (rule,) = of["RowCount"]
+            n = d.rules.min_row_count
+            assert rule.condition.holds(n) and not rule.condition.holds(n - 1), name
+        else:
+            assert of["RowCount"] == [], name
+
+
+def test_dqdl_model_follows_the_reference_parser():
+    # awslabs/dqdl NumberBasedCondition.evaluate: between excludes both ends; >= and <= include theirs.
+    between = dqdl.parse('Rules = [ ColumnValues "x" between 0 and 10 ]')
+    assert [dqdl.value_accepted(between, "x", v) for v in (0, 5, 10)] == [False, True, False]
+    closed = dqdl.parse('Rules = [ ColumnValues "x" >= 0, ColumnValues "x" <= 10 ]')
+    assert [dqdl.value_accepted(closed, "x", v) for v in (-0.01, 0, 10, 10.01)] == [False, True, True, False]
+    (fresh,) = dqdl.parse('Rules = [ DataFreshness "t" <= 2 days ]')
+    assert fresh.condition.holds(48) and not fresh.condition.holds(48.5)
+    for bad in (
+        'Rules = [ IsComplet "x" ]',  # unknown type: an error, never a silently skipped rule
+        'Rules = [ ColumnValues "x" ]',  # no condition
+        'Rules = [ IsUnique "x" > 3 ]',  # a condition where none is taken
+        'Rules = [ DataFreshness "t" <= 24 ]',  # no unit
+        "Rules = [ IsComplete ]",
+    ):
+        with pytest.raises(ValueError):
+            dqdl.parse(bad)
+
+
+def test_a_composite_key_is_a_primary_key_rule_and_zero_row_minimum_adds_no_rule():
+    spec = DatasetSpec(
+        name="x",
+        description="x",
+        zone="raw",
+        bucket="b",
+        prefix="x/",
+        columns=[("a", "string"), ("b", "int")],
+        unique_key=("a", "b"),
+        ranges=(("b", -1.5, 2),),
+        min_row_count=0,
     )
-    # a composite key becomes a primary-key rule
-    assert 'IsPrimaryKey "customer_id" "snapshot_date"' in rulesets["customer_profiles"]["ruleset"]
-    assert plan.outputs["dataQualityRulesets"] == [
-        "mlplatform-prod-dq-transactions",
-        "mlplatform-prod-dq-customer-profiles",
-        "mlplatform-prod-dq-product-interactions",
+    rules = dqdl.parse(spec.ruleset())
+    assert [(r.type, r.columns) for r in rules] == [
+        ("IsPrimaryKey", ("a", "b")),
+        ("ColumnValues", ("b",)),
+        ("ColumnValues", ("b",)),
     ]
+    assert dqdl.value_accepted(rules, "b", -1.5) and not dqdl.value_accepted(rules, "b", 2.0001)
+
+
+def test_the_stack_output_names_every_ruleset(any_plan):
+    names = [r.inputs["name"] for r in any_plan.of_type(RULESET)]
+    assert sorted(any_plan.outputs["dataQualityRulesets"]) == sorted(names)
+    assert all(n.startswith(f"mlplatform-{any_plan.stack}-dq-") for n in names)
 
 
 def _event(state: str, rulesets: list[str], source: str = "aws.glue-dataquality") -> dict:
