@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 
-from pipelines.offline import plan_stack
+from infra.settings import Settings
+from pipelines.offline import available_stacks, plan_stack, read_stack_config
 from pipelines.plan import Plan, Resource
 
-STACKS = ("dev", "staging", "prod")
+# Every stack file found: a fork's own stacks are tested like the examples.
+STACKS = tuple(available_stacks())
 _PLANS: dict[str, Plan] = {}
 
 
@@ -15,6 +18,16 @@ def stack_plan(stack: str) -> Plan:
     if stack not in _PLANS:
         _PLANS[stack] = plan_stack(stack)
     return _PLANS[stack]
+
+
+@cache
+def settings_of(stack: str) -> Settings:
+    """A stack's settings as the program reads them: what a test expects comes from here, never from
+    numbers copied out of the stack file."""
+    from infra.settings import parse
+
+    config = read_stack_config(stack).values
+    return parse(stack, {k.removeprefix("mlplatform:"): v for k, v in config.items() if k.startswith("mlplatform:")})
 
 
 def policy(resource: Resource, prop: str = "policy") -> dict:

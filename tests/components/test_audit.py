@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.plans import policy
+from tests.plans import policy, settings_of
 
 TRAIL, LOG_GROUP = "aws:cloudtrail/trail:Trail", "aws:cloudwatch/logGroup:LogGroup"
 
@@ -33,7 +33,7 @@ def test_trail_records_everything_and_protects_its_logs(any_plan):
 
 
 def test_trail_log_group_is_encrypted_with_the_stack_retention(any_plan):
-    retention = {"dev": 14, "staging": 90, "prod": 731}[any_plan.stack]
+    retention = settings_of(any_plan.stack).monitoring.log_retention_days
     group = any_plan.get(LOG_GROUP, "audit-trail")
     assert group.inputs["kmsKeyId"] == any_plan.outputs["kmsKeyArns"]["logs"]
     assert group.inputs["retentionInDays"] == retention

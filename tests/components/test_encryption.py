@@ -7,32 +7,26 @@ import re
 import pytest
 
 from components.encryption import EncryptionArgs
-from tests.plans import policy, stack_plan
+from infra.settings import DEFAULT_KEY_DOMAINS
+from tests.plans import policy, settings_of, stack_plan
 
 KEY = "aws:kms/key:Key"
 ALIAS = "aws:kms/alias:Alias"
 
 
-@pytest.mark.parametrize(
-    ("stack", "domains", "window", "protected"),
-    [
-        ("dev", {"data", "models", "logs", "cluster"}, 7, False),
-        ("staging", {"data", "models", "logs", "cluster"}, 30, True),
-        ("prod", {"data", "models", "logs", "cluster"}, 30, True),
-    ],
-)
-def test_one_rotating_key_and_alias_per_domain(stack, domains, window, protected):
-    plan = stack_plan(stack)
+def test_one_rotating_key_and_alias_per_domain(any_plan):
+    plan, stack, settings = any_plan, any_plan.stack, settings_of(any_plan.stack)
+    e = settings.encryption
     keys = {r.inputs["tags"]["data-domain"]: r for r in plan.of_type(KEY)}
-    assert set(keys) == domains
+    assert set(keys) == {*DEFAULT_KEY_DOMAINS, *e.additional_domains}
     for domain, key in keys.items():
         assert key.inputs["enableKeyRotation"] is True
-        assert key.inputs["rotationPeriodInDays"] == 365
-        assert key.inputs["deletionWindowInDays"] == window
+        assert key.inputs["rotationPeriodInDays"] == e.key_rotation_period_days
+        assert key.inputs["deletionWindowInDays"] == e.key_deletion_window_days
         assert key.inputs["bypassPolicyLockoutSafetyCheck"] is False
         assert key.inputs["multiRegion"] is False
         assert key.inputs["keyUsage"] == "ENCRYPT_DECRYPT"
-        assert key.options["protect"] is protected and key.options["retainOnDelete"] is protected
+        assert key.options["protect"] is settings.protect and key.options["retainOnDelete"] is settings.protect
         alias = plan.get(ALIAS, key.name)
         assert alias.inputs["name"] == f"alias/mlplatform-{stack}-{domain}"
         assert alias.inputs["targetKeyId"] == key.outputs["keyId"]

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from tests.plans import policy, stack_plan
+from tests.plans import policy, settings_of
 
 SERVER = "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
 
 
-def test_tracking_server_per_stack_settings():
-    for stack, size, auto in (("dev", "Small", True), ("staging", "Small", True), ("prod", "Medium", False)):
-        plan = stack_plan(stack)
-        (server,) = plan.of_type(SERVER)
-        i = server.inputs
-        assert i["trackingServerName"] == f"mlplatform-{stack}-mlflow"
-        assert i["artifactStoreUri"] == f"s3://{plan.outputs['buckets']['artifacts']}/mlflow"
-        assert (i["trackingServerSize"], i["mlflowVersion"]) == (size, "3.0")
-        assert i["automaticModelRegistration"] is auto
-        assert server.options["protect"] is (stack != "dev")  # it holds the experiments' metadata
-        sids = {s["Sid"] for s in policy(plan.get("aws:iam/rolePolicy:RolePolicy", "experiments-server"))["Statement"]}
-        assert ("RegisterMlflowModels" in sids) is auto
+def test_tracking_server_per_stack_settings(any_plan):
+    plan, settings = any_plan, settings_of(any_plan.stack)
+    x, stack = settings.experiments, any_plan.stack
+    auto = x.automatic_model_registration
+    (server,) = plan.of_type(SERVER)
+    i = server.inputs
+    assert i["trackingServerName"] == f"mlplatform-{stack}-mlflow"
+    assert i["artifactStoreUri"] == f"s3://{plan.outputs['buckets']['artifacts']}/mlflow"
+    assert (i["trackingServerSize"], i["mlflowVersion"]) == (x.tracking_server_size, x.mlflow_version)
+    assert i["automaticModelRegistration"] is auto
+    assert i["weeklyMaintenanceWindowStart"] == x.weekly_maintenance_window_start
+    assert server.options["protect"] is settings.protect  # it holds the experiments' metadata
+    sids = {s["Sid"] for s in policy(plan.get("aws:iam/rolePolicy:RolePolicy", "experiments-server"))["Statement"]}
+    assert ("RegisterMlflowModels" in sids) is auto
 
 
 def test_server_role_reaches_only_its_artifact_prefix(any_plan):

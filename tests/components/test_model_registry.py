@@ -7,8 +7,8 @@ import json
 import pytest
 from moto.events.models import EventPattern
 
-from components.model_registry import ModelRegistryArgs, approval_pattern
-from tests.plans import policy, stack_plan
+from components.model_registry import ModelRegistryArgs
+from tests.plans import policy, settings_of, stack_plan
 
 GROUP, REPO = "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:ecr/repository:Repository"
 
@@ -36,9 +36,9 @@ def test_only_named_accounts_may_read_and_deploy_packages():
     assert use["Resource"] == f"{prefix}:model-package/{group}/*"
 
 
-@pytest.mark.parametrize(("stack", "untagged", "keep"), [("dev", 1, 10), ("staging", 7, 20), ("prod", 14, 50)])
-def test_image_repositories_are_immutable_scanned_encrypted_and_pruned(stack, untagged, keep):
-    plan = stack_plan(stack)
+def test_image_repositories_are_immutable_scanned_encrypted_and_pruned(any_plan):
+    plan, stack, settings = any_plan, any_plan.stack, settings_of(any_plan.stack)
+    untagged, keep = settings.registry.untagged_image_expiry_days, settings.registry.keep_tagged_images
     repos = {r.inputs["name"]: r for r in plan.of_type(REPO)}
     assert set(repos) == {f"mlplatform-{stack}/training", f"mlplatform-{stack}/inference"}
     for repo in repos.values():
@@ -48,8 +48,8 @@ def test_image_repositories_are_immutable_scanned_encrypted_and_pruned(stack, un
         assert i["encryptionConfigurations"] == [
             {"encryptionType": "KMS", "kmsKey": plan.outputs["kmsKeyArns"]["models"]}
         ]
-        assert i["forceDelete"] is (stack == "dev")
-        assert repo.options["protect"] is (stack != "dev")
+        assert i["forceDelete"] is not settings.protect
+        assert repo.options["protect"] is settings.protect
     for lp in plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
         untagged_rule, tagged_rule = json.loads(lp.inputs["policy"])["rules"]
         assert untagged_rule["selection"] == {
@@ -109,18 +109,16 @@ def _state_change(group: str, status: str) -> dict:
     }
 
 
-def test_the_approval_pattern_matches_decisions_on_our_groups_only():
-    plan = stack_plan("dev")
-    rule = plan.get("aws:cloudwatch/eventRule:EventRule", "registry-approvals")
-    assert json.loads(rule.inputs["eventPattern"]) == approval_pattern(
-        list(plan.outputs["modelPackageGroups"].values())
-    )
-    matcher = EventPattern(rule.inputs["eventPattern"], json.loads(rule.inputs["eventPattern"]))
-    assert matcher.matches_event(_state_change("mlplatform-dev-churn", "Approved"))
-    assert matcher.matches_event(_state_change("mlplatform-dev-recommender", "Rejected"))
-    assert not matcher.matches_event(_state_change("mlplatform-dev-churn", "PendingManualApproval"))
-    assert not matcher.matches_event(_state_change("mlplatform-prod-churn", "Approved"))
-    assert not matcher.matches_event({**_state_change("mlplatform-dev-churn", "Approved"), "source": "aws.s3"})
+def test_the_approval_pattern_matches_decisions_on_our_groups_only(any_plan):
+    rule = any_plan.get("aws:cloudwatch/eventRule:EventRule", "registry-approvals")
+    matcher = EventPattern(rule.inputs["eventPattern"], json.loads(rule.inputs["eventPattern"]))  # moto's matcher
+    groups = [g.inputs["modelPackageGroupName"] for g in any_plan.of_type(GROUP)]
+    for group in groups:
+        assert matcher.matches_event(_state_change(group, "Approved"))
+        assert matcher.matches_event(_state_change(group, "Rejected"))
+        assert not matcher.matches_event(_state_change(group, "PendingManualApproval"))
+    assert not matcher.matches_event(_state_change("mlplatform-other-churn", "Approved"))
+    assert not matcher.matches_event({**_state_change(groups[0], "Approved"), "source": "aws.s3"})
 
 
 def test_grants_name_exact_groups_and_repositories(any_plan):

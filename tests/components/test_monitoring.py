@@ -10,7 +10,7 @@ import pytest
 from components.cluster_observability import GPU_RULES
 from components.monitoring import MonitoringArgs
 from pipelines.offline import REPO_ROOT
-from tests.plans import policy, stack_plan
+from tests.plans import policy, settings_of
 
 ALARM, LOG_GROUP = "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/logGroup:LogGroup"
 
@@ -37,26 +37,46 @@ def test_every_alarm_acts_on_the_alert_topic(any_plan):
         assert alarm.inputs["okActions"] == [topic], alarm.name
 
 
-def test_the_alarms_cover_capacity_data_features_and_drift():
-    plan = stack_plan("prod")
-    alarms = {a.inputs["name"].removeprefix("mlplatform-prod-"): a.inputs for a in plan.of_type(ALARM)}
-    assert alarms["karpenter-interruptions-backlog"]["dimensions"] == {"QueueName": "mlplatform-prod-karpenter"}
-    assert alarms["data-quality-failures"]["dimensions"] == {"RuleName": "mlplatform-prod-data-quality-failed"}
-    for group in ("customer-profile", "transactions", "product-interactions"):
+def test_the_alarms_cover_capacity_data_features_and_drift(any_plan):
+    env, settings = any_plan.stack, settings_of(any_plan.stack)
+    alarms = {a.inputs["name"].removeprefix(f"mlplatform-{env}-"): a.inputs for a in any_plan.of_type(ALARM)}
+    queue = any_plan.get("aws:sqs/queue:Queue", "in-cluster-interruptions").inputs["name"]
+    assert alarms["karpenter-interruptions-backlog"]["dimensions"] == {"QueueName": queue}
+    rule = any_plan.get("aws:cloudwatch/eventRule:EventRule", "data-quality-failed").inputs["name"]
+    assert alarms["data-quality-failures"]["dimensions"] == {"RuleName": rule}
+    for group in settings.feature_store.feature_groups:
         for what, metric in (("throttled", "ThrottledRequests"), ("failing", "Operation5XXErrors")):
             a = alarms[f"features-{group}-{what}"]
             assert (a["namespace"], a["metricName"]) == ("AWS/SageMaker/FeatureStore", metric)
-            assert a["dimensions"] == {"FeatureGroupName": f"mlplatform-prod-{group}", "OperationName": "PutRecord"}
-    churn = alarms["drift-churn"]
-    assert (churn["namespace"], churn["metricName"], churn["threshold"]) == (
-        "MLPlatform/ModelQuality",
-        "FeatureDrift",
-        0.2,
-    )
-    assert churn["dimensions"] == {"ModelFamily": "churn", "Environment": "prod"}
-    assert churn["treatMissingData"] == "breaching"  # silence from a model is an alarm in prod
-    dev = {a.inputs["name"]: a.inputs for a in stack_plan("dev").of_type(ALARM)}
-    assert dev["mlplatform-dev-drift-churn"]["treatMissingData"] == "missing"
+            assert a["dimensions"] == {"FeatureGroupName": f"mlplatform-{env}-{group}", "OperationName": "PutRecord"}
+    for d in settings.monitoring.drift:
+        a = alarms[f"drift-{d.model_family}"]
+        assert (a["metricName"], a["threshold"], a["evaluationPeriods"]) == (
+            d.metric,
+            d.threshold,
+            d.evaluation_periods,
+        )
+        assert a["dimensions"] == {"ModelFamily": d.model_family, "Environment": env}
+        # silence from a model is an alarm in prod only
+        assert a["treatMissingData"] == ("breaching" if settings.environment == "prod" else "missing")
+
+
+def test_every_alarm_watches_something_the_stack_has(any_plan):
+    """A dimension naming nothing the stack creates is an alarm that can never fire."""
+    existing = {
+        "QueueName": {q.inputs["name"] for q in any_plan.of_type("aws:sqs/queue:Queue")},
+        "RuleName": {r.inputs["name"] for r in any_plan.of_type("aws:cloudwatch/eventRule:EventRule")},
+        "TopicName": {t.inputs["name"] for t in any_plan.of_type("aws:sns/topic:Topic")},
+        "FeatureGroupName": {
+            g.inputs["featureGroupName"] for g in any_plan.of_type("aws:sagemaker/featureGroup:FeatureGroup")
+        },
+        "ModelFamily": set(settings_of(any_plan.stack).registry.model_families),
+        "Environment": {any_plan.stack},
+        "OperationName": {"PutRecord"},
+    }
+    for alarm in any_plan.of_type(ALARM):
+        for key, value in alarm.inputs.get("dimensions", {}).items():
+            assert value in existing[key], f"{alarm.name}: {key}={value} names nothing in the stack"
 
 
 def test_failed_data_quality_events_reach_the_topic(any_plan):
@@ -78,7 +98,7 @@ def test_topic_is_encrypted_and_admits_only_the_account_services(any_plan):
 
 
 def test_every_log_group_is_encrypted_and_retained(any_plan):
-    retention = {"dev": 14, "staging": 90, "prod": 731}[any_plan.stack]
+    retention = settings_of(any_plan.stack).monitoring.log_retention_days
     groups = any_plan.of_type(LOG_GROUP)
     assert {g.inputs["name"] for g in groups} >= {
         f"/mlplatform/{any_plan.stack}/training-jobs",
@@ -92,22 +112,35 @@ def test_every_log_group_is_encrypted_and_retained(any_plan):
 def test_budget_notifies_on_forecast_and_actual_spend(any_plan):
     (budget,) = any_plan.of_type("aws:budgets/budget:Budget")
     b = budget.inputs
-    assert b["limitAmount"] == {"dev": "1500.00", "staging": "4000.00", "prod": "25000.00"}[any_plan.stack]
-    # each example environment has its own account: the budget counts the account (budgetScope: account),
-    # not a tag that may not be an active cost allocation tag
-    assert "costFilters" not in b
+    m = settings_of(any_plan.stack).monitoring
+    assert float(b["limitAmount"]) == m.monthly_budget_usd and b["limitUnit"] == "USD"
+    # budgetScope account: the whole account; tag: only what carries this stack's environment tag
+    if m.budget_scope == "account":
+        assert "costFilters" not in b
+    else:
+        assert b["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:environment${any_plan.stack}"]}]
     kinds = {(n["notificationType"], n["threshold"]) for n in b["notifications"]}
     assert kinds == {("FORECASTED", 100), ("ACTUAL", 80), ("ACTUAL", 100)}
     assert all(n["subscriberSnsTopicArns"] == [any_plan.outputs["alertTopicArn"]] for n in b["notifications"])
 
 
-def test_dashboard_is_built_from_the_alarms(any_plan):
+def test_the_dashboard_plots_every_alarm_at_its_threshold(any_plan):
     body = json.loads(
         any_plan.get("aws:cloudwatch/dashboard:Dashboard", "monitoring-dashboard").inputs["dashboardBody"]
     )
-    plotted = {(w["properties"]["metrics"][0][0], w["properties"]["metrics"][0][1]) for w in body["widgets"]}
-    alarmed = {(a.inputs["namespace"], a.inputs["metricName"]) for a in any_plan.of_type(ALARM)}
-    assert plotted == alarmed and len(body["widgets"]) == len(any_plan.of_type(ALARM))
+    plotted = {}
+    for w in body["widgets"]:
+        (metric,) = w["properties"]["metrics"]
+        namespace, name, *dims = metric
+        plotted[(namespace, name, tuple(sorted(zip(dims[::2], dims[1::2], strict=True))))] = w["properties"]
+    alarms = any_plan.of_type(ALARM)
+    for alarm in alarms:
+        a = alarm.inputs
+        w = plotted.get((a["namespace"], a["metricName"], tuple(sorted(a.get("dimensions", {}).items()))))
+        assert w, f"{alarm.name} is not on the dashboard"
+        assert w["annotations"]["horizontal"][0]["value"] == a["threshold"], alarm.name
+        assert (w["stat"], w["period"], w["region"]) == (a["statistic"], a["period"], any_plan.outputs["region"])
+    assert len(plotted) == len(body["widgets"]) == len(alarms)  # nothing plotted twice or without an alarm
 
 
 def _metrics(expr: str) -> set[str]:
@@ -161,12 +194,12 @@ def test_gpu_dashboard_queries_are_valid_promql_over_exported_metrics():
 def test_in_cluster_stack_routes_alerts_to_the_topic(any_plan):
     releases = {r.inputs["name"]: r.inputs for r in any_plan.of_type("kubernetes:helm.sh/v3:Release")}
     kps = releases["kube-prometheus-stack"]
-    assert (kps["chart"], kps["version"]) == ("kube-prometheus-stack", "80.7.0")
+    m = settings_of(any_plan.stack).monitoring
+    assert (kps["chart"], kps["version"]) == ("kube-prometheus-stack", m.charts.kube_prometheus_stack)
     assert kps["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     (sns,) = kps["values"]["alertmanager"]["config"]["receivers"][1]["sns_configs"]
     assert sns["topic_arn"] == any_plan.outputs["alertTopicArn"]
-    retention = {"dev": "3d", "staging": "7d", "prod": "30d"}[any_plan.stack]
-    assert kps["values"]["prometheus"]["prometheusSpec"]["retention"] == retention
+    assert kps["values"]["prometheus"]["prometheusSpec"]["retention"] == f"{m.prometheus_retention_days}d"
     assert releases["dcgm-exporter"]["values"]["serviceMonitor"]["enabled"] is True
     assoc = any_plan.get("aws:eks/podIdentityAssociation:PodIdentityAssociation", "observability-alertmanager").inputs
     assert (assoc["namespace"], assoc["serviceAccount"]) == ("monitoring", "alertmanager")

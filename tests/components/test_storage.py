@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.storage import Lifecycle, SecureBucketArgs
-from tests.plans import policy, stack_plan
+from tests.plans import policy, settings_of
 
 S3 = "aws:s3/"
 
@@ -89,12 +89,12 @@ def test_every_bucket_is_hardened(any_plan):
             assert deny["Resource"] == f"arn:aws:s3:::{bucket}/*"
 
 
-@pytest.mark.parametrize(
-    ("stack", "ia", "archive", "noncurrent", "abort", "logs_expire"),
-    [("dev", 30, 60, 7, 1, 14), ("staging", 30, 90, 30, 3, 90), ("prod", 30, 180, 365, 7, 731)],
-)
-def test_lifecycle_rules_follow_the_stack_settings(stack, ia, archive, noncurrent, abort, logs_expire):
-    plan = stack_plan(stack)
+def test_lifecycle_rules_follow_the_stack_settings(any_plan):
+    plan, settings = any_plan, settings_of(any_plan.stack)
+    st = settings.storage
+    ia, archive = st.raw_infrequent_access_after_days, st.raw_archive_after_days
+    noncurrent, abort = st.noncurrent_version_expiry_days, st.abort_incomplete_uploads_after_days
+    logs_expire = settings.monitoring.log_retention_days
     names = {label: name for name, label in buckets(plan).items()}
     lifecycle = "bucketLifecycleConfiguration:BucketLifecycleConfiguration"
     (raw,) = config(plan, lifecycle, names["lake-raw"])["rules"]
@@ -111,27 +111,26 @@ def test_lifecycle_rules_follow_the_stack_settings(stack, ia, archive, noncurren
     assert logs["expiration"] == {"days": logs_expire}
 
 
-def test_object_lock_only_where_the_stack_asks():
-    for stack, artifacts, audit in (("dev", None, None), ("staging", None, 30), ("prod", 30, 730)):
-        plan = stack_plan(stack)
-        locks = {
-            buckets(plan)[r.inputs["bucket"]]: r.inputs["rule"]["defaultRetention"]
-            for r in plan.of_type(S3 + "bucketObjectLockConfiguration:BucketObjectLockConfiguration")
-        }
-        expected = {}
-        if artifacts:
-            expected["lake-artifacts"] = {"mode": "GOVERNANCE", "days": artifacts}
-        if audit:
-            expected["audit-bucket"] = {"mode": "COMPLIANCE", "days": audit}
-        assert locks == expected, stack
-        locked = {r.name for r in plan.of_type(S3 + "bucket:Bucket") if r.inputs.get("objectLockEnabled")}
-        assert locked == set(expected)
+def test_object_lock_only_where_the_stack_asks(any_plan):
+    plan, stack, settings = any_plan, any_plan.stack, settings_of(any_plan.stack)
+    artifacts, audit = settings.storage.artifact_object_lock_days, settings.audit.object_lock_days
+    locks = {
+        buckets(plan)[r.inputs["bucket"]]: r.inputs["rule"]["defaultRetention"]
+        for r in plan.of_type(S3 + "bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    }
+    expected = {}
+    if artifacts:
+        expected["lake-artifacts"] = {"mode": "GOVERNANCE", "days": artifacts}
+    if audit:
+        expected["audit-bucket"] = {"mode": "COMPLIANCE", "days": audit}
+    assert locks == expected, stack
+    locked = {r.name for r in plan.of_type(S3 + "bucket:Bucket") if r.inputs.get("objectLockEnabled")}
+    assert locked == set(expected)
 
 
-def test_only_disposable_stacks_empty_buckets_on_destroy():
-    for stack in ("dev", "staging", "prod"):
-        flags = {r.inputs["forceDestroy"] for r in stack_plan(stack).of_type(S3 + "bucket:Bucket")}
-        assert flags == {stack == "dev"}
+def test_only_disposable_stacks_empty_buckets_on_destroy(any_plan):
+    flags = {r.inputs["forceDestroy"] for r in any_plan.of_type(S3 + "bucket:Bucket")}
+    assert flags == {not settings_of(any_plan.stack).protect}
 
 
 @pytest.mark.parametrize(

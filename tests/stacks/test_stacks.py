@@ -5,20 +5,19 @@ from __future__ import annotations
 import json
 
 from components.conventions import REQUIRED_TAG_KEYS, STATEFUL_TYPES
-
-ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+from tests.plans import settings_of
 
 
 def test_one_explicit_provider_pinned_to_the_stacks_account(any_plan):
     (provider,) = any_plan.of_type("pulumi:providers:aws")
-    account = ACCOUNTS[any_plan.stack]
-    assert json.loads(provider.inputs["allowedAccountIds"]) == [account]
-    assert provider.inputs["region"] == "eu-west-1"
+    settings = settings_of(any_plan.stack)
+    assert json.loads(provider.inputs["allowedAccountIds"]) == [settings.account_id]
+    assert provider.inputs["region"] == settings.region
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert set(tags) == set(REQUIRED_TAG_KEYS)
     assert tags["environment"] == any_plan.stack
     assert tags["managed-by"] == "pulumi"
-    assert tags["cost-center"] == f"ml-platform-{any_plan.stack}"
+    assert (tags["cost-center"], tags["owner"]) == (settings.cost_center, settings.owner)
 
 
 def test_every_aws_resource_uses_the_explicit_provider(any_plan):
@@ -29,14 +28,16 @@ def test_every_aws_resource_uses_the_explicit_provider(any_plan):
     # ...so every ARN is in the stack's own account (S3 ARNs carry no account: the name does)
     arns = [r.outputs["arn"] for r in aws if "arn" in r.outputs]
     assert arns
-    assert all(f":{ACCOUNTS[any_plan.stack]}:" in a or a.startswith("arn:aws:s3:::") for a in arns)
+    account = settings_of(any_plan.stack).account_id
+    assert all(f":{account}:" in a or a.startswith("arn:aws:s3:::") for a in arns)
 
 
 def test_stateful_resources_are_protected_outside_dev(any_plan):
     stateful = [r for r in any_plan if r.type in STATEFUL_TYPES]
     # The account's GitHub OIDC provider is the bootstrap's (ci.oidcProviderArn), not the stack's.
-    assert {r.type for r in stateful} == STATEFUL_TYPES - {"aws:iam/openIdConnectProvider:OpenIdConnectProvider"}
-    expected = any_plan.stack != "dev"
+    assert {r.type for r in stateful} <= STATEFUL_TYPES - {"aws:iam/openIdConnectProvider:OpenIdConnectProvider"}
+    assert {"aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:cloudtrail/trail:Trail"} <= {r.type for r in stateful}
+    expected = settings_of(any_plan.stack).protect
     for r in stateful:
         assert r.options["protect"] is expected, r.urn
         assert r.options["retainOnDelete"] is expected, r.urn
@@ -47,14 +48,13 @@ def test_stateful_resources_are_protected_outside_dev(any_plan):
 def test_stack_outputs_describe_the_environment(any_plan):
     out = any_plan.outputs
     assert out["environment"] == any_plan.stack
-    assert out["accountId"] == ACCOUNTS[any_plan.stack]
+    assert out["accountId"] == settings_of(any_plan.stack).account_id
     assert set(out["kmsAliases"]) == set(out["kmsKeyArns"])
 
 
-def test_the_repository_has_the_three_environments_and_they_disable_default_providers():
+def test_every_stack_disables_default_providers():
     from pipelines.offline import available_stacks, read_stack_config
 
-    assert available_stacks() == sorted(ACCOUNTS)
-    for stack in ACCOUNTS:
+    for stack in available_stacks():
         # a resource that forgets the explicit provider fails on a real `pulumi up`
         assert read_stack_config(stack).values["pulumi:disable-default-providers"] == '["*"]'
