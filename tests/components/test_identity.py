@@ -248,6 +248,17 @@ def test_every_policy_fits_the_iam_size_quotas(any_plan):
         assert size(r.inputs["assumeRolePolicy"]) <= 2_048, r.name  # the default trust-policy quota
 
 
+# Services that assume a role on behalf of one resource the stack creates, whose guides prescribe
+# aws:SourceArn against the confused deputy: CloudTrail (awscloudtrail user guide, "Cross-service
+# confused deputy prevention", trail ARN), VPC Flow Logs (vpc user guide, flow-logs-iam-role, flow log
+# ARN), CodeBuild (codebuild user guide, cross-service-confused-deputy-prevention, project ARN).
+SOURCE_ARN_SERVICES = {
+    "cloudtrail.amazonaws.com": "the trail",
+    "vpc-flow-logs.amazonaws.com": "the flow log",
+    "codebuild.amazonaws.com": "the runner project",
+}
+
+
 def test_every_service_trust_names_its_source(any_plan):
     """Confused deputy: a service may assume a role only for this account's (or this resource's)
     requests. EC2 sets no source context (instance roles take none); EKS Pod Identity is pinned by the
@@ -261,6 +272,8 @@ def test_every_service_trust_names_its_source(any_plan):
             condition = json.dumps(st.get("Condition", {}))
             if services == ["pods.eks.amazonaws.com"]:
                 assert "aws:RequestTag/eks-cluster-arn" in condition, role.name
+            elif set(services) & set(SOURCE_ARN_SERVICES):
+                assert "aws:SourceArn" in condition, (role.name, services, "the source resource is known: name it")
             else:
                 assert "aws:SourceArn" in condition or f'"aws:SourceAccount": "{account}"' in condition, (
                     role.name,

@@ -42,3 +42,15 @@ def test_the_diff_flags_a_removed_protected_resource_and_only_that(protected):
     assert ("[PROTECTED]" in text) is protected
     assert ("⚠ protected" in md) is protected and ("(protected)" in md) is protected
     assert "lake-raw" in text and "lake-raw" in md
+
+
+@pytest.mark.parametrize("protected", [True, False])
+def test_comparing_plans_keeps_whether_a_removed_resource_was_protected(protected):
+    from pipelines.diff import compare
+    from tests.policies.test_rules import plan_of, res
+
+    bucket = res("aws:s3/bucket:Bucket", {"bucket": "b"}, name="lake-raw", stack="prod", protect=protected)
+    role = res("aws:iam/role:Role", {"name": "r"}, name="role", stack="prod")
+    diff = compare(plan_of(bucket, role, stack="prod"), plan_of(role, stack="prod"))
+    assert diff.removed == [("aws:s3/bucket:Bucket", "lake-raw", protected)]
+    assert ("[PROTECTED]" in render_text(diff)) is protected

@@ -86,3 +86,29 @@ def test_an_action_nobody_knows_is_reported_not_dropped():
     with pytest.raises(UnknownActionsError, match="eks-auth:AssumeRoleForPodIdentityy"):
         _actions_db(frozenset({"eks-auth:AssumeRoleForPodIdentityy"}))
     assert _actions_db(frozenset({"eks-auth:AssumeRoleForPodIdentity"}))
+
+
+ESCALATION = (
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_deploy_role_manages_workload_roles_but_never_the_ci_roles(stack):
+    """Invariant: CI cannot raise its own permissions. The deploy role changes the platform's roles
+    (that is its job) but no CI role's policies, trust or boundary, its own included."""
+    plan = stack_plan(stack)
+    roles = effective(plan)
+    deploy = roles.get(f"mlplatform-{stack}-ci-deploy")
+    if deploy is None:
+        pytest.skip("this stack has no CI roles (no ci.githubRepository)")
+    arn = f"arn:aws:iam::{plan.outputs['accountId']}:role/mlplatform-{stack}-{{}}"
+    ci = [name.removeprefix(f"mlplatform-{stack}-") for name in roles if name.startswith(f"mlplatform-{stack}-ci-")]
+    workload = next(n for n in roles if n.startswith(f"mlplatform-{stack}-training-"))
+    for action in ESCALATION:
+        assert deploy.allows(action, arn.format(workload.removeprefix(f"mlplatform-{stack}-"))), action
+        for role in ci:
+            assert not deploy.allows(action, arn.format(role)), (action, role)

@@ -1,0 +1,236 @@
+"""Domain mutants: plausible one-line mistakes in the platform's own code, each with the tests that
+must catch it for the right reason. `make mutation` applies each to a copy of the repository, runs
+those tests, and counts the mutant killed when they fail.
+
+The first twelve are the mistakes of issue 18 that once passed a green CI; the rest are the edits a
+reviewer fears most in each component. A mutant whose ``old`` text is no longer found is an error:
+rewrite it against the current code rather than dropping it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str
+    old: str
+    new: str
+    why: str
+    tests: tuple[str, ...]
+
+
+GUARD = "tests/pipelines/test_guard_decisions.py"
+RULES = "tests/policies/test_rule_checks.py"
+INVARIANTS = "tests/access/test_access_matrix.py::test_only_the_intended_roles_can"
+CLUSTER = "tests/components/test_training_cluster.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "matrix-training-writes-raw",
+        "infra/access.py",
+        '    Cell("training", "lake:curated", "read", why="train on validated datasets"),\n',
+        '    Cell("training", "lake:curated", "read", why="train on validated datasets"),\n'
+        '    Cell("training", "lake:raw", "write", why="mutant"),\n',
+        "the access matrix lets training roles write the raw zone",
+        (INVARIANTS,),
+    ),
+    Mutant(
+        "guard-delete-not-destructive",
+        "pipelines/guard.py",
+        'DESTRUCTIVE_OPS = {"delete", "replace",',
+        'DESTRUCTIVE_OPS = {"replace",',
+        "the promotion guard no longer treats delete of a stateful resource as destructive",
+        (GUARD,),
+    ),
+    Mutant(
+        "diff-forgets-protected-removals",
+        "pipelines/diff.py",
+        "removed=sorted((before[u].type, before[u].name, before[u].protected)",
+        "removed=sorted((before[u].type, before[u].name, False)",
+        "the pull-request comment stops flagging removals of protected resources",
+        (GUARD,),
+    ),
+    Mutant(
+        "rule-oidc-wildcard-sub",
+        "infra/policies/identity.py",
+        'if "*" in str(cond.get("StringLike", {}).get(f"{GITHUB}:sub", "")):',
+        "if False:",
+        "iam-oidc-trust-conditions loses its wildcard-sub check",
+        (RULES,),
+    ),
+    Mutant(
+        "rule-default-deny-egress",
+        "infra/policies/compute.py",
+        '        and set(spec.get("policyTypes", [])) == {"Ingress", "Egress"}\n',
+        "",
+        "k8s-namespace-guardrails accepts a 'default deny' that leaves egress open",
+        (RULES,),
+    ),
+    Mutant(
+        "netpol-admits-every-namespace",
+        "components/cluster_addons.py",
+        '"ingress": [{"from": [{"podSelector": {}}]}],',
+        '"ingress": [{"from": [{"namespaceSelector": {}}]}],',
+        "a team's NetworkPolicy admits every namespace instead of its own",
+        ("tests/upstream/test_reachability.py",),
+    ),
+    Mutant(
+        "gpu-pools-never-consolidate",
+        "components/cluster_addons.py",
+        'GPU_CONSOLIDATE_AFTER = "5m"',
+        'GPU_CONSOLIDATE_AFTER = "Never"',
+        "GPU pools never scale to zero (consolidateAfter: Never)",
+        (f"{CLUSTER}::test_gpu_pools_are_tainted_capped_scale_to_zero_and_leave_training_alone",),
+    ),
+    Mutant(
+        "promql-phase-lowercase",
+        "components/cluster_observability.py",
+        'kube_pod_status_phase{phase="Pending"}',
+        'kube_pod_status_phase{phase="pending"}',
+        "a PromQL label value typo: the pending-GPU-pod alert can never fire",
+        ("tests/upstream/test_scheduling.py::test_gpu_alerts_and_dashboard_read_the_labels_the_exporter_really_keeps",),
+    ),
+    Mutant(
+        "alertmanager-root-to-null",
+        "components/cluster_observability.py",
+        '"receiver": "platform-alerts",\n                    "group_by"',
+        '"receiver": "null",\n                    "group_by"',
+        "Alertmanager's root route sends every alert to the null receiver",
+        ("tests/upstream/test_scheduling.py::test_every_gpu_alert_reaches_a_receiver_that_notifies",),
+    ),
+    Mutant(
+        "dqdl-drops-a-rule",
+        "components/data_quality.py",
+        "rules += [f'IsComplete \"{c}\"' for c in self.complete]",
+        "rules += [f'IsComplete \"{c}\"' for c in self.complete[1:]]",
+        "a dataset rule is dropped from the generated DQDL",
+        ("tests/components/test_data_quality.py",),
+    ),
+    Mutant(
+        "trust-without-source-arn",
+        "components/network.py",
+        '                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{args.region}:{args.account_id}'
+        ':vpc-flow-log/*"},\n',
+        "",
+        "a service role's trust loses its confused-deputy aws:SourceArn condition",
+        ("tests/components/test_identity.py::test_every_service_trust_names_its_source",),
+    ),
+    Mutant(
+        "karpenter-tags-any-instance",
+        "components/upstream/karpenter.py",
+        '"Action": "ec2:CreateTags",\n        "Condition": {\n            "StringEquals": {\n'
+        '                "aws:ResourceTag/kubernetes.io/cluster/${ClusterName}": "owned"\n            },\n',
+        '"Action": "ec2:CreateTags",\n        "Condition": {\n',
+        "Karpenter's instance-tagging statement loses its ResourceTag condition (it could claim any instance)",
+        (f"{CLUSTER}::test_our_copy_of_karpenters_policy_is_upstreams",),
+    ),
+    # --- more of what a reviewer fears -------------------------------------------------------------
+    Mutant(
+        "stateful-not-retained",
+        "components/conventions.py",
+        "protect=protect, retain_on_delete=protect,",
+        "protect=protect, retain_on_delete=False,",
+        "stateful resources are deleted with their stack in staging and prod",
+        ("tests/stacks/test_stacks.py", "tests/policies/test_rules.py"),
+    ),
+    Mutant(
+        "kms-no-rotation",
+        "components/encryption.py",
+        "enable_key_rotation=True,",
+        "enable_key_rotation=False,",
+        "customer keys stop rotating",
+        ("tests/components/test_encryption.py",),
+    ),
+    Mutant(
+        "s3-public-policies-allowed",
+        "components/storage.py",
+        "restrict_public_buckets=True,",
+        "restrict_public_buckets=False,",
+        "buckets no longer restrict public bucket policies",
+        ("tests/components/test_storage.py",),
+    ),
+    Mutant(
+        "s3-plain-http",
+        "components/storage.py",
+        'conditions={"Bool": {"aws:SecureTransport": "false"}},',
+        'conditions={"Bool": {"aws:SecureTransport": "true"}},',
+        "bucket policies deny TLS requests instead of plain HTTP",
+        ("tests/components/test_storage.py",),
+    ),
+    Mutant(
+        "imds-reachable-from-pods",
+        "components/training_cluster.py",
+        "http_put_response_hop_limit=1",
+        "http_put_response_hop_limit=2",
+        "pods on system nodes can reach the node's instance metadata (and its role)",
+        (f"{CLUSTER}::test_system_nodes_use_imdsv2_hop_1_and_encrypted_volumes",),
+    ),
+    Mutant(
+        "creator-is-cluster-admin",
+        "components/training_cluster.py",
+        "bootstrap_cluster_creator_admin_permissions=False",
+        "bootstrap_cluster_creator_admin_permissions=True",
+        "whoever ran `pulumi up` silently becomes cluster admin",
+        (f"{CLUSTER}::test_cluster_is_private_encrypted_logged_and_api_authenticated",),
+    ),
+    Mutant(
+        "pod-role-any-namespace",
+        "components/identity.py",
+        '        tags["aws:RequestTag/kubernetes-namespace"] = namespace\n',
+        "        pass\n",
+        "a team's role can be assumed from any namespace of the cluster",
+        ("tests/components/test_identity.py::test_pod_roles_trust_only_eks_pod_identity_of_this_environments_cluster",),
+    ),
+    Mutant(
+        "gpu-pools-untainted",
+        "components/cluster_addons.py",
+        '"taints": [dict(GPU_TAINT)],',
+        '"taints": [],',
+        "CPU pods land on (and keep alive) expensive GPU nodes",
+        (f"{CLUSTER}::test_gpu_pools_are_tainted_capped_scale_to_zero_and_leave_training_alone",),
+    ),
+    Mutant(
+        "team-quota-ignored",
+        "components/cluster_addons.py",
+        '"requests.nvidia.com/gpu": str(team.gpu_quota),',
+        '"requests.nvidia.com/gpu": str(team.gpu_quota * 2),',
+        "a team may request twice the GPUs its quota grants",
+        (f"{CLUSTER}::test_every_team_namespace_is_fenced_and_bound_to_its_role",),
+    ),
+    Mutant(
+        "ci-may-escalate",
+        "components/ci_roles.py",
+        '            sid="NoSelfEscalation",\n            effect="Deny",',
+        '            sid="NoSelfEscalation",\n            effect="Allow",',
+        "the deploy role's boundary no longer stops it rewriting its own permissions",
+        (
+            "tests/upstream/test_effective_permissions.py::test_the_deploy_role_manages_workload_roles_but_never_the_ci_roles",
+        ),
+    ),
+    Mutant(
+        "karpenter-two-replicas-on-one-node",
+        "components/cluster_addons.py",
+        '"replicas": max(1, min(2, args.system_nodes)),',
+        '"replicas": 2,',
+        "Karpenter asks for two replicas where one system node can hold only one (anti-affinity)",
+        ("tests/upstream/test_scheduling.py::test_karpenter_runs_on_system_nodes_one_replica_per_node",),
+    ),
+    Mutant(
+        "mutable-image-tags",
+        "components/model_registry.py",
+        'image_tag_mutability="IMMUTABLE",',
+        'image_tag_mutability="MUTABLE",',
+        "a released image tag can be overwritten",
+        ("tests/components/test_model_registry.py",),
+    ),
+    Mutant(
+        "logs-kept-forever",
+        "components/monitoring.py",
+        "retention_in_days=args.log_retention_days,",
+        "retention_in_days=None,",
+        "platform log groups never expire",
+        ("tests/components/test_monitoring.py",),
+    ),
+)
