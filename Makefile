@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Trust the system's certificate store (where a proxy's CA lives), not only uv's bundled roots.
 export UV_NATIVE_TLS := true
 
-.PHONY: help install plan test lint format bench clean provider-actions
+.PHONY: help install plan test lint format bench mutation clean provider-actions
 
 help:
 	@echo "make install            uv and .venv from uv.lock (the other targets do it too)"
@@ -24,6 +24,7 @@ help:
 	@echo "make lint               ruff, and zizmor + actionlint on the workflows"
 	@echo "make provider-actions   rebuild components/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
+	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~15 min)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -70,5 +71,10 @@ provider-actions: | $(UV)
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m pipelines.bench
 
+# Not part of `make test`: mutmut (the `mutation` dependency group of uv.lock) over the decision
+# modules of pipelines/ and infra/policies/, then the domain mutants of tools/domain_mutants.py.
+mutation: $(VENV)/.synced
+	$(UV) run --locked --group mutation python -m tools.mutation
+
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache mutants

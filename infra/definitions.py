@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pulumi
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from infra import yamlfile
 from infra.settings import _CrossFieldError, _matches, _path_message, _Section
 
 STACKS_DIR = Path(__file__).resolve().parents[1] / "stacks"
@@ -197,9 +197,9 @@ def _load(model, kind: str, setting: str, names: Sequence[str], directory: Path)
             )
             continue
         try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            problems.append(f"  - {where}: not valid YAML ({str(err).splitlines()[0]})")
+            data = yamlfile.load(path.read_text())
+        except yamlfile.YamlFileError as err:
+            problems.append(f"  - {where}: not valid YAML {err}")
             continue
         if not isinstance(data, dict):
             problems.append(f"  - {where}: must be a mapping with the {kind}'s fields")

@@ -9,10 +9,12 @@ setting's path, what is wrong and what is allowed.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
@@ -110,7 +112,31 @@ def _unique(values: list) -> list:
 
 _NAME_RULE = "lowercase letters, digits and hyphens, 2-32 characters, starting with a letter"
 Name = Annotated[str, _matches(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", _NAME_RULE)]
-Region = Annotated[str, _matches(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region such as eu-west-1")]
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every AWS partition, from the botocore installed with boto3 (its
+    data/partitions.json): a newer region needs a newer boto3, not a code change."""
+    import botocore
+
+    data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
+    return frozenset(r for p in data["partitions"] for r in p.get("regions", {}) if not r.endswith("-global"))
+
+
+def _existing_region(value: str) -> str:
+    if value not in known_regions():
+        close = difflib.get_close_matches(value, sorted(known_regions()), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else " (botocore's partitions.json lists every region)"
+        raise ValueError(f"{value!r} is not an AWS region{hint}")
+    return value
+
+
+Region = Annotated[
+    str,
+    _matches(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region such as eu-west-1"),
+    AfterValidator(_existing_region),
+]
 AccountId = Annotated[str, _matches(r"\d{12}", "a 12-digit AWS account id (quote it in YAML)")]
 TagValue = Annotated[str, _matches(r"[\w .:/=+\-@]{1,256}", "1-256 letters, digits, spaces or _.:/=+-@")]
 Email = Annotated[str, _matches(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address such as ml-oncall@example.com")]
@@ -581,6 +607,11 @@ def parse(stack: str, values: Mapping[str, Any], secret: frozenset[str] | None =
     validates a file it has not written yet, with secrets it cannot see)."""
     data = {key: _decode(v) for key, v in values.items()}
     problems = _plain_secrets(values, secret) if secret is not None else []
+    # The stack file's name says which environment it is (dev, or dev-eu for a second dev stack); a
+    # copied file that kept another environment would get that environment's protection and names.
+    named, given = stack.split("-", maxsplit=1)[0], data.get("environment")
+    if named in ENVIRONMENTS and given in ENVIRONMENTS and given != named:
+        problems.append((f"{NAMESPACE}:environment", f"is {given!r} but the stack is {stack!r}: they must agree"))
     try:
         settings = Settings.model_validate(data)
     except ValidationError as err:

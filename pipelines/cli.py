@@ -164,9 +164,23 @@ def _verdicts(plan) -> tuple[str, int]:
     return "\n".join(lines), mandatory
 
 
+def _preflight() -> None:
+    """What can be refused before a 15-second plan: a malformed exceptions file (exit 2); expired
+    exceptions are announced on stderr."""
+    from infra.policies.rules import check_exceptions
+
+    for notice in check_exceptions():
+        print(f"mlplatform: {notice}", file=sys.stderr)
+
+
 def _check(args: argparse.Namespace) -> int:
     from pipelines.offline import REPO_ROOT, plan_stack
 
+    try:
+        _preflight()
+    except _user_errors() as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
     failed = 0
     for stack in args.stacks:
         try:
@@ -190,8 +204,12 @@ def _check(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from pipelines.offline import REPO_ROOT, plan_stack
 
+    if args.json and not args.json.parent.is_dir():
+        print(f"mlplatform: --json {args.json}: the directory {args.json.parent} does not exist", file=sys.stderr)
+        return EXIT_USER_ERROR
     started = time.perf_counter()
     try:
+        _preflight()
         plan = plan_stack(args.stack, root=args.project_dir or REPO_ROOT)
     except _user_errors() as err:
         print(f"mlplatform: {err}", file=sys.stderr)

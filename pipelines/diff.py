@@ -75,7 +75,7 @@ def compare(base: Plan, head: Plan) -> PlanDiff:
     )
 
 
-def plan_at_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:
+def plan_at_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:  # pragma: no mutate block
     """Plan ``stack`` with the code and stack files of a git ref, in a throwaway worktree."""
     with tempfile.TemporaryDirectory(prefix="mlplatform-base-") as tmp:
         tree = Path(tmp) / "tree"
@@ -155,7 +155,7 @@ def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int 
         "|---|---|---|---|---|",
     ]
     for d in diffs:
-        policy = verdicts.get(d.stack, "").splitlines()[0].removeprefix("Policies: ") if verdicts.get(d.stack) else ""
+        policy = verdicts[d.stack].splitlines()[0].removeprefix("Policies: ") if verdicts.get(d.stack) else ""
         removed = f"{len(d.removed)}" + (" ⚠ protected" if any(p for *_, p in d.removed) else "")
         head.append(f"| {d.stack} | {len(d.added)} | {removed} | {len(d.changed)} | {policy} |")
     sections = []
@@ -174,19 +174,23 @@ def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int 
         body += ["</details>", ""]
         sections.append(body)
     text = "\n".join([*head, "", ""])
+    whole = text + "".join("\n".join(body) + "\n" for body in sections)
+    if len(whole) <= limit:
+        return whole
     note = (
         "\n\n> ✂ The diff was cut to fit a GitHub comment; run `mlplatform diff <stack> --base <ref>` for all of it.\n"
     )
+    closing = "\n```\n</details>" + note
     for body in sections:
         chunk = "\n".join(body) + "\n"
-        if len(text) + len(chunk) + len(note) > limit:
-            # Keep as many whole lines of this section as fit, then stop.
-            kept = []
-            for line in body:
-                if len(text) + len("\n".join(kept)) + len(line) + len(note) + 20 > limit:
-                    break
-                kept.append(line)
-            text += "\n".join(kept) + "\n```\n</details>" + note
-            return text[:limit]
-        text += chunk
-    return text
+        if len(text) + len(chunk) + len(note) <= limit:
+            text += chunk
+            continue
+        # As many whole lines of this section as fit with its block closed and the note after it.
+        kept: list[str] = []
+        for line in body:
+            if len(text) + len("\n".join([*kept, line])) + len(closing) > limit:
+                break
+            kept.append(line)
+        return text + "\n".join(kept) + closing if kept else text + note.lstrip("\n")
+    raise AssertionError("unreachable: a comment whose every section fits was returned whole")  # pragma: no mutate

@@ -12,6 +12,7 @@ provider, dependencies, ignoreChanges) are in the Plan. It builds on internal SD
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import os
 import runpy
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi.runtime import config as rt_config
 from pulumi.runtime import mocks as rt_mocks
 from pulumi.runtime import rpc
@@ -30,6 +30,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from infra import yamlfile
 from pipelines.mocks import DEFAULT_LOCATION, digest, physical_state, provider_location
 from pipelines.plan import Plan, Resource
 
@@ -49,11 +50,9 @@ class StackFileError(UnknownStackError):
 
 def _yaml_mapping(path: Path, where: str) -> dict:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StackFileError(f"{where} is not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
+        data = yamlfile.load(path.read_text()) or {}
+    except yamlfile.YamlFileError as err:
+        raise StackFileError(f"{where} is not valid YAML {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("config", {}) or {}, dict):
         raise StackFileError(f"{where} must be a mapping with a `config:` mapping of settings")
     return data
@@ -116,9 +115,32 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
         value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
         if value is not None:
             raw[key] = value
-    raw.update(_yaml_mapping(stack_file, f"stacks/Pulumi.{stack}.yaml").get("config") or {})
+    configured = _yaml_mapping(stack_file, f"stacks/Pulumi.{stack}.yaml").get("config") or {}
+    _known_namespaces(configured, project, f"stacks/Pulumi.{stack}.yaml")
+    raw.update(configured)
     raw.update(overrides or {})
     return engine_config(project, stack, raw)
+
+
+# Namespaces a stack file may set besides the project's own: the providers the program uses and the
+# engine's. A misspelled one (mlplatfrom:protect) would otherwise be ignored without a word.
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
+# The namespace each project's program reads its settings from (infra/settings.py and
+# bootstrap/settings.py NAMESPACE; a test keeps them equal).
+PROGRAM_NAMESPACES = {"mlplatform": "mlplatform", "mlplatform-bootstrap": "bootstrap"}
+
+
+def _known_namespaces(config: Mapping[str, Any], project: str, where: str) -> None:
+    known = tuple(dict.fromkeys((project, PROGRAM_NAMESPACES.get(project, project), *PROVIDER_NAMESPACES)))
+    for key in config:
+        namespace = str(key).split(":", 1)[0] if ":" in str(key) else project
+        if namespace not in known:
+            close = difflib.get_close_matches(namespace, known, n=1)
+            hint = f" (did you mean {close[0]}:{str(key).split(':', 1)[1]}?)" if close else ""
+            raise StackFileError(
+                f"{where}: config key {key!r} is in namespace {namespace!r}, which nothing reads{hint}; "
+                f"namespaces: {', '.join(known)}"
+            )
 
 
 def _has_secure(value: Any) -> bool:

@@ -8,7 +8,9 @@ rewrite it against the current code rather than dropping it."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -234,3 +236,61 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/components/test_monitoring.py",),
     ),
 )
+
+
+RULE_MODULES = ("storage", "identity", "compute", "observability", "ml", "stack")
+RULE_TESTS = ("tests/policies/test_rule_checks.py",)
+
+
+def rule_mutants(root: Path) -> list[Mutant]:
+    """Each check of each policy rule switched off, one at a time (mutmut skips decorated functions):
+    an ``if`` that yields a violation made ``False``; one operand of its ``or`` made ``False`` or of
+    its ``and`` made ``True``; the same for the ``and`` of a helper that returns a verdict."""
+    found: list[Mutant] = []
+    for module in RULE_MODULES:
+        file = f"infra/policies/{module}.py"
+        source = (root / file).read_text()
+        for fn in ast.parse(source).body:
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            segment = ast.get_source_segment(source, fn)
+            offset = _offset(source, fn.lineno, fn.col_offset)
+            for node, replacement, label in _switches(fn):
+                start = _offset(source, node.lineno, node.col_offset) - offset
+                end = _offset(source, node.end_lineno, node.end_col_offset) - offset
+                found.append(
+                    Mutant(
+                        f"{module}.{fn.name}:{node.lineno}:{label}",
+                        file,
+                        segment,
+                        segment[:start] + replacement + segment[end:],
+                        f"{fn.name} line {node.lineno}: {label}",
+                        RULE_TESTS,
+                    )
+                )
+    return found
+
+
+def _offset(source: str, line: int, col: int) -> int:
+    """The string index of an ast position (ast columns count UTF-8 bytes)."""
+    lines = source.splitlines(keepends=True)
+    return sum(len(x) for x in lines[: line - 1]) + len(lines[line - 1].encode()[:col].decode())
+
+
+def _yields(nodes) -> bool:
+    return any(isinstance(n, ast.Yield) for stmt in nodes for n in ast.walk(stmt))
+
+
+def _switches(fn: ast.FunctionDef):
+    decorated = bool(fn.decorator_list)
+    for node in ast.walk(fn):
+        if decorated and isinstance(node, ast.If) and _yields(node.body):
+            yield node.test, "False", "check off"
+            if isinstance(node.test, ast.BoolOp):
+                neutral = "False" if isinstance(node.test.op, ast.Or) else "True"
+                for i, operand in enumerate(node.test.values):
+                    yield operand, neutral, f"operand {i + 1} off"
+        if not decorated and isinstance(node, ast.Return) and isinstance(node.value, ast.BoolOp):
+            neutral = "False" if isinstance(node.value.op, ast.Or) else "True"
+            for i, operand in enumerate(node.value.values):
+                yield operand, neutral, f"operand {i + 1} off"

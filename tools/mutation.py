@@ -1,10 +1,12 @@
 """`make mutation`: how many plausible mistakes the tests catch.
 
 Two parts, each run in throwaway copies of the working tree (the checkout is never edited):
-- mutmut (a maintained mutation-testing tool) over pipelines/ and infra/policies/, with their fast
-  tests (tests/pipelines, tests/policies), configured in pyproject.toml [tool.mutmut];
-- the domain mutants of tools/domain_mutants.py over components/ and the access matrix: each applied
-  alone, with the tests that must catch it.
+- mutmut (a maintained mutation-testing tool) over the decision modules of pipelines/ and the rule
+  framework of infra/policies/, with their fast tests (tests/pipelines, tests/policies), configured
+  in pyproject.toml [tool.mutmut];
+- domain mutants (tools/domain_mutants.py): plausible mistakes in components/ and the access matrix,
+  each with the tests that must catch it, and each check of each policy rule switched off (mutmut
+  does not mutate decorated functions), each applied alone.
 
 Prints the survivors and the score of each part; exits 1 when either part kills less than
 ``--min-score`` percent (90 by default). ``--part domain`` or ``--part tool`` runs one part."""
@@ -24,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.domain_mutants import MUTANTS, Mutant
+from tools.domain_mutants import MUTANTS, Mutant, rule_mutants
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 600  # seconds for one mutant's tests; a hung run is not a kill
@@ -83,8 +85,9 @@ def try_mutant(workdir: Path, mutant: Mutant) -> Outcome:
 
 
 def run_domain(workers: int, only: list[str] | None = None) -> list[Outcome]:
-    chosen = [m for m in MUTANTS if not only or m.id in only]
-    unknown = sorted(set(only or []) - {m.id for m in MUTANTS})
+    every = [*MUTANTS, *rule_mutants(ROOT)]
+    chosen = [m for m in every if not only or m.id in only]
+    unknown = sorted(set(only or []) - {m.id for m in every})
     if unknown:
         raise SystemExit(f"no domain mutant {', '.join(unknown)}; see tools/domain_mutants.py")
     todo: queue.Queue[Mutant] = queue.Queue()
@@ -113,7 +116,7 @@ def run_domain(workers: int, only: list[str] | None = None) -> list[Outcome]:
         t.start()
     for t in threads:
         t.join()
-    order = {m.id: i for i, m in enumerate(MUTANTS)}
+    order = {m.id: i for i, m in enumerate(every)}
     return sorted(results, key=lambda o: order[o.mutant.id])
 
 
@@ -121,6 +124,10 @@ def run_tool() -> tuple[int, int, list[str]]:
     """mutmut in a copy of the tree: (killed, total, survivors)."""
     with tempfile.TemporaryDirectory(prefix="mlplatform-mutmut-") as tmp:
         workdir = copy_tree(Path(tmp))
+        # `mlplatform diff --base` plans a git ref: the copy is a repository whose HEAD is the tree
+        git = ["git", "-c", "user.name=mutation", "-c", "user.email=mutation@localhost", "-c", "commit.gpgsign=false"]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "tree under test"]):
+            subprocess.run([*git, *step], cwd=workdir, check=True)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         mutmut = [sys.executable, "-m", "mutmut"]
         run = subprocess.run([*mutmut, "run", "--max-children", "2"], check=False, cwd=workdir, env=env, text=True)
@@ -129,11 +136,20 @@ def run_tool() -> tuple[int, int, list[str]]:
         listing = subprocess.run(
             [*mutmut, "results", "--all", "true"], cwd=workdir, env=env, capture_output=True, text=True, check=True
         ).stdout
-    statuses = re.findall(r"^\s*(\S+): (\w[\w ]*)$", listing, re.M)
-    total = len(statuses)
+        statuses = re.findall(r"^\s*(\S+): (\w[\w ]*)$", listing, re.M)
+        if any(s.strip() == "not checked" for _, s in statuses):
+            raise SystemExit("mutmut left mutants unchecked (its clean test run failed?): see its output above")
+        survivors = []
+        for name, status in statuses:
+            if status.strip() == "killed":
+                continue
+            shown = subprocess.run(
+                [*mutmut, "show", name], cwd=workdir, env=env, capture_output=True, text=True, check=False
+            ).stdout
+            edit = [x[1:].strip() for x in shown.splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+            survivors.append(f"{name}: {status.strip()}: {' => '.join(edit)}")
     killed = sum(1 for _, s in statuses if s.strip() == "killed")
-    survivors = [f"{name}: {s.strip()}" for name, s in statuses if s.strip() != "killed"]
-    return killed, total, survivors
+    return killed, len(statuses), survivors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     started = time.monotonic()
     if args.part in ("all", "tool"):
-        print("mutmut over pipelines/ and infra/policies/ (tests/pipelines, tests/policies)", flush=True)
+        print("mutmut over the decision modules of pipelines/ and infra/policies/ (pyproject.toml)", flush=True)
         killed, total, survivors = run_tool()
         score = 100 * killed / total if total else 0.0
         print(f"mutmut: {killed} of {total} mutants killed ({score:.1f}%)")
@@ -154,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  not killed: {s}")
         ok &= score >= args.min_score
     if args.part in ("all", "domain"):
-        print(f"domain mutants ({len(args.only or MUTANTS)}), {args.workers} at a time", flush=True)
+        print("domain mutants (tools/domain_mutants.py, and each check of each rule off)", flush=True)
         outcomes = run_domain(args.workers, args.only)
         killed = sum(o.status == "killed" for o in outcomes)
         score = 100 * killed / len(outcomes)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pulumi import RunError
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -20,47 +20,95 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from infra import yamlfile
+
 EXCEPTIONS_FILE = Path(__file__).with_name("exceptions.yaml")
 MANDATORY = EnforcementLevel.MANDATORY
 
 
-def load_exceptions(path: Path = EXCEPTIONS_FILE, today: dt.date | None = None) -> list[dict]:
-    """Granted exceptions still in force: each names a rule, a resource URN suffix, a reason, who
-    approved it and when it expires. Expired ones no longer apply."""
+class ExceptionsFileError(RunError):
+    """infra/policies/exceptions.yaml is malformed: every problem, with the entry it is in."""
+
+
+REQUIRED_FIELDS = ("rule", "resource", "reason", "approved_by", "expires")
+
+
+def read_exceptions(path: Path | None = None) -> list[dict]:
+    """Every entry of the exceptions file, checked: a list of mappings, each with a rule, a resource
+    URN suffix, a reason, who approved it and an ISO date it expires on. Raises ExceptionsFileError."""
+    path = path or EXCEPTIONS_FILE
     if not path.exists():
         return []
-    entries = yaml.safe_load(path.read_text()) or []
-    today = today or dt.date.today()
-    for e in entries:
-        missing = {"rule", "resource", "reason", "approved_by", "expires"} - set(e)
+    where = f"infra/policies/{path.name}"
+    try:
+        entries = yamlfile.load(path.read_text()) or []
+    except yamlfile.YamlFileError as err:
+        raise ExceptionsFileError(f"{where} is not valid YAML {err}") from None
+    if not isinstance(entries, list):
+        raise ExceptionsFileError(f"{where} must be a list of exceptions (- rule: ..., resource: ..., ...)")
+    problems = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            problems.append(f"entry {i + 1}: must be a mapping with {', '.join(REQUIRED_FIELDS)}")
+            continue
+        missing = [f for f in REQUIRED_FIELDS if f not in e]
         if missing:
-            raise ValueError(f"{path.name}: exception {e} lacks {', '.join(sorted(missing))}")
-    return [e for e in entries if dt.date.fromisoformat(str(e["expires"])) >= today]
+            problems.append(f"entry {i + 1} ({e.get('rule', '?')}): lacks {', '.join(sorted(missing))}")
+            continue
+        try:
+            e["expires"] = dt.date.fromisoformat(str(e["expires"]))
+        except ValueError:
+            problems.append(f"entry {i + 1} ({e['rule']}): expires {e['expires']!r} is not a date (YYYY-MM-DD)")
+    if problems:
+        raise ExceptionsFileError("\n".join([f"{where} has {len(problems)} problem(s):", *problems]))
+    return entries
 
 
-_EXCEPTIONS = load_exceptions()
+def load_exceptions(path: Path | None = None, today: dt.date | None = None) -> list[dict]:
+    """Granted exceptions still in force (an exception is in force on the day it expires)."""
+    today = today or dt.date.today()
+    return [e for e in read_exceptions(path) if e["expires"] >= today]
+
+
+_EXCEPTIONS: list[dict] | None = None  # loaded on first use, so a bad file is reported, not raised on import
+
+
+def _active() -> list[dict]:
+    global _EXCEPTIONS  # noqa: PLW0603
+    if _EXCEPTIONS is None:
+        _EXCEPTIONS = load_exceptions()
+    return _EXCEPTIONS
 
 
 def excepted(rule_id: str, urn: str | None) -> bool:
-    return bool(urn) and any(e["rule"] == rule_id and urn.endswith(e["resource"]) for e in _EXCEPTIONS)
+    return bool(urn) and any(e["rule"] == rule_id and urn.endswith(e["resource"]) for e in _active())
 
 
+# The two factories run once, at import, before mutmut switches a mutant on (its fork mode): mutants
+# of their lines could never be killed, whatever the tests ("no mutate"). What they build is tested
+# through every rule (test_rule_checks.py); their logic is in validate_resource and validate_stack.
 def resource_rule(
     rule_id: str, description: str, types: Iterable[str], level: EnforcementLevel = MANDATORY
 ) -> Callable[[Callable[[ResourceValidationArgs], Iterable[str]]], ResourceValidationPolicy]:
     """A resource rule: ``check(args)`` yields the messages of its violations for the given types."""
-    wanted = set(types)
+    wanted = frozenset(types)  # pragma: no mutate
 
     def wrap(check: Callable[[ResourceValidationArgs], Iterable[str]]) -> ResourceValidationPolicy:
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-            if args.resource_type not in wanted or excepted(rule_id, args.urn):
-                return
-            for message in check(args):
-                report(message)
+            validate_resource(rule_id, wanted, check, args, report)  # pragma: no mutate
 
-        return ResourceValidationPolicy(rule_id, description, validate, level)
+        return ResourceValidationPolicy(rule_id, description, validate, level)  # pragma: no mutate
 
     return wrap
+
+
+def validate_resource(rule_id: str, wanted: frozenset[str], check, args, report: ReportViolation) -> None:
+    """One resource against one rule: its types only, unless a reviewed exception covers it.
+    (Top-level, not in the decorator's closure, so it runs and is tested at evaluation time.)"""
+    if args.resource_type not in wanted or excepted(rule_id, args.urn):
+        return
+    for message in check(args):
+        report(message)
 
 
 def stack_rule(
@@ -70,13 +118,18 @@ def stack_rule(
 
     def wrap(check: Callable[[StackValidationArgs], Iterable[tuple[str, str | None]]]) -> StackValidationPolicy:
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-            for message, urn in check(args):
-                if not excepted(rule_id, urn):
-                    report(message, urn)
+            validate_stack(rule_id, check, args, report)  # pragma: no mutate
 
-        return StackValidationPolicy(rule_id, description, validate, level)
+        return StackValidationPolicy(rule_id, description, validate, level)  # pragma: no mutate
 
     return wrap
+
+
+def validate_stack(rule_id: str, check, args, report: ReportViolation) -> None:
+    """The stack against one rule, less the violations a reviewed exception covers."""
+    for message, urn in check(args):
+        if not excepted(rule_id, urn):
+            report(message, urn)
 
 
 def as_json(value: Any) -> Any:
@@ -111,7 +164,7 @@ def principals(statement: dict) -> list[str]:
 
 def stack_of(urn: str) -> str:
     """The stack name of a URN (urn:pulumi:<stack>::<project>::...)."""
-    return urn.split("::", maxsplit=1)[0].removeprefix("urn:pulumi:")
+    return urn.partition("::")[0].removeprefix("urn:pulumi:")
 
 
 def is_prod(urn: str) -> bool:

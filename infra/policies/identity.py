@@ -45,7 +45,8 @@ IDENTITY_POLICIES = ["aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"]
 
 
 def _is_boundary(args) -> bool:
-    return str(args.props.get("name", "")).endswith("-boundary")
+    name = args.props.get("name")
+    return isinstance(name, str) and name.endswith("-boundary")
 
 
 @resource_rule("iam-no-star-action", "No identity policy allows every action ('*')", IDENTITY_POLICIES)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from infra.definitions import load_feature_groups
 from pipelines.offline import plan_stack
-from tests.plans import policy, stack_plan
+from tests.plans import policy, settings_of, stack_plan
 
 GROUP = "aws:sagemaker/featureGroup:FeatureGroup"
 
@@ -12,11 +13,12 @@ def groups(plan) -> dict:
     return {r.inputs["featureGroupName"]: r for r in plan.of_type(GROUP)}
 
 
-def test_each_stack_has_the_three_example_groups_with_encrypted_stores(any_plan):
+def test_each_declared_group_exists_with_encrypted_stores(any_plan):
     env, data_key = any_plan.stack, any_plan.outputs["kmsKeyArns"]["data"]
+    settings = settings_of(env)
     curated = any_plan.outputs["buckets"]["curated"]
     found = groups(any_plan)
-    assert set(found) == {f"mlplatform-{env}-{g}" for g in ("customer-profile", "transactions", "product-interactions")}
+    assert set(found) == {f"mlplatform-{env}-{g}" for g in settings.feature_store.feature_groups}
     for name, g in found.items():
         offline = g.inputs["offlineStoreConfig"]
         assert offline["s3StorageConfig"] == {"s3Uri": f"s3://{curated}/features", "kmsKeyId": data_key}
@@ -30,16 +32,21 @@ def test_each_stack_has_the_three_example_groups_with_encrypted_stores(any_plan)
         assert (
             g.inputs["roleArn"] == f"arn:aws:iam::{any_plan.outputs['accountId']}:role/mlplatform-{env}-feature-store"
         )
-        assert g.options["protect"] is (env != "dev")
-        online = g.inputs.get("onlineStoreConfig")
+        assert g.options["protect"] is settings.protect
+    for d in load_feature_groups(settings.feature_store.feature_groups):
+        g = found[f"mlplatform-{env}-{d.name}"].inputs
+        assert g["recordIdentifierFeatureName"] == d.record_identifier
+        assert g["eventTimeFeatureName"] == d.event_time
+        assert [(f["featureName"], f["featureType"]) for f in g["featureDefinitions"]] == [
+            (f.name, f.type) for f in d.features
+        ]
+        online = g.get("onlineStoreConfig")
+        assert bool(online) is (d.online_store.enabled and settings.feature_store.online_store), d.name
         if online:
             assert online["enableOnlineStore"] is True
             assert online["securityConfig"] == {"kmsKeyId": data_key}
-    profile = found[f"mlplatform-{env}-customer-profile"].inputs
-    assert profile["onlineStoreConfig"]["ttlDuration"] == {"value": 30, "unit": "Days"}
-    assert profile["recordIdentifierFeatureName"] == "customer_id"
-    assert {f["featureName"]: f["featureType"] for f in profile["featureDefinitions"]}["lifetime_value"] == "Fractional"
-    assert "onlineStoreConfig" not in found[f"mlplatform-{env}-product-interactions"].inputs
+            ttl = d.online_store.ttl
+            assert online.get("ttlDuration") == ({"value": ttl.value, "unit": ttl.unit} if ttl else None), d.name
 
 
 def test_the_stack_can_turn_every_online_store_off():
@@ -67,8 +74,8 @@ def test_feature_store_service_role_writes_only_the_offline_store(any_plan):
 
 def test_ingestion_puts_records_and_training_queries_the_offline_store(any_plan):
     env, acct = any_plan.stack, any_plan.outputs["accountId"]
-    arns = sorted(f"arn:aws:sagemaker:eu-west-1:{acct}:feature-group/mlplatform-{env}-{g}"
-                  for g in ("customer-profile", "transactions", "product-interactions"))  # fmt: skip
+    region, groups_ = any_plan.outputs["region"], settings_of(env).feature_store.feature_groups
+    arns = sorted(f"arn:aws:sagemaker:{region}:{acct}:feature-group/mlplatform-{env}-{g}" for g in groups_)
     ingest = {
         s["Sid"]: s
         for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-feature-ingestion"))["Statement"]
@@ -76,13 +83,16 @@ def test_ingestion_puts_records_and_training_queries_the_offline_store(any_plan)
     put = ingest["PutFeatureRecordsAllGroups"]
     assert put["Action"] == ["sagemaker:PutRecord", "sagemaker:DescribeFeatureGroup"]
     assert sorted(put["Resource"]) == arns
-    train = {
-        s["Sid"]: s
-        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-training-recsys"))["Statement"]
-    }
-    assert train["ReadOfflineFeatureTablesAllGroups"]["Resource"][2] == (
-        f"arn:aws:glue:eu-west-1:{acct}:table/mlplatform_{env}_features/*"
-    )
+    for team in settings_of(env).training.teams:
+        train = {
+            s["Sid"]: s
+            for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", f"identity-training-{team.name}"))[
+                "Statement"
+            ]
+        }
+        assert train["ReadOfflineFeatureTablesAllGroups"]["Resource"][2] == (
+            f"arn:aws:glue:{region}:{acct}:table/mlplatform_{env}_features/*"
+        )
     # no workload may delete records or groups (only CI tears down dev)
     every = str([policy(r) for r in any_plan.of_type("aws:iam/rolePolicy:RolePolicy") if "-ci-" not in r.name])
     assert "sagemaker:DeleteRecord" not in every and "sagemaker:DeleteFeatureGroup" not in every

@@ -9,7 +9,7 @@ import pytest
 from components.ci_roles import unscoped_actions
 from components.identity import ALLOWED_MANAGED_POLICIES, REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS
 from infra.access import MATRIX
-from tests.plans import policy, role_statements, stack_plan
+from tests.plans import policy, role_statements, settings_of, stack_plan
 
 ROLE, ROLE_POLICY, POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"
 GH = "token.actions.githubusercontent.com"
@@ -33,9 +33,11 @@ def as_list(value) -> list:
 
 
 def test_every_role_of_the_matrix_exists_once_per_team(any_plan):
-    teams = {"dev": ["recsys", "fraud"], "staging": ["recsys", "fraud"], "prod": ["recsys", "fraud", "search"]}
-    expected = {f"training-{t}" for t in teams[any_plan.stack]}
-    expected |= {"feature-ingestion", "model-publisher", "model-approver", "ci-preview", "ci-deploy"}
+    settings = settings_of(any_plan.stack)
+    expected = {f"training-{t.name}" for t in settings.training.teams}
+    expected |= {"feature-ingestion", "model-publisher", "model-approver"}
+    if settings.ci.github_repository:
+        expected |= {"ci-preview", "ci-deploy"}
     assert set(any_plan.outputs["roleArns"]) == expected
     assert {c.role for c in MATRIX} <= {r.split("-")[0] if r.startswith("training") else r for r in expected}
 

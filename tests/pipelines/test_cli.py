@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipelines.cli import main
@@ -102,17 +103,41 @@ def test_check_passes_the_real_stacks(capsys):
     assert "prod: Policies: 42 rules, 0 mandatory and 0 advisory violations" in out
 
 
-def test_check_fails_a_misnamed_prod_stack_and_says_why(tmp_path, capsys):
-    # A stack named prod-eu configured like dev with a public cluster endpoint: settings are valid
-    # (only environment "prod" requires a private endpoint), the guardrails are not.
-    dev = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
-    training = {**dev["mlplatform:training"], "endpointPublicAccess": True, "publicAccessCidrs": ["52.94.0.0/24"]}
-    project = _project_with(tmp_path, "prod-eu", {"mlplatform:training": training})
-    assert main(["check", "prod-eu", "--project-dir", str(project)]) == 1
-    out = capsys.readouterr().out
-    assert "eks-no-public-endpoint-in-prod (mandatory, 1)" in out
-    assert "prod clusters must set vpcConfig.endpointPublicAccess to false" in out
-    assert "stateful-protected (mandatory," in out and "must be protected in prod-eu" in out
+def test_a_stack_file_copied_under_another_environments_name_is_refused(tmp_path, capsys):
+    # prod-eu.yaml still saying `environment: dev` would be planned unprotected, with dev's names
+    project = _project_with(tmp_path, "prod-eu", {})
+    assert main(["check", "prod-eu", "--project-dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "mlplatform:environment: is 'dev' but the stack is 'prod-eu': they must agree" in err
+
+
+@pytest.mark.parametrize(
+    ("append", "message"),
+    [
+        # PyYAML keeps the last of two equal keys; Pulumi refuses them, and so do we
+        ("  mlplatform:protect: true\n", "key 'mlplatform:protect' is given twice (first at line"),
+        # a misspelled namespace is read by nothing: dev would silently keep its old value
+        ("  mlplatfrom:protect: true\n", "did you mean mlplatform:protect?"),
+    ],
+)
+def test_silent_stack_file_mistakes_are_refused(tmp_path, capsys, append, message):
+    project = _project_with(tmp_path, "dev", {})
+    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text() + append)
+    assert main(["plan", "dev", "--project-dir", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_a_duplicated_key_in_a_definition_file_is_located(tmp_path, capsys):
+    project = _project_with(tmp_path, "dev", {})
+    definition = project / "stacks" / "datasets" / "transactions.yaml"
+    definition.write_text(definition.read_text() + "zone: curated\n")
+    assert main(["plan", "dev", "--project-dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "stacks/datasets/transactions.yaml: not valid YAML at line" in err
+    assert "key 'zone' is given twice" in err
 
 
 def test_a_stack_file_that_is_not_yaml_is_named_with_its_line(tmp_path, capsys):

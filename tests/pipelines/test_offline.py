@@ -113,3 +113,14 @@ def test_two_projects_plan_in_one_process_without_trace_of_each_other():
     assert bootstrap.project == "mlplatform-bootstrap"
     assert all(r.urn.startswith("urn:pulumi:dev::mlplatform-bootstrap::") for r in bootstrap)
     assert plan_stack("dev").to_json() == stack_plan("dev").to_json()
+
+
+def test_the_namespaces_the_offline_reader_accepts_are_the_programs():
+    from bootstrap import settings as bootstrap_settings
+    from infra import settings as platform_settings
+    from pipelines.offline import PROGRAM_NAMESPACES
+
+    assert PROGRAM_NAMESPACES == {
+        "mlplatform": platform_settings.NAMESPACE,
+        "mlplatform-bootstrap": bootstrap_settings.NAMESPACE,
+    }

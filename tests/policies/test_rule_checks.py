@@ -436,6 +436,7 @@ RESOURCE_RULES: dict[str, Checks] = {
         "aws:sns/topicPolicy:TopicPolicy",
         {"arn": "t", "policy": doc({**READ, "Principal": {"Service": "cloudwatch.amazonaws.com"}})},
         {"anyone": ({"policy.Statement.0.Principal": "*"}, "statement Read allows Principal '*'")},
+        passes={"deny to anyone": {"policy.Statement.0.Principal": "*", "policy.Statement.0.Effect": "Deny"}},
     ),
     "cloudtrail-multi-region": Checks(
         "aws:cloudtrail/trail:Trail",
@@ -468,6 +469,9 @@ RESOURCE_RULES: dict[str, Checks] = {
         {
             "anyone": ({"resourcePolicy.Statement.0.Principal": {"AWS": "*"}}, "must name the consumer accounts"),
             "nobody named": ({"resourcePolicy.Statement.0.Principal": DELETE}, "must name the consumer accounts"),
+        },
+        passes={
+            "deny to anyone": {"resourcePolicy.Statement.0.Principal": "*", "resourcePolicy.Statement.0.Effect": "Deny"}
         },
     ),
     "mlflow-artifacts-in-platform-bucket": Checks(
@@ -687,3 +691,130 @@ def test_every_rule_has_a_case_for_each_of_its_checks():
         if len(c.fails) < _conditions(functions[rule])
     }
     assert not short, f"rules with fewer failing cases than checks (cases, checks): {short}"
+
+
+def test_the_helpers_rules_are_built_on():
+    from infra.policies.compute import _default_deny, duration_minutes
+    from infra.policies.framework import as_json, is_prod, stack_of, statements
+
+    assert [duration_minutes(v) for v in ("30s", "5m", "1h", "1h30m", "1.5h", "90m")] == [0.5, 5, 60, 90, 90, 90]
+    assert [duration_minutes(v) for v in ("Never", "", None, "10", "5 m", "m5", "-5m", "5d")] == [None] * 8
+    assert stack_of("urn:pulumi:prod-eu::mlplatform::aws:s3/bucket:Bucket::b") == "prod-eu"
+    assert is_prod("urn:pulumi:prod-eu::p::t::n") and is_prod("urn:pulumi:prod::p::t::n")
+    assert not is_prod("urn:pulumi:production::p::t::n") and not is_prod("urn:pulumi:dev-prod::p::t::n")
+    one = {"Sid": "A", "Effect": "Allow"}
+    assert statements({"Statement": one}) == [one] and statements(json.dumps({"Statement": [one]})) == [one]
+    assert statements("not json") == [] and statements(None) == [] and as_json("[1]") == [1]
+    assert _default_deny(DENY_ALL) and not _default_deny({**DENY_ALL, "podSelector": None})
+    assert not _default_deny({"policyTypes": ["Ingress", "Egress"]})  # no podSelector: not all pods
+    assert not _default_deny({"podSelector": {}})  # no policyTypes: Ingress only, by Kubernetes' default
+
+
+def test_a_boundary_is_exempt_by_its_name_suffix_only():
+    from infra.policies.identity import _is_boundary
+
+    class Args:
+        def __init__(self, name):
+            self.props = {"name": name} if name is not None else {}
+
+    assert _is_boundary(Args("mlplatform-dev-workload-boundary"))
+    assert not _is_boundary(Args("boundary-of-mlplatform")) and not _is_boundary(Args(None))
+
+
+def test_rules_see_the_resources_options_and_provider_as_the_engine_gives_them():
+    from pulumi_policy import ResourceValidationPolicy
+
+    seen = []
+
+    def record(args, report):
+        seen.append((args.opts, args.provider))
+
+    r = res("aws:s3/bucket:Bucket", {"bucket": "b"}, stack="prod", protect=True)
+    r = Resource(
+        **{
+            **r.__dict__,
+            "options": {
+                "protect": True,
+                "retainOnDelete": True,
+                "ignoreChanges": ["tags"],
+                "deleteBeforeReplace": True,
+                "additionalSecretOutputs": ["x"],
+            },
+            "parent": "urn:parent",
+        }
+    )
+    evaluate(plan_of(r, stack="prod"), [ResourceValidationPolicy("record", "records", record)])
+    opts, provider = seen[-1]
+    assert (opts.protect, opts.retain_on_delete, opts.ignore_changes) == (True, True, ["tags"])
+    assert opts.aliases == [] and vars(opts.custom_timeouts) == {
+        "create_seconds": 0,
+        "update_seconds": 0,
+        "delete_seconds": 0,
+    }
+    assert (opts.delete_before_replace, opts.additional_secret_outputs, opts.parent) == (True, ["x"], "urn:parent")
+    assert (provider.resource_type, provider.urn, provider.name) == ("aws", r.provider, "aws")
+    assert json.loads(provider.props["defaultTags"])["tags"]["owner"] == "x"
+
+
+def test_evaluate_reports_level_and_resource_of_each_violation():
+    from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+
+    def complain(args, report):
+        report(f"{args.name} is wrong")
+
+    def listed(args, report):
+        report("from a list of validators")
+
+    def on_the_stack(args, report):
+        by_name = {r.name: r for r in args.resources}
+        child = by_name["child"]
+        assert child.parent is by_name["parent"] and by_name["parent"].parent is None
+        assert (child.name, child.dependencies, child.property_dependencies) == ("child", [], {})
+        report("stack-wide")
+
+    parent = res("aws:s3/bucket:Bucket", {"bucket": "p"}, name="parent")
+    child = Resource(**{**res("aws:s3/bucket:Bucket", {"bucket": "c"}, name="child").__dict__, "parent": parent.urn})
+    rules = [
+        ResourceValidationPolicy("mandatory", "m", complain, EnforcementLevel.MANDATORY),
+        ResourceValidationPolicy("advisory", "a", complain, EnforcementLevel.ADVISORY),
+        ResourceValidationPolicy("listed", "l", [listed]),
+        StackValidationPolicy("stack", "s", on_the_stack),
+    ]
+    found = evaluate(plan_of(parent, child), rules)
+    by_rule = {(v.rule, v.urn): v for v in found}
+    assert by_rule[("mandatory", child.urn)].mandatory is True
+    assert by_rule[("mandatory", child.urn)].message == "child is wrong"
+    assert by_rule[("advisory", parent.urn)].mandatory is False
+    assert by_rule[("listed", child.urn)].message == "from a list of validators"
+    (stack_wide,) = [v for v in found if v.rule == "stack"]
+    assert stack_wide.urn is None and stack_wide.path == "(stack)"
+
+
+def test_an_exceptions_file_lists_every_problem_and_reads_quoted_dates(tmp_path):
+    import datetime as dt
+
+    from infra.policies import framework
+
+    file = tmp_path / "exceptions.yaml"
+    file.write_text(
+        "- not a mapping\n- {resource: r, reason: x, approved_by: y, expires: 2030-01-01}\n"
+        "- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: soon}\n"
+    )
+    with pytest.raises(framework.ExceptionsFileError) as caught:
+        framework.read_exceptions(file)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "infra/policies/exceptions.yaml has 3 problem(s):"
+    assert lines[2] == "entry 2 (?): lacks rule" and "entry 3 (ecr-kms): expires 'soon'" in lines[3]
+    file.write_text("- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: '2030-01-01'}\n")
+    (entry,) = framework.read_exceptions(file)
+    assert entry["expires"] == dt.date(2030, 1, 1)
+
+
+def test_exceptions_are_read_once(monkeypatch):
+    from infra.policies import framework
+
+    calls = []
+    monkeypatch.setattr(framework, "_EXCEPTIONS", None)
+    monkeypatch.setattr(framework, "load_exceptions", lambda: calls.append(1) or [])
+    assert not framework.excepted("ecr-kms", "urn:a") and not framework.excepted("ecr-kms", "urn:b")
+    assert calls == [1]

@@ -76,9 +76,21 @@ def test_an_unexpired_reviewed_exception_silences_exactly_its_rule_and_resource(
         v.rule for v in evaluate(plan_of(repo), [RULES_BY_ID["ecr-scan-on-push"], RULES_BY_ID["ecr-immutable-tags"]])
     }
     assert found == {"ecr-immutable-tags"}  # the expired exception no longer applies
+    # in force on its last day; a stack rule is silenced for the excepted resource only
+    today = dt.date(2026, 11, 28)
+    exceptions.write_text(
+        "- rule: s3-access-logging\n  resource: 'aws:s3/bucket:Bucket::scratch'\n"
+        "  reason: scratch bucket\n  approved_by: security@example.com\n  expires: 2026-11-28\n"
+    )
+    monkeypatch.setattr(framework, "_EXCEPTIONS", framework.load_exceptions(exceptions, today=today))
+    buckets = [res("aws:s3/bucket:Bucket", {"bucket": n}, name=n) for n in ("scratch", "raw")]
+    (v,) = evaluate(plan_of(*buckets), [RULES_BY_ID["s3-access-logging"]])
+    assert v.urn.endswith("::raw")
+    assert framework.load_exceptions(exceptions, today=today + dt.timedelta(days=1)) == []
+    assert framework.load_exceptions(tmp_path / "missing.yaml") == []
     incomplete = tmp_path / "incomplete.yaml"
     incomplete.write_text("- rule: ecr-kms\n  resource: x\n")
-    with pytest.raises(ValueError, match="lacks approved_by, expires, reason"):
+    with pytest.raises(framework.ExceptionsFileError, match="lacks approved_by, expires, reason"):
         framework.load_exceptions(incomplete)
 
 
@@ -87,3 +99,59 @@ def test_readme_rule_table_is_the_packs():
     from pipelines.offline import REPO_ROOT
 
     assert rules_markdown() in (REPO_ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rule: x\n", "must be a list of exceptions"),
+        ("- just a string\n", "entry 1: must be a mapping with rule, resource, reason, approved_by, expires"),
+        (
+            "- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: next week}\n",
+            "entry 1 (ecr-kms): expires 'next week' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            "- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: 2030-01-01}\n"
+            "- {rule: ecr-kms, resource: r, reason: x, approved_by: y}\n",
+            "entry 2 (ecr-kms): lacks expires",
+        ),
+        (
+            "- {rule: ecr-kmz, resource: r, reason: x, approved_by: y, expires: 2030-01-01}\n",
+            "entry 1: rule 'ecr-kmz' is not a rule of the pack",
+        ),
+        ("- {rule: [unclosed\n", "is not valid YAML at line"),
+    ],
+)
+def test_a_malformed_exceptions_file_stops_check_before_planning(tmp_path, monkeypatch, capsys, text, message):
+    from infra.policies import framework
+    from pipelines.cli import main
+
+    bad = tmp_path / "exceptions.yaml"
+    bad.write_text(text)
+    monkeypatch.setattr(framework, "EXCEPTIONS_FILE", bad)
+    monkeypatch.setattr(framework, "_EXCEPTIONS", None)
+    monkeypatch.setattr("pipelines.offline.plan_stack", lambda *a, **k: pytest.fail("planned despite a bad file"))
+    assert main(["check", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_an_expired_exception_is_announced(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from infra.policies import framework
+    from infra.policies.rules import check_exceptions
+
+    file = tmp_path / "exceptions.yaml"
+    monkeypatch.setattr(framework, "EXCEPTIONS_FILE", file)
+    file.write_text("- {rule: ecr-kmz, resource: '::repo', reason: x, approved_by: y, expires: 2030-01-01}\n")
+    with pytest.raises(framework.ExceptionsFileError) as caught:
+        check_exceptions()
+    assert str(caught.value).splitlines() == [
+        "infra/policies/exceptions.yaml names unknown rules:",
+        "entry 1: rule 'ecr-kmz' is not a rule of the pack",
+    ]
+    file.write_text("- {rule: ecr-kms, resource: '::repo', reason: x, approved_by: y, expires: 2026-11-27}\n")
+    (notice,) = check_exceptions(today=dt.date(2026, 11, 28))
+    assert "ecr-kms on ::repo expired on 2026-11-27: the rule applies again" in notice
+    assert check_exceptions(today=dt.date(2026, 11, 27)) == []  # in force on its last day

@@ -38,6 +38,9 @@ def test_real_stacks_are_valid(stack):
 BAD = [
     ("dev", {"environment": "qa"}, "mlplatform:environment", "'dev', 'staging' or 'prod'"),
     ("dev", {"region": "Europe"}, "mlplatform:region", "an AWS region such as eu-west-1"),
+    # well formed but not a region: named as such (botocore's partitions), not blamed on the zones
+    ("dev", {"region": "eu-wset-1"}, "mlplatform:region", "'eu-wset-1' is not an AWS region; did you mean eu-west-1?"),
+    ("dev", {"environment": "prod"}, "mlplatform:environment", "is 'prod' but the stack is 'dev'"),
     ("dev", {"accountId": "12345"}, "mlplatform:accountId", "12-digit AWS account id"),
     ("dev", {"owner": ""}, "mlplatform:owner", "1-256"),
     ("dev", {"protect": "maybe"}, "mlplatform:protect", "true or false"),

@@ -1,0 +1,261 @@
+"""What the guard, the drift check and the diff print, exactly, on small fixtures this file owns: these
+texts are what a reviewer reads on a pull request or in an incident, so every word is pinned."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.diff import MARKER, Change, PlanDiff, render_markdown, render_text
+from pipelines.guard import Refusal, drift_report, stateful_losses
+
+BUCKET = "aws:s3/bucket:Bucket"
+
+
+def step(op: str, urn_type: str, name: str, **extra) -> dict:
+    return {"op": op, "urn": f"urn:pulumi:prod::mlplatform::mlplatform:x:X${urn_type}::{name}", **extra}
+
+
+def test_the_type_comes_from_the_new_state_then_the_old_then_the_urn():
+    steps = [
+        step("delete", "aws:s3/bucket:Bucket", "from-urn"),  # no state at all
+        step("delete", "x:y:Z", "from-old", oldState={"type": BUCKET}, newState=None),
+        step("replace", "x:y:Z", "from-new", oldState={"type": "x:y:Old"}, newState={"type": BUCKET}),
+        step("replace", BUCKET, "typeless-states", oldState={}, newState={"type": ""}),
+    ]
+    losses = stateful_losses({"steps": steps})
+    assert [(r.name, r.type) for r in losses] == [(s["urn"].rsplit("::", 1)[1], BUCKET) for s in steps]
+    assert stateful_losses({}) == []  # a preview without steps changes nothing
+
+
+def test_a_refusal_names_the_operation_the_resource_and_why():
+    reasons = step("replace", BUCKET, "raw", replaceReasons=["bucket", "objectLockEnabled"], diffReasons=["tags"])
+    only_diff = step("delete", BUCKET, "curated", diffReasons=["tags"])
+    found = [str(r) for r in stateful_losses({"steps": [reasons, only_diff, step("delete", BUCKET, "logs")]})]
+    assert found == [
+        "replace of aws:s3/bucket:Bucket raw (changed: bucket, objectLockEnabled): it holds data, keys, identity or "
+        "evidence",
+        "delete of aws:s3/bucket:Bucket curated (changed: tags): it holds data, keys, identity or evidence",
+        "delete of aws:s3/bucket:Bucket logs: it holds data, keys, identity or evidence",
+    ]
+    assert Refusal("delete", BUCKET, "b", ()).reasons == ()
+
+
+def test_the_drift_report_lists_every_change_but_no_ops_and_the_stack():
+    preview = {
+        "steps": [
+            step("same", BUCKET, "untouched"),
+            step("refresh", BUCKET, "refreshed"),
+            step("update", "pulumi:pulumi:Stack", "mlplatform-prod"),
+            step("update", BUCKET, "raw", diffReasons=["tags", "versioning"]),
+            step("delete", "aws:iam/role:Role", "gone"),
+        ]
+    }
+    report = drift_report("prod", preview)
+    assert not report.clean
+    assert report.drifted == [
+        ("update", BUCKET, "raw", ("tags", "versioning")),
+        ("delete", "aws:iam/role:Role", "gone", ()),
+    ]
+    assert report.markdown() == "\n".join(
+        [
+            "Stack `prod` has drifted: 2 resource(s) differ from the program.",
+            "",
+            "| change | type | resource | properties |",
+            "|---|---|---|---|",
+            "| update | `aws:s3/bucket:Bucket` | raw | tags, versioning |",
+            "| delete | `aws:iam/role:Role` | gone | - |",
+            "",
+            "Someone changed these outside Pulumi, or the program changed without a deploy. See the README",
+            "(What to do when drift is reported) before running `pulumi up`.",
+        ]
+    )
+    clean = drift_report("dev", {"steps": [step("same", BUCKET, "raw")]})
+    assert clean.clean and clean.markdown() == "Stack `dev` matches its program: no drift."
+    assert drift_report("dev", {}).clean
+
+
+def _policy(*sids: str, changed: str = "") -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": s, "Action": "x:" + (changed if s == "B" else s)} for s in sids],
+        }
+    )
+
+
+DIFF = PlanDiff(
+    "prod",
+    added=[("aws:sns/topic:Topic", "alerts")],
+    removed=[(BUCKET, "raw", True), ("aws:iam/role:Role", "old", False)],
+    changed=[
+        Change(
+            "urn:x",
+            "aws:iam/rolePolicy:RolePolicy",
+            "grants",
+            fields={"policy": (_policy("A", "B", "C"), _policy("B", "C", "D", changed="Put"))},
+            options={"protect": (False, True)},
+        ),
+        Change(
+            "urn:y",
+            "aws:kms/key:Key",
+            "data",
+            fields={"deletionWindowInDays": (30, 7), "description": ("x" * 130, "y")},
+        ),
+    ],
+)
+
+
+def test_the_text_diff():
+    assert render_text(DIFF, "Policies: 0 violations") == "\n".join(
+        [
+            "Stack prod: +1 added, -2 removed, ~2 changed",
+            "  + aws:sns/topic:Topic  alerts",
+            "  - aws:s3/bucket:Bucket  raw  [PROTECTED]",
+            "  - aws:iam/role:Role  old",
+            "  ~ aws:iam/rolePolicy:RolePolicy  grants",
+            "      policy: statements -A, ~B, +D",
+            "      protect: false -> true",
+            "  ~ aws:kms/key:Key  data",
+            "      deletionWindowInDays: 30 -> 7",
+            "      description: " + "x" * 119 + "… -> y",
+            "",
+            "Policies: 0 violations",
+        ]
+    )
+    assert render_text(PlanDiff("dev", [], [], [])) == "Stack dev: +0 added, -0 removed, ~0 changed"
+
+
+def test_the_pull_request_comment():
+    empty = PlanDiff("dev", [], [], [])
+    text = render_markdown([DIFF, empty], {"prod": "Policies: 0 violations\n42 rules"})
+    assert text == "\n".join(
+        [
+            MARKER,
+            "### Offline plan of this pull request",
+            "",
+            "| stack | added | removed | changed | policy |",
+            "|---|---|---|---|---|",
+            "| prod | 1 | 2 ⚠ protected | 2 | 0 violations |",
+            "| dev | 0 | 0 | 0 |  |",
+            "",
+            "<details><summary><b>prod</b></summary>",
+            "",
+            "```diff",
+            "+ aws:sns/topic:Topic alerts",
+            "- aws:s3/bucket:Bucket raw (protected)",
+            "- aws:iam/role:Role old",
+            "! aws:iam/rolePolicy:RolePolicy grants",
+            "!     policy: statements -A, ~B, +D",
+            "!     protect: false -> true",
+            "! aws:kms/key:Key data",
+            "!     deletionWindowInDays: 30 -> 7",
+            "!     description: " + "x" * 79 + "… -> y",
+            "```",
+            "",
+            "```",
+            "Policies: 0 violations\n42 rules",
+            "```",
+            "</details>",
+            "",
+            "<details><summary><b>dev</b></summary>",
+            "",
+            "```diff",
+            "  no changes",
+            "```",
+            "</details>",
+            "",
+            "",
+        ]
+    )
+
+
+def test_a_long_comment_is_cut_on_whole_lines_with_a_note():
+    big = PlanDiff("prod", added=[("aws:sns/topic:Topic", f"topic-{i:03}") for i in range(200)], removed=[], changed=[])
+    full = render_markdown([big], {})
+    limit = len(full) // 2
+    cut = render_markdown([big], {}, limit=limit)
+    assert len(cut) <= limit
+    assert cut.startswith(MARKER) and cut.endswith(
+        "> ✂ The diff was cut to fit a GitHub comment; run `mlplatform diff <stack> --base <ref>` for all of it.\n"
+    )
+    kept = [line for line in cut.splitlines() if line.startswith("+ ")]
+    assert 0 < len(kept) < 200 and all(line in full.splitlines() for line in kept)  # whole lines only
+    assert "```\n</details>" in cut  # the open block is closed
+    assert render_markdown([big], {}, limit=len(full)) == full
+
+
+def test_the_type_of_a_nested_resource_is_the_last_of_its_urn_type_chain():
+    urn = "urn:pulumi:prod::mlplatform::mlplatform:a:Lake$mlplatform:b:Zone$aws:s3/bucket:Bucket::raw"
+    (loss,) = stateful_losses({"steps": [{"op": "delete", "urn": urn}]})
+    assert (loss.type, loss.name) == (BUCKET, "raw")
+
+
+def test_compare_reports_every_changed_input_and_option_with_its_resource():
+    from pipelines.diff import compare
+    from tests.policies.test_rules import plan_of, res
+
+    def key(props: dict, **options):
+        r = res("aws:kms/key:Key", props, name="data", stack="prod")
+        return type(r)(**{**r.__dict__, "options": {"protect": True, **options}})
+
+    base = plan_of(key({"description": "d", "deletionWindowInDays": 30}), stack="prod")
+    head = plan_of(key({"deletionWindowInDays": 7, "policy": "{}"}, ignoreChanges=["tags"]), stack="prod")
+    (change,) = compare(base, head).changed
+    assert (change.urn, change.type, change.name) == (
+        "urn:pulumi:prod::mlplatform::aws:kms/key:Key::data",
+        "aws:kms/key:Key",
+        "data",
+    )
+    # inputs only before, only after, and in both: each with its two values
+    assert change.fields == {"deletionWindowInDays": (30, 7), "description": ("d", None), "policy": (None, "{}")}
+    assert change.options == {"ignoreChanges": (None, ["tags"])}
+    assert compare(base, base).empty
+
+
+def test_describe_policies_by_statement_and_values_by_a_cut_at_the_limit():
+    from pipelines.diff import _describe, _short
+
+    unnamed = json.dumps({"Statement": [{"Action": "a"}, {"Action": "b"}]})
+    renamed = json.dumps({"Statement": [{"Action": "a"}, {"Action": "c"}]})
+    assert _describe(unnamed, renamed, 80) == "statements ~1"  # statements without Sid: by position
+    single = json.dumps({"Statement": {"Sid": "Only", "Action": "a"}})
+    assert _describe(single, json.dumps({"Statement": []}), 80) == "statements -Only"
+    assert _describe("{not json", '{"Statement": []}', 80) == '{not json -> {"Statement": []}'
+    assert _short("x" * 10, 10) == "x" * 10 and _short("x" * 11, 10) == "x" * 9 + "…"
+    assert _short({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
+    assert _short("y" * 120) == "y" * 120 and _short("y" * 121) == "y" * 119 + "…"  # the default limit
+
+
+def test_a_cut_comment_keeps_every_line_that_fits_and_not_one_more():
+    first = PlanDiff("dev", added=[("aws:sns/topic:Topic", "kept-whole")], removed=[], changed=[])
+    second = PlanDiff("prod", added=[("aws:sns/topic:Topic", f"t{i:02}") for i in range(30)], removed=[], changed=[])
+    full = render_markdown([first, second], {})
+    note = (
+        "\n\n> ✂ The diff was cut to fit a GitHub comment; run `mlplatform diff <stack> --base <ref>` for all of it.\n"
+    )
+    closing = "\n```\n</details>" + note
+    prod_starts = full.index("<details><summary><b>prod")
+    for limit in range(prod_starts + len(closing) + 40, len(full)):
+        cut = render_markdown([first, second], {}, limit=limit)
+        assert len(cut) <= limit, limit
+        assert "kept-whole" in cut  # the section that fits is whole
+        assert cut.endswith(closing), limit
+        prefix = cut[: -len(closing)]
+        assert full.startswith(prefix) and full[len(prefix)] == "\n", limit  # whole lines of the full comment
+        following = full[len(prefix) + 1 :].split("\n", 1)[0]
+        assert len(prefix) + 1 + len(following) + len(closing) > limit, limit  # the next line would not fit
+
+
+def test_an_option_changed_on_both_sides_and_a_long_new_value_in_the_comment():
+    from pipelines.diff import compare
+    from tests.policies.test_rules import plan_of, res
+
+    def bucket(protect: bool, description: str):
+        r = res("aws:s3/bucket:Bucket", {"description": description}, name="raw", stack="dev")
+        return type(r)(**{**r.__dict__, "options": {"protect": protect, "retainOnDelete": True}})
+
+    diff = compare(plan_of(bucket(True, "a"), stack="dev"), plan_of(bucket(False, "b" * 100), stack="dev"))
+    (change,) = diff.changed
+    assert change.options == {"protect": (True, False)}
+    md = render_markdown([diff], {})
+    assert "!     description: a -> " + "b" * 79 + "…" in md  # cut at the comment's 80, not the text's 120
