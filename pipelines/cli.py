@@ -11,8 +11,41 @@ from pathlib import Path
 EXIT_USER_ERROR = 2
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"mlplatform {version('mlplatform')}"
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "mlplatform (not installed)"
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """The nearest directory, from ``start`` (the working directory) upward, with a Pulumi.yaml: the
+    project, as the pulumi CLI finds it."""
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), None)
+
+
+def _project_dir(args: argparse.Namespace) -> Path:
+    """--project-dir, or the project around the working directory; a UserError when there is none."""
+    from pipelines.offline import StackFileError
+
+    if args.project_dir is not None:
+        if not (args.project_dir / "Pulumi.yaml").is_file():
+            raise StackFileError(f"--project-dir {args.project_dir}: no Pulumi.yaml there (a Pulumi project has one)")
+        return args.project_dir
+    found = find_project()
+    if found is None:
+        raise StackFileError(
+            f"no Pulumi.yaml in {Path.cwd()} or its parents: run from the project, or give --project-dir"
+        )
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="run the program for a stack offline and print what it would create")
     plan.add_argument("stack", help="stack name: a stacks/Pulumi.<stack>.yaml file of the project")
@@ -23,28 +56,31 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="the Pulumi project to plan: its Pulumi.yaml, stacks and program (the `main` of its Pulumi.yaml; "
-        "a directory with only Pulumi.yaml and stacks/ runs this checkout's program). Default: the platform; "
-        "`--project-dir bootstrap` plans the account bootstrap",
+        "a directory with only Pulumi.yaml and stacks/ runs this checkout's program). Default: the Pulumi.yaml "
+        "nearest the working directory, as pulumi finds it; `--project-dir bootstrap` plans the account bootstrap",
     )
     check = sub.add_parser("check", help="plan stacks offline and fail on any mandatory policy violation (CI)")
-    check.add_argument("stacks", nargs="+", metavar="stack")
+    check.add_argument("stacks", nargs="+", metavar="stack", help="stacks to check, e.g. dev staging prod")
     check.add_argument(
-        "--project-dir", type=Path, default=None, help="the platform project to check: its Pulumi.yaml and stacks/"
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the platform project to check (default: the Pulumi.yaml nearest the working directory)",
     )
     diff = sub.add_parser("diff", help="what a change does to stacks, against a git ref (pull-request previews)")
-    diff.add_argument("stacks", nargs="+", metavar="stack")
+    diff.add_argument("stacks", nargs="+", metavar="stack", help="stacks whose plans to compare")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
     diff.add_argument("--markdown", type=Path, help="also write a pull-request comment in Markdown to FILE")
     promote = sub.add_parser("promote", help="move the promotable settings of one stack to the next stage")
-    promote.add_argument("source", metavar="from")
-    promote.add_argument("target", metavar="to")
+    promote.add_argument("source", metavar="from", help="the stack whose promotable settings move, e.g. dev")
+    promote.add_argument("target", metavar="to", help="the stack that receives them, e.g. staging")
     promote.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
     promote.add_argument("--force", action="store_true", help="allow skipping a stage (needs --reason)")
     promote.add_argument("--reason", default="", help="why a stage is skipped; recorded in stacks/promotions.log")
     promote.add_argument("--skip-preview", action="store_true", help="do not preview the target on the engine")
     promote.add_argument("--project-dir", type=Path, default=None)
     drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
-    drift.add_argument("stack")
+    drift.add_argument("stack", help="a deployed stack, e.g. prod")
     drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
     args = parser.parse_args(argv)
     commands = {"plan": _plan, "check": _check, "diff": _diff, "promote": _promote, "drift": _drift}
@@ -55,13 +91,12 @@ def _promote(args: argparse.Namespace) -> int:
     from infra.settings import SettingsError
     from pipelines.engine import EngineUnavailableError, preview
     from pipelines.guard import stateful_losses
-    from pipelines.offline import REPO_ROOT
     from pipelines.promotion import PromotionError, plan_promotion, write
 
-    root = args.project_dir or REPO_ROOT
     try:
+        root = _project_dir(args)
         promotion = plan_promotion(root, args.source, args.target, force=args.force, reason=args.reason)
-    except (PromotionError, SettingsError) as err:
+    except (PromotionError, SettingsError, *_user_errors()) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     if not promotion.changed:
@@ -89,10 +124,12 @@ def _promote(args: argparse.Namespace) -> int:
 def _drift(args: argparse.Namespace) -> int:
     from pipelines.engine import EngineUnavailableError, preview
     from pipelines.guard import drift_report
+    from pipelines.offline import read_stack_config
 
     try:
+        read_stack_config(args.stack, find_project() or Path.cwd())  # an unknown stack is named, with the stacks
         report = drift_report(args.stack, preview(args.stack, refresh=True))
-    except EngineUnavailableError as err:
+    except (EngineUnavailableError, *_user_errors()) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     print(report.markdown())
@@ -174,7 +211,7 @@ def _preflight() -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from pipelines.offline import REPO_ROOT, plan_stack
+    from pipelines.offline import plan_stack
 
     try:
         _preflight()
@@ -184,7 +221,7 @@ def _check(args: argparse.Namespace) -> int:
     failed = 0
     for stack in args.stacks:
         try:
-            plan = plan_stack(stack, root=args.project_dir or REPO_ROOT)
+            plan = plan_stack(stack, root=_project_dir(args))
         except _user_errors() as err:
             print(f"mlplatform: {err}", file=sys.stderr)
             return EXIT_USER_ERROR
@@ -202,7 +239,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from pipelines.offline import REPO_ROOT, plan_stack
+    from pipelines.offline import plan_stack
 
     if args.json and not args.json.parent.is_dir():
         print(f"mlplatform: --json {args.json}: the directory {args.json.parent} does not exist", file=sys.stderr)
@@ -210,7 +247,7 @@ def _plan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         _preflight()
-        plan = plan_stack(args.stack, root=args.project_dir or REPO_ROOT)
+        plan = plan_stack(args.stack, root=_project_dir(args))
     except _user_errors() as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR

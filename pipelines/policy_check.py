@@ -75,19 +75,17 @@ def evaluate(plan: Plan, rules: Sequence | None = None) -> list[Violation]:
 
         if isinstance(rule, ResourceValidationPolicy):
             for r in resources:
-                args = ResourceValidationArgs(
-                    r.type, r.inputs, r.urn, r.name, _options(r), providers.get(r.provider or "")
-                )
-                for validate in rule.validate if isinstance(rule.validate, list) else [rule.validate]:
-                    validate(args, lambda message, urn=None, _u=r.urn: report(message, urn or _u))
+                args = ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, _options(r), providers.get(r.provider))
+                # ResourceValidationPolicy.validate runs each of a list of validators itself
+                rule.validate(args, lambda message, urn=None, _u=r.urn: report(message, urn or _u))
         else:
             policy_resources = {
                 r.urn: PolicyResource(
-                    r.type, r.inputs, r.urn, r.name, _options(r), providers.get(r.provider or ""), None, [], {}
+                    r.type, r.inputs, r.urn, r.name, _options(r), providers.get(r.provider), None, [], {}
                 )
                 for r in resources
             }
             for urn, pr in policy_resources.items():
-                pr.parent = policy_resources.get(by_urn[urn].parent or "")
+                pr.parent = policy_resources.get(by_urn[urn].parent)
             rule.validate(StackValidationArgs(list(policy_resources.values())), report)
     return found

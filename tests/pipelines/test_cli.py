@@ -164,3 +164,34 @@ def test_plan_of_the_bootstrap_project_prints_its_tree_and_says_no_policy_pack_a
 def test_check_refuses_a_project_the_policy_pack_does_not_guard(capsys):
     assert main(["check", "prod", "--project-dir", str(REPO_ROOT / "bootstrap")]) == 2
     assert "policy pack (infra/policies) is not applied to project mlplatform-bootstrap" in capsys.readouterr().err
+
+
+def test_version_and_help_for_every_argument(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("mlplatform ")
+    for command in ("check", "diff", "promote", "drift"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        positional = text.split("positional arguments:")[1].split("options:")[0]
+        # every positional argument says what it is (argparse prints a bare name otherwise)
+        assert all(len(line.split(None, 1)) == 2 for line in positional.strip().splitlines()), (command, positional)
+
+
+def test_the_project_is_found_from_the_working_directory_upward(tmp_path, monkeypatch, capsys):
+    project = _project_with(tmp_path, "dev", {"mlplatform:region": "eu-wset-1"})
+    monkeypatch.chdir(project / "stacks" / "datasets")
+    assert main(["plan", "dev"]) == 2  # this project's stack file, not the checkout's
+    assert "'eu-wset-1' is not an AWS region; did you mean eu-west-1?" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path.parent)
+    elsewhere = tmp_path.parent / "not-a-project"
+    elsewhere.mkdir(exist_ok=True)
+    assert main(["check", "dev", "--project-dir", str(elsewhere)]) == 2
+    assert "no Pulumi.yaml there" in capsys.readouterr().err
+
+
+def test_drift_of_an_unknown_stack_names_the_stacks(capsys):
+    assert main(["drift", "prdo"]) == 2
+    err = capsys.readouterr().err
+    assert "no stack 'prdo'" in err and "prod" in err

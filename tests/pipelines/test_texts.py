@@ -259,3 +259,15 @@ def test_an_option_changed_on_both_sides_and_a_long_new_value_in_the_comment():
     assert change.options == {"protect": (True, False)}
     md = render_markdown([diff], {})
     assert "!     description: a -> " + "b" * 79 + "…" in md  # cut at the comment's 80, not the text's 120
+
+
+def test_a_section_that_fits_exactly_is_kept_whole_and_the_next_is_only_announced():
+    first = PlanDiff("dev", added=[("aws:sns/topic:Topic", "a")], removed=[], changed=[])
+    second = PlanDiff("prod", added=[("aws:sns/topic:Topic", f"b{i}") for i in range(20)], removed=[], changed=[])
+    full = render_markdown([first, second], {})
+    note = (
+        "\n\n> ✂ The diff was cut to fit a GitHub comment; run `mlplatform diff <stack> --base <ref>` for all of it.\n"
+    )
+    upto_first = full[: full.index("<details><summary><b>prod")]
+    cut = render_markdown([first, second], {}, limit=len(upto_first) + len(note))
+    assert cut == upto_first + note.lstrip("\n")  # the first section whole, nothing of the second, the note
