@@ -24,7 +24,7 @@ help:
 	@echo "make lint               ruff, and zizmor + actionlint on the workflows"
 	@echo "make provider-actions   rebuild components/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
-	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~15 min)"
+	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~6 min)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools

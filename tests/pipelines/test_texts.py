@@ -264,10 +264,11 @@ def test_an_option_changed_on_both_sides_and_a_long_new_value_in_the_comment():
 def test_a_section_that_fits_exactly_is_kept_whole_and_the_next_is_only_announced():
     first = PlanDiff("dev", added=[("aws:sns/topic:Topic", "a")], removed=[], changed=[])
     second = PlanDiff("prod", added=[("aws:sns/topic:Topic", f"b{i}") for i in range(20)], removed=[], changed=[])
-    full = render_markdown([first, second], {})
+    verdicts = {"dev": "Policies: 42 rules, 0 mandatory and 0 advisory violations"}
+    full = render_markdown([first, second], verdicts)
     note = (
         "\n\n> ✂ The diff was cut to fit a GitHub comment; run `mlplatform diff <stack> --base <ref>` for all of it.\n"
     )
     upto_first = full[: full.index("<details><summary><b>prod")]
-    cut = render_markdown([first, second], {}, limit=len(upto_first) + len(note))
+    cut = render_markdown([first, second], verdicts, limit=len(upto_first) + len(note))
     assert cut == upto_first + note.lstrip("\n")  # the first section whole, nothing of the second, the note
