@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from infra import yamlfile
 from infra.settings import NAMESPACE, parse
 
 
@@ -42,12 +43,47 @@ class Promotion:
         )
 
 
+def setting_paths() -> set[str]:
+    """Every `section.key` a stack file can set (from the settings model), for promotion.yaml."""
+    from pydantic import BaseModel
+
+    from infra.settings import Settings
+
+    paths = set()
+    for name, field in Settings.model_fields.items():
+        section = field.alias or name
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            paths |= {f"{section}.{f.alias or n}" for n, f in field.annotation.model_fields.items()}
+    return paths
+
+
 def rules(root: Path) -> tuple[list[str], list[str]]:
+    """`order` and `promotable` of stacks/promotion.yaml, checked: lists of names, and every
+    promotable path a setting (a misspelled one would make promote say "nothing to do")."""
+    where = "stacks/promotion.yaml"
     try:
-        doc = yaml.safe_load((root / "stacks" / "promotion.yaml").read_text())
-        return list(doc["order"]), list(doc["promotable"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
-        raise PromotionError(f"stacks/promotion.yaml must list `order` and `promotable` ({err})") from None
+        doc = yamlfile.load((root / "stacks" / "promotion.yaml").read_text())
+    except OSError as err:
+        raise PromotionError(f"{where} cannot be read ({err.strerror})") from None
+    except yamlfile.YamlFileError as err:
+        raise PromotionError(f"{where} is not valid YAML {err}") from None
+    if not isinstance(doc, dict) or "order" not in doc or "promotable" not in doc:
+        raise PromotionError(f"{where} must be a mapping with `order` and `promotable`")
+    problems = []
+    for key in ("order", "promotable"):
+        value = doc[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"`{key}` must be a list of names, such as [dev, staging, prod]; got {value!r}")
+    if not problems:
+        known = setting_paths()
+        for i, path in enumerate(doc["promotable"]):
+            if path not in known:
+                close = difflib.get_close_matches(path, sorted(known), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                problems.append(f"promotable[{i}]: {path!r} is not a setting{hint}")
+    if problems:
+        raise PromotionError("\n".join([f"{where} has {len(problems)} problem(s):", *(f"  - {p}" for p in problems)]))
+    return list(doc["order"]), list(doc["promotable"])
 
 
 def _config(root: Path, stack: str) -> tuple[str, dict[str, Any]]:
@@ -55,7 +91,12 @@ def _config(root: Path, stack: str) -> tuple[str, dict[str, Any]]:
     if not path.exists():
         raise PromotionError(f"no stack file stacks/Pulumi.{stack}.yaml")
     text = path.read_text()
-    return text, (yaml.safe_load(text) or {}).get("config") or {}
+    try:
+        doc = yamlfile.load(text) or {}
+    except yamlfile.YamlFileError as err:
+        raise PromotionError(f"stacks/Pulumi.{stack}.yaml is not valid YAML {err}") from None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    return text, config if isinstance(config, dict) else {}
 
 
 def _get(config: dict, path: str) -> Any:

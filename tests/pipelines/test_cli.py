@@ -195,3 +195,16 @@ def test_drift_of_an_unknown_stack_names_the_stacks(capsys):
     assert main(["drift", "prdo"]) == 2
     err = capsys.readouterr().err
     assert "no stack 'prdo'" in err and "prod" in err
+
+
+def test_an_unquoted_account_id_with_a_leading_zero_is_refused_as_written(tmp_path, capsys):
+    # PyYAML would keep it as text, Pulumi's YAML 1.2 as the number 12345678901: neither is safe
+    project = _project_with(tmp_path, "dev", {})
+    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    text = stack_file.read_text()
+    account = yaml.safe_load(text)["config"]["mlplatform:accountId"]
+    stack_file.write_text(text.replace(f"mlplatform:accountId: '{account}'", "mlplatform:accountId: 012345678901"))
+    assert main(["plan", "dev", "--project-dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "012345678901 has a leading zero, which YAML drops or reads as octal: quote it ('012345678901')" in err
+    assert "line" in err and "Traceback" not in err

@@ -168,3 +168,30 @@ def test_promote_refuses_a_chart_pin_whose_upstream_facts_were_not_verified(proj
     assert "mlplatform:training.charts.karpenter: 1.12.1 has no verified upstream facts (verified: 1.11.1)" in err
     assert "controller IAM policy" in err and "components/upstream/karpenter.py" in err
     assert '"1.11.1"' in (project / "stacks" / "Pulumi.staging.yaml").read_text()  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("promotion", "message"),
+    [
+        # a misspelled path would make promote say "nothing to do"
+        (
+            "order: [dev, staging, prod]\npromotable: [training.nodeImg]\n",
+            "promotable[0]: 'training.nodeImg' is not a setting; did you mean training.nodeImage?",
+        ),
+        ("order: dev, staging, prod\npromotable: []\n", "`order` must be a list of names"),
+        ("order: [dev, staging, prod]\n", "must be a mapping with `order` and `promotable`"),
+        ("order: [dev, staging, prod\n", "stacks/promotion.yaml is not valid YAML at line"),
+    ],
+)
+def test_a_wrong_promotion_file_is_named_exit_2(project, capsys, promotion, message):
+    (project / "stacks" / "promotion.yaml").write_text(promotion)
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_stack_file_that_is_not_yaml_stops_promote_with_its_line(project, capsys):
+    target = project / "stacks" / "Pulumi.staging.yaml"
+    target.write_text(target.read_text() + "  mlplatform:owner: [unclosed\n")
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
+    assert "stacks/Pulumi.staging.yaml is not valid YAML at line" in capsys.readouterr().err
