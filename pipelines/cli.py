@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("stacks", nargs="+", metavar="stack", help="stacks whose plans to compare")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
     diff.add_argument("--markdown", type=Path, help="also write a pull-request comment in Markdown to FILE")
+    diff.add_argument(
+        "--exit-code", action="store_true", help="exit 1 when any stack changes, like `git diff --exit-code`"
+    )
     promote = sub.add_parser("promote", help="move the promotable settings of one stack to the next stage")
     promote.add_argument("source", metavar="from", help="the stack whose promotable settings move, e.g. dev")
     promote.add_argument("target", metavar="to", help="the stack that receives them, e.g. staging")
@@ -155,7 +158,7 @@ def _diff(args: argparse.Namespace) -> int:
         print(render_text(diffs[-1], verdicts[stack]) + "\n")
     if args.markdown:
         args.markdown.write_text(render_markdown(diffs, verdicts))
-    return 0
+    return EXIT_VIOLATIONS if args.exit_code and not all(d.empty for d in diffs) else 0
 
 
 EXIT_VIOLATIONS = 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from pipelines.cli import main
 from pipelines.diff import COMMENT_LIMIT, MARKER, compare, render_markdown, render_text
 from pipelines.plan import Plan
 from tests.plans import stack_plan
@@ -74,3 +77,17 @@ def test_unknown_base_ref_is_a_user_error(capsys):
 
     assert main(["diff", "dev", "--base", "no-such-ref"]) == 2
     assert "cannot check out 'no-such-ref'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("changed", "code"), [(False, 0), (True, 1)])
+def test_exit_code_says_whether_anything_changes(monkeypatch, capsys, changed, code):
+    from pipelines import diff, offline
+    from tests.policies.test_rules import plan_of, res
+
+    base = plan_of(res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"))
+    head = plan_of(res("aws:sns/topic:Topic", {"name": "t2" if changed else "t"}, name="alerts"))
+    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref: base)
+    monkeypatch.setattr(offline, "plan_stack", lambda stack, **kw: head)
+    assert main(["diff", "dev", "--base", "HEAD", "--exit-code"]) == code
+    assert main(["diff", "dev", "--base", "HEAD"]) == 0  # without the flag a diff is not a failure
+    assert ("~1 changed" in capsys.readouterr().out) is changed
