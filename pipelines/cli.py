@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="plan stacks offline and fail on any mandatory policy violation (CI)")
     check.add_argument("stacks", nargs="+", metavar="stack", help="stacks to check, e.g. dev staging prod")
     check.add_argument(
+        "--format",
+        choices=["text", "json", "markdown", "sarif"],
+        default="text",
+        help="text (default), json, markdown (a PR comment) or sarif (GitHub code scanning)",
+    )
+    check.add_argument("-o", "--output", type=Path, help="write the report to FILE instead of standard output")
+    check.add_argument(
         "--project-dir",
         type=Path,
         default=None,
@@ -183,13 +190,13 @@ def _policy_pack_applies(plan) -> bool:
     return plan.project == PROJECT
 
 
-def _verdicts(plan) -> tuple[str, int]:
+def _verdicts(plan, violations: list | None = None) -> tuple[str, int]:
     from infra.policies.rules import RULES
     from pipelines.policy_check import evaluate
 
     if not _policy_pack_applies(plan):
         return f"Policies: policy pack not applied to project {plan.project} (infra/policies guards the platform)", 0
-    violations = evaluate(plan)
+    violations = evaluate(plan) if violations is None else violations
     mandatory = sum(v.mandatory for v in violations)
     lines = [
         f"Policies: {len(RULES)} rules, {mandatory} mandatory and {len(violations) - mandatory} advisory violations"
@@ -221,9 +228,13 @@ def _check(args: argparse.Namespace) -> int:
     except _user_errors() as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    failed = 0
+    if args.output and not args.output.parent.is_dir():
+        print(f"mlplatform: -o {args.output}: the directory {args.output.parent} does not exist", file=sys.stderr)
+        return EXIT_USER_ERROR
+    failed, texts, results = 0, [], {}
     for stack in args.stacks:
         try:
+            _progress(f"{stack}: planning offline")
             plan = plan_stack(stack, root=_project_dir(args))
         except _user_errors() as err:
             print(f"mlplatform: {err}", file=sys.stderr)
@@ -235,10 +246,44 @@ def _check(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USER_ERROR
-        text, mandatory = _verdicts(plan)
-        print(f"{stack}: {text}")
+        _progress(f"{stack}: {sum(1 for r in plan if r.custom)} resources planned; checking policies")
+        results[stack] = _violations(plan)
+        text, mandatory = _verdicts(plan, results[stack])
+        texts.append(f"{stack}: {text}")
         failed += mandatory > 0
+    _progress("")
+    report = _report(args.format, texts, results)
+    if args.output:
+        args.output.write_text(report)
+    else:
+        print(report, end="")
     return EXIT_VIOLATIONS if failed else 0
+
+
+def _violations(plan) -> list:
+    from pipelines.policy_check import evaluate
+
+    return evaluate(plan)
+
+
+def _report(fmt: str, texts: list[str], results: dict) -> str:
+    from infra.policies.rules import RULES
+    from pipelines import report
+
+    if fmt == "json":
+        return report.as_json(results, RULES)
+    if fmt == "markdown":
+        return report.as_markdown(results, RULES)
+    if fmt == "sarif":
+        return report.as_sarif(results, RULES, _version().removeprefix("mlplatform "))
+    return "\n".join(texts) + "\n"
+
+
+def _progress(stage: str) -> None:
+    """What a long command is doing, on stderr, only for a person at a terminal (CI logs stay clean)."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[K{stage}" if stage else "\r\033[K")
+        sys.stderr.flush()
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -250,6 +295,7 @@ def _plan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         _preflight()
+        _progress(f"{args.stack}: planning offline")
         plan = plan_stack(args.stack, root=_project_dir(args))
     except _user_errors() as err:
         print(f"mlplatform: {err}", file=sys.stderr)
@@ -257,18 +303,22 @@ def _plan(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if args.json:
         args.json.write_text(plan.to_json())
+    _progress(f"{args.stack}: checking policies")
     verdicts, _ = _verdicts(plan)
-    if not args.quiet:
-        from pipelines.render import render_plan
-
-        print(render_plan(plan))
-        print()
-    print(verdicts)
+    _progress("")
     custom = sum(1 for r in plan if r.custom)
-    print(
-        f"\nPlanned stack '{plan.stack}' offline: {custom} resources in {elapsed:.2f} s"
-        + (f"; plan written to {args.json}" if args.json else "")
+    summary = f"Planned stack '{plan.stack}' offline: {custom} resources in {elapsed:.2f} s" + (
+        f"; plan written to {args.json}" if args.json else ""
     )
+    if args.quiet:  # one line: the summary and the first line of the verdicts
+        print(f"{summary}. {verdicts.splitlines()[0]}")
+        return 0
+    from pipelines.render import render_plan
+
+    print(render_plan(plan))
+    print()
+    print(verdicts)
+    print(f"\n{summary}")
     return 0
 
 

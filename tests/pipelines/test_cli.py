@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -208,3 +209,53 @@ def test_an_unquoted_account_id_with_a_leading_zero_is_refused_as_written(tmp_pa
     err = capsys.readouterr().err
     assert "012345678901 has a leading zero, which YAML drops or reads as octal: quote it ('012345678901')" in err
     assert "line" in err and "Traceback" not in err
+
+
+def test_check_reports_as_json_markdown_and_sarif(tmp_path, monkeypatch, capsys):
+    from tests.policies.test_rules import plan_of, res
+
+    bad = plan_of(res("aws:ecr/repository:Repository", {"imageTagMutability": "MUTABLE"}, name="images"))
+    monkeypatch.setattr("pipelines.offline.plan_stack", lambda stack, **kw: bad)
+    assert main(["check", "dev", "--format", "json", "-o", str(tmp_path / "r.json")]) == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    found = {v["rule"] for v in report["stacks"]["dev"]}
+    assert {"ecr-immutable-tags", "ecr-scan-on-push", "ecr-kms"} <= found
+    assert all(v["mandatory"] for v in report["stacks"]["dev"]) and report["rules"] >= 42
+    assert main(["check", "dev", "--format", "markdown"]) == 1
+    assert "| dev | " in capsys.readouterr().out
+    assert main(["check", "dev", "--format", "sarif", "-o", str(tmp_path / "r.sarif")]) == 1
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    (run,) = sarif["runs"]
+    assert sarif["version"] == "2.1.0" and run["tool"]["driver"]["name"] == "mlplatform"
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    for result in run["results"]:
+        assert rule_ids[result["ruleIndex"]] == result["ruleId"] and result["level"] == "error"
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "stacks/Pulumi.dev.yaml"
+    assert {r["ruleId"] for r in run["results"]} == found
+    assert main(["check", "dev", "-o", str(tmp_path / "missing" / "r.txt")]) == 2
+
+
+def test_quiet_prints_one_line_and_progress_goes_only_to_a_terminal(monkeypatch, capsys):
+    import io
+    import sys
+
+    from tests.policies.test_rules import plan_of, res
+
+    monkeypatch.setattr("pipelines.offline.plan_stack", lambda stack, **kw: plan_of(res("aws:sns/topic:Topic", {})))
+    assert main(["plan", "dev", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and out.startswith(
+        "Planned stack 'dev' offline: 2 resources in "
+    )  # the provider and the topic
+    assert "Policies: 42 rules" in out and err == ""  # not a terminal: no progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["plan", "dev", "--quiet"]) == 0
+    shown = terminal.getvalue()
+    assert "dev: planning offline" in shown and "dev: checking policies" in shown
+    assert shown.endswith("\r\033[K")  # the line is cleared before the result is printed
