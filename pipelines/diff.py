@@ -113,7 +113,42 @@ def _describe(before: Any, after: Any, limit: int) -> str:
         parts = [f"+{k}" for k in a.keys() - b.keys()] + [f"-{k}" for k in b.keys() - a.keys()]
         parts += [f"~{k}" for k in a.keys() & b.keys() if a[k] != b[k]]
         return "statements " + ", ".join(sorted(parts, key=lambda p: p[1:]))
+    parsed = [_json_document(v) for v in (before, after)]
+    if all(p is not None for p in parsed):
+        # event patterns, dashboard bodies, Helm values: the paths that changed, not two cut-off blobs
+        changes = _changed_paths(parsed[0], parsed[1], "")
+        return _short("changed " + ", ".join(changes), limit) if changes else "reformatted (same document)"
     return f"{_short(before, limit)} -> {_short(after, limit)}"
+
+
+def _json_document(value: Any) -> Any:
+    """A JSON object or array given as text (as the provider takes them), parsed; None otherwise."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict | list) else None
+
+
+def _changed_paths(before: Any, after: Any, at: str) -> list[str]:
+    """Leaf paths that differ: ``+path`` added, ``-path`` removed, ``path`` changed (a.b[2].c)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(before.keys() | after.keys(), key=str):
+            path = f"{at}.{key}" if at else str(key)
+            if key not in before:
+                out.append(f"+{path}")
+            elif key not in after:
+                out.append(f"-{path}")
+            else:
+                out += _changed_paths(before[key], after[key], path)
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            p for i, (b, a) in enumerate(zip(before, after, strict=True)) for p in _changed_paths(b, a, f"{at}[{i}]")
+        ]
+    return [] if before == after else [at or "(whole document)"]
 
 
 def _policy(value: Any) -> list | None:

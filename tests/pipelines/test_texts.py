@@ -272,3 +272,17 @@ def test_a_section_that_fits_exactly_is_kept_whole_and_the_next_is_only_announce
     upto_first = full[: full.index("<details><summary><b>prod")]
     cut = render_markdown([first, second], verdicts, limit=len(upto_first) + len(note))
     assert cut == upto_first + note.lstrip("\n")  # the first section whole, nothing of the second, the note
+
+
+def test_json_text_inputs_are_shown_by_the_paths_that_changed():
+    from pipelines.diff import _describe
+
+    pattern = {"source": ["aws.glue-dataquality"], "detail": {"state": ["FAILED"], "rulesetNames": ["a", "b"]}}
+    moved = {"source": ["aws.glue-dataquality"], "detail": {"state": ["FAILED", "ERROR"], "rulesetNames": ["a", "c"]}}
+    assert _describe(json.dumps(pattern), json.dumps(moved), 120) == "changed detail.rulesetNames[1], detail.state"
+    values = {"prometheus": {"retention": "3d"}, "grafana": {"enabled": True}}
+    later = {"prometheus": {"retention": "7d", "replicas": 2}}
+    assert _describe(values, later, 120) == "changed -grafana, +prometheus.replicas, prometheus.retention"
+    assert _describe('{"a": 1}', '{ "a" : 1 }', 120) == "reformatted (same document)"
+    assert _describe("[1, 2]", "[3]", 120) == "changed (whole document)"
+    assert _describe("plain", "text", 120) == "plain -> text"  # not JSON: both values
