@@ -116,7 +116,7 @@ def _describe(before: Any, after: Any, limit: int) -> str:
     parsed = [_json_document(v) for v in (before, after)]
     if all(p is not None for p in parsed):
         # event patterns, dashboard bodies, Helm values: the paths that changed, not two cut-off blobs
-        changes = _changed_paths(parsed[0], parsed[1], "")
+        changes = _changed_paths(parsed[0], parsed[1])
         return _short("changed " + ", ".join(changes), limit) if changes else "reformatted (same document)"
     return f"{_short(before, limit)} -> {_short(after, limit)}"
 
@@ -131,11 +131,11 @@ def _json_document(value: Any) -> Any:
     return value if isinstance(value, dict | list) else None
 
 
-def _changed_paths(before: Any, after: Any, at: str) -> list[str]:
+def _changed_paths(before: Any, after: Any, at: str = "") -> list[str]:
     """Leaf paths that differ: ``+path`` added, ``-path`` removed, ``path`` changed (a.b[2].c)."""
     if isinstance(before, dict) and isinstance(after, dict):
         out = []
-        for key in sorted(before.keys() | after.keys(), key=str):
+        for key in sorted(before.keys() | after.keys()):  # JSON keys are strings
             path = f"{at}.{key}" if at else str(key)
             if key not in before:
                 out.append(f"+{path}")
@@ -145,9 +145,7 @@ def _changed_paths(before: Any, after: Any, at: str) -> list[str]:
                 out += _changed_paths(before[key], after[key], path)
         return out
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [
-            p for i, (b, a) in enumerate(zip(before, after, strict=True)) for p in _changed_paths(b, a, f"{at}[{i}]")
-        ]
+        return [p for i in range(len(before)) for p in _changed_paths(before[i], after[i], f"{at}[{i}]")]
     return [] if before == after else [at or "(whole document)"]
 
 

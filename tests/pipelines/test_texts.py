@@ -286,3 +286,12 @@ def test_json_text_inputs_are_shown_by_the_paths_that_changed():
     assert _describe('{"a": 1}', '{ "a" : 1 }', 120) == "reformatted (same document)"
     assert _describe("[1, 2]", "[3]", 120) == "changed (whole document)"
     assert _describe("plain", "text", 120) == "plain -> text"  # not JSON: both values
+
+
+def test_json_documents_of_different_shapes_and_long_change_lists():
+    from pipelines.diff import _describe
+
+    assert _describe(' {"a": 1}', "[1]", 120) == "changed (whole document)"  # leading blanks; object to array
+    wide = {f"key{i:02}": i for i in range(30)}
+    text = _describe(json.dumps(wide), json.dumps({k: v + 1 for k, v in wide.items()}), 40)
+    assert len(text) == 40 and text.endswith("…") and text.startswith("changed key00, key01")
