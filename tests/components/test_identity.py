@@ -250,10 +250,12 @@ def test_every_policy_fits_the_iam_size_quotas(any_plan):
         assert size(r.inputs["assumeRolePolicy"]) <= 2_048, r.name  # the default trust-policy quota
 
 
-# Services that assume a role on behalf of one resource the stack creates, whose guides prescribe
-# aws:SourceArn against the confused deputy: CloudTrail (awscloudtrail user guide, "Cross-service
-# confused deputy prevention", trail ARN), VPC Flow Logs (vpc user guide, flow-logs-iam-role, flow log
-# ARN), CodeBuild (codebuild user guide, cross-service-confused-deputy-prevention, project ARN).
+# Services that assume a role on behalf of one resource the stack creates, so the trust can name that
+# resource's ARN (aws:SourceArn, the IAM user guide's confused-deputy advice for service principals):
+# VPC Flow Logs (vpc user guide, flow-logs-iam-role: aws:SourceAccount and aws:SourceArn of the flow
+# log), CloudTrail (the trail ARN, as components/upstream/services.py CLOUDTRAIL_CONDITION has it for
+# its bucket and key), CodeBuild (the project ARN; unverified: the CodeBuild guide's confused-deputy
+# page could not be read here, the condition is the generic IAM pattern).
 SOURCE_ARN_SERVICES = {
     "cloudtrail.amazonaws.com": "the trail",
     "vpc-flow-logs.amazonaws.com": "the flow log",
