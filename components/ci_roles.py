@@ -35,6 +35,7 @@ PASSED_TO = (
     "vpc-flow-logs.amazonaws.com",
     "sagemaker.amazonaws.com",
     "codebuild.amazonaws.com",
+    "scheduler.amazonaws.com",
 )
 SERVICE_LINKED = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com",
                   "spot.amazonaws.com", "sagemaker.amazonaws.com")  # fmt: skip
@@ -99,6 +100,12 @@ def _scopes(scope: Scope) -> dict[str, list[str]]:
         # Service Authorization Reference, AWS Chatbot resource type ChatbotConfiguration:
         # arn:${Partition}:chatbot::${Account}:chat-configuration/${ConfigurationType}/${ChatbotConfigurationName}
         "chatbot": [f"arn:{p}:chatbot::{a}:chat-configuration/slack-channel/{scope.prefix}*"],
+        # Service Authorization Reference, EventBridge Scheduler: schedule/${GroupName}/${ScheduleName}
+        # and schedule-group/${GroupName}.
+        "scheduler": [
+            scope.regional("scheduler", f"schedule-group/{scope.prefix}*"),
+            scope.regional("scheduler", f"schedule/{scope.prefix}*/*"),
+        ],
     }
 
 
@@ -122,7 +129,7 @@ def _statements(scope: Scope, actions: set[str], prefix: str) -> list[Statement]
             by_service.setdefault(service, set()).add(action)
     out = []
     for service, acts in sorted(by_service.items()):
-        sid = f"{prefix}{service.capitalize()}"
+        sid = prefix + "".join(part.capitalize() for part in service.split("-"))
         if service in REGIONAL_ANY:
             out.append(Statement(sid=sid, actions=sorted(acts), resources=["*"], conditions=scope.in_region))
         elif service == "kms":

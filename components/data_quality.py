@@ -1,8 +1,14 @@
-"""Data quality: a Glue Data Catalog database per data zone, a table per dataset, and a Glue Data
-Quality ruleset per dataset (completeness, unique keys, value ranges, freshness, row count).
+"""Data quality: a Glue Data Catalog database per data zone, a table per dataset, a Glue Data
+Quality ruleset per dataset (completeness, unique keys, value ranges, freshness, row count), and the
+schedule that evaluates it.
 
-Failed evaluations are published by Glue as EventBridge events; ``failure_rule`` matches exactly
-those of this stack's rulesets, ready for the monitoring component to route to the alert topic.
+Each dataset with a ``schedule`` gets an EventBridge Scheduler schedule that starts a Glue Data
+Quality evaluation run of its ruleset (universal target, components/upstream/serving.py) as the
+dataset's own Glue role (``data-quality-<dataset>``, access matrix: read its prefix, write its
+results), with CloudWatch metrics and results under ``data-quality/<dataset>/`` of the artifacts
+bucket. Glue publishes every evaluation as an EventBridge event: ``failure_rule`` matches runs that
+failed, and one rule per dataset matches evaluations scoring below the dataset's ``minScore``; the
+monitoring component alarms on both and sends the events to the alert topic.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import physical_name
+from components.conventions import partition_for, physical_name
+from components.documents import Statement
+from components.upstream import serving as facts
 
 _FORMATS = {
     "parquet": (
@@ -51,6 +59,8 @@ class DatasetSpec:
     ranges: Sequence[tuple[str, float, float]] = ()
     freshness: tuple[str, int] | None = None  # (column, max age in hours)
     min_row_count: int = 1
+    schedule: str | None = None  # an EventBridge Scheduler expression; None: evaluated on demand only
+    min_score: float = 1.0  # the share of rules that must pass
 
     def ruleset(self) -> str:
         """The rules in DQDL, Glue Data Quality's rule language."""
@@ -81,6 +91,78 @@ class DataQualityArgs:
     # zone -> bucket name, for the databases' locations
     zone_buckets: dict[str, str]
     datasets: Sequence[DatasetSpec] = field(default_factory=tuple)
+    account_id: str = ""
+    region: str = ""
+    # dataset -> the ARN of its Glue role (components/identity.py, from the access matrix)
+    glue_role_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Where evaluation results are kept: s3://<bucket>/data-quality/<dataset>/
+    results_bucket: str | None = None
+    # The boundary of the scheduler's role (Boundaries.scheduler)
+    scheduler_boundary_arn: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        missing = [d.name for d in self.datasets if d.schedule and d.name not in self.glue_role_arns]
+        if missing:
+            raise ValueError(f"scheduled datasets without a Glue role: {', '.join(missing)}")
+
+
+RESULTS_PREFIX = "data-quality/{dataset}/"
+
+
+@dataclass(frozen=True)
+class DataQualityGrants:
+    """What a dataset's Glue role needs besides reading its data and writing its results (access
+    matrix resource "data-quality"): its table, its ruleset, Glue's libraries, logs and metrics."""
+
+    environment: str
+    account_id: str
+    region: str
+    zones: dict[str, str]  # dataset -> zone
+
+    def grant_evaluate(self, dataset: str) -> list[Statement]:
+        p = partition_for(self.region)
+
+        def arn(resource: str) -> str:
+            return f"arn:{p}:glue:{self.region}:{self.account_id}:{resource}"
+
+        database = database_name(self.environment, self.zones[dataset])
+        ruleset = ruleset_name_of(self.environment, dataset)
+        return [
+            Statement(
+                sid="ReadTheTable",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+                resources=[arn("catalog"), arn(f"database/{database}"), arn(f"table/{database}/{dataset}")],
+            ),
+            Statement(
+                sid="EvaluateTheRuleset",
+                actions=["glue:GetDataQualityRuleset", "glue:PublishDataQuality", "glue:GetDataQualityResult"],
+                resources=[arn(f"dataQualityRuleset/{ruleset}")],
+            ),
+            Statement(
+                sid="GlueDataQualityLibraries",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{p}:s3:::{facts.DQ_ASSETS_BUCKET.format(region=self.region)}/*"],
+            ),
+            Statement(
+                sid="EvaluationLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"arn:{p}:logs:{self.region}:{self.account_id}:log-group:{g}*" for g in facts.DQ_LOG_GROUPS],
+            ),
+            Statement(
+                sid="EvaluationMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": facts.DQ_NAMESPACE}},
+            ),
+        ]
+
+
+def ruleset_name_of(environment: str, dataset: str) -> str:
+    return physical_name(environment, "dq", dataset.replace("_", "-"))
+
+
+def schedule_group_name(environment: str) -> str:
+    return physical_name(environment, "data-quality")
 
 
 def database_name(environment: str, zone: str) -> str:
@@ -106,6 +188,11 @@ class DataQuality(pulumi.ComponentResource):
                 opts=child,
             )
         self.ruleset_names: list[str] = []
+        self.rulesets: dict[str, str] = {}  # dataset -> ruleset name
+        self.low_score_rules: dict[str, pulumi.Resource] = {}
+        self.low_score_rule_names: dict[str, str] = {}
+        self.schedules: dict[str, pulumi.Resource] = {}
+        scheduled: list = []
         for ds in args.datasets:
             if ds.zone not in self.databases:
                 raise ValueError(f"dataset {ds.name} is in zone {ds.zone!r}; zones: {', '.join(self.databases)}")
@@ -131,7 +218,7 @@ class DataQuality(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            ruleset_name = physical_name(args.environment, "dq", ds.name.replace("_", "-"))
+            ruleset_name = ruleset_name_of(args.environment, ds.name)
             glue.DataQualityRuleset(
                 f"{name}-{ds.name}",
                 glue.DataQualityRulesetArgs(
@@ -145,6 +232,21 @@ class DataQuality(pulumi.ComponentResource):
                 opts=child,
             )
             self.ruleset_names.append(ruleset_name)
+            self.rulesets[ds.name] = ruleset_name
+            self.low_score_rule_names[ds.name] = low_score_rule_name(args.environment, ds.name)
+            self.low_score_rules[ds.name] = aws.cloudwatch.EventRule(
+                f"{name}-{ds.name}-low-score",
+                aws.cloudwatch.EventRuleArgs(
+                    name=self.low_score_rule_names[ds.name],
+                    description=f"An evaluation of {ds.name} scored below {ds.min_score:g}",
+                    event_pattern=json.dumps(low_score_pattern(ruleset_name, ds.min_score)),
+                ),
+                opts=child,
+            )
+            if ds.schedule:
+                scheduled.append((ds, database, table, ruleset_name))
+        if scheduled:
+            self._schedule(name, args, scheduled)
 
         self.failure_pattern = failure_pattern(self.ruleset_names)
         self.failure_rule = None
@@ -161,11 +263,129 @@ class DataQuality(pulumi.ComponentResource):
             )
         self.register_outputs({"rulesets": self.ruleset_names})
 
+    def _schedule(self, name: str, args: DataQualityArgs, scheduled: list) -> None:
+        """A schedule group, the scheduler's role (start runs, pass the datasets' Glue roles) and
+        one schedule per dataset, whose input is the StartDataQualityRulesetEvaluationRun request."""
+        import pulumi_aws as aws
+
+        from components.identity import service_role, service_trust
+
+        child = pulumi.ResourceOptions(parent=self)
+        p = partition_for(args.region)
+        group_name = schedule_group_name(args.environment)
+        group = aws.scheduler.ScheduleGroup(
+            f"{name}-schedules", aws.scheduler.ScheduleGroupArgs(name=group_name), opts=child
+        )
+        group_arn = f"arn:{p}:scheduler:{args.region}:{args.account_id}:schedule-group/{group_name}"
+        role = service_role(
+            f"{name}-scheduler",
+            parent=self,
+            name=physical_name(args.environment, "data-quality-scheduler"),
+            description="EventBridge Scheduler: start the datasets' data-quality evaluation runs",
+            boundary=args.scheduler_boundary_arn,
+            # "The ARN you specify must be a schedule group" (Scheduler guide, confused deputy).
+            trust=service_trust(
+                "Scheduler",
+                facts.SCHEDULER_PRINCIPAL,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": args.account_id},
+                    "ArnEquals": {"aws:SourceArn": group_arn},
+                },
+            ),
+            policy_name="start-evaluations",
+            statements=scheduler_statements(args, {ds.name: ruleset for ds, *_, ruleset in scheduled}),
+        )
+        for ds, database, table, ruleset in scheduled:
+            uri = results_uri(args, ds.name)
+            request = pulumi.Output.all(database.name, table.name, args.glue_role_arns[ds.name]).apply(
+                lambda v, ruleset=ruleset, uri=uri: json.dumps(
+                    evaluation_request(v[0], v[1], v[2], ruleset, results_uri=uri)
+                )
+            )
+            self.schedules[ds.name] = aws.scheduler.Schedule(
+                f"{name}-{ds.name}",
+                aws.scheduler.ScheduleArgs(
+                    name=ds.name.replace("_", "-"),
+                    group_name=group.name,
+                    description=f"Evaluate the data-quality rules of {ds.name}",
+                    schedule_expression=ds.schedule,
+                    # A window spreads the runs of many datasets scheduled at the same time.
+                    flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
+                        mode="FLEXIBLE", maximum_window_in_minutes=15
+                    ),
+                    target=aws.scheduler.ScheduleTargetArgs(
+                        arn=facts.DQ_TARGET.format(partition=p),
+                        role_arn=role.role.arn,
+                        input=request,
+                        retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                            maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+                        ),
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready),
+            )
+
+
+def results_uri(args: DataQualityArgs, dataset: str) -> str | None:
+    if not args.results_bucket:
+        return None
+    return f"s3://{args.results_bucket}/{RESULTS_PREFIX.format(dataset=dataset)}"
+
+
+def evaluation_request(database: str, table: str, role_arn: str, ruleset: str, *, results_uri: str | None) -> dict:
+    """The StartDataQualityRulesetEvaluationRun request a schedule sends (botocore glue shapes)."""
+    request: dict = {
+        "DataSource": {"GlueTable": {"DatabaseName": database, "TableName": table}},
+        "Role": role_arn,
+        "RulesetNames": [ruleset],
+        "NumberOfWorkers": 2,
+        "Timeout": 120,
+        # Metrics: the dashboard's pass/fail counts, and EventBridge publishing needs them too.
+        "AdditionalRunOptions": {"CloudWatchMetricsEnabled": True},
+    }
+    if results_uri:
+        request["AdditionalRunOptions"]["ResultsS3Prefix"] = results_uri
+    return request
+
+
+def scheduler_statements(args: DataQualityArgs, rulesets: dict[str, str]) -> list[Statement]:
+    """Start evaluations of these rulesets (dataset -> ruleset), passing only those datasets' Glue
+    roles, and only to Glue."""
+    p = partition_for(args.region)
+    return [
+        Statement(
+            sid="StartEvaluations",
+            actions=["glue:StartDataQualityRulesetEvaluationRun"],
+            resources=[
+                f"arn:{p}:glue:{args.region}:{args.account_id}:dataQualityRuleset/{r}" for r in rulesets.values()
+            ],
+        ),
+        Statement(
+            sid="PassGlueRoles",
+            actions=["iam:PassRole"],
+            resources=[args.glue_role_arns[d] for d in rulesets],
+            conditions={"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+        ),
+    ]
+
+
+def low_score_rule_name(environment: str, dataset: str) -> str:
+    return physical_name(environment, "dq", dataset.replace("_", "-"), "low-score")
+
+
+def low_score_pattern(ruleset_name: str, min_score: float) -> dict:
+    """EventBridge pattern: an evaluation of this ruleset whose score (0-1) is below ``min_score``."""
+    return {
+        "source": [facts.DQ_EVENT_SOURCE],
+        "detail-type": [facts.DQ_EVENT_TYPE],
+        "detail": {"rulesetNames": [ruleset_name], "score": [{"numeric": ["<", min_score]}]},
+    }
+
 
 def failure_pattern(ruleset_names: Sequence[str]) -> dict:
     """EventBridge pattern: a failed Glue Data Quality evaluation of one of these rulesets."""
     return {
-        "source": ["aws.glue-dataquality"],
-        "detail-type": ["Data Quality Evaluation Results Available"],
+        "source": [facts.DQ_EVENT_SOURCE],
+        "detail-type": [facts.DQ_EVENT_TYPE],
         "detail": {"state": ["FAILED"], "rulesetNames": list(ruleset_names)},
     }

@@ -38,12 +38,14 @@ WILDCARD_ONLY_ACTIONS: dict[str, str] = {
     "pricing:GetProducts": "the price list is global",
     "eks:DescribeAddonVersions": "lists the add-on versions of the region",
     "sagemaker:ListTags": "SageMaker lists tags of any ARN it is given",
+    "cloudwatch:PutMetricData": "metrics have no ARN; the grants limit it to one namespace (cloudwatch:namespace)",
     "iam:ListInstanceProfiles": "Karpenter's official policy lists instance profiles account-wide "
     "(AllowUnscopedInstanceProfileListAction, components/upstream/karpenter.py)",
 }
-# EC2 networking resources are named by AWS-generated ids, never by the platform: statements on
-# them use Resource "*" limited to the stack's region (aws:RequestedRegion).
-REGION_SCOPED_SERVICES = ("ec2", "autoscaling", "vpce")
+# EC2 networking resources and Application Auto Scaling's scalable targets are named by AWS-generated
+# ids, never by the platform: statements on them use Resource "*" limited to the stack's region
+# (aws:RequestedRegion).
+REGION_SCOPED_SERVICES = ("ec2", "autoscaling", "vpce", "application-autoscaling")
 
 # The AWS managed policies the platform attaches (EKS requires them on its cluster and node roles).
 ALLOWED_MANAGED_POLICIES = (
@@ -163,12 +165,16 @@ class BoundariesArgs:
     account_id: str
     region: str
     protect: bool = True
+    # Another stack's artifacts bucket and account whose model artifacts this stack serves
+    # (serving.registryStack); None when the stack serves from its own registry.
+    served_models: tuple[str, str] | None = None  # (bucket name, account id)
 
 
 class Boundaries(pulumi.ComponentResource):
     """The permission boundaries, created first so that every role of every component can carry one:
     ``workload`` for workload and service roles, ``cluster`` for the cluster's infrastructure roles,
-    ``deploy`` for the CI roles."""
+    ``deploy`` for the CI roles, ``scheduler`` for the role EventBridge Scheduler starts data-quality
+    runs with (the only workload-side role that passes a role)."""
 
     def __init__(self, name: str, args: BoundariesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:identity:Boundaries", name, None, opts)
@@ -182,7 +188,16 @@ class Boundaries(pulumi.ComponentResource):
             aws.iam.PolicyArgs(
                 name=physical_name(args.environment, "workload-boundary"),
                 description="Ceiling for every mlplatform workload and service role",
-                policy=document(workload_boundary(scope)),
+                policy=document(workload_boundary(scope, args.served_models)),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.scheduler = aws.iam.Policy(
+            f"{name}-scheduler",
+            aws.iam.PolicyArgs(
+                name=physical_name(args.environment, "scheduler-boundary"),
+                description="Ceiling for the scheduler's role: start data-quality runs with the datasets' Glue roles",
+                policy=document(scheduler_boundary(scope)),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -207,7 +222,15 @@ class Boundaries(pulumi.ComponentResource):
         self.cluster_arn: pulumi.Output[str] = self.cluster.arn
         self.workload_arn: pulumi.Output[str] = self.workload.arn
         self.deploy_arn: pulumi.Output[str] = self.deploy.arn
-        self.register_outputs({"workload": self.workload_arn, "deploy": self.deploy_arn, "cluster": self.cluster_arn})
+        self.scheduler_arn: pulumi.Output[str] = self.scheduler.arn
+        self.register_outputs(
+            {
+                "workload": self.workload_arn,
+                "deploy": self.deploy_arn,
+                "cluster": self.cluster_arn,
+                "scheduler": self.scheduler_arn,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -221,6 +244,12 @@ class IdentityArgs:
     teams: Sequence[str] = ()
     # Workload role -> its identity-policy statements, from the access matrix.
     grants: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
+    # Roles AWS services assume for the platform (role -> service principal): serving-<endpoint> and
+    # model-monitor-<endpoint> (SageMaker), data-quality-<dataset> (Glue).
+    service_roles: Mapping[str, str] = field(default_factory=dict)
+    # Model packages of another account's registry this stack deploys (serving.registryStack): CI
+    # creates models from them.
+    served_packages: Sequence[str] = ()
     # Principals that may assume model-approver (with MFA); empty means the account's principals.
     approver_principals: Sequence[str] = ()
     # GitHub "owner/name"; None creates no CI roles.
@@ -235,7 +264,7 @@ class IdentityArgs:
 
     @property
     def workload_roles(self) -> tuple[str, ...]:
-        return (*(f"training-{t}" for t in self.teams), *WORKLOAD_ROLES)
+        return (*(f"training-{t}" for t in self.teams), *WORKLOAD_ROLES, *self.service_roles)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.grants) - set(self.workload_roles))
@@ -258,7 +287,10 @@ class Identity(pulumi.ComponentResource):
         self.role_arns: dict[str, str] = {}
 
         for role in args.workload_roles:
-            if role == "model-approver":
+            if role in args.service_roles:
+                # Pinned to this account: the service acts for this account's resources only.
+                trust = document([service_trust("Service", args.service_roles[role], account_id=args.account_id)])
+            elif role == "model-approver":
                 trust = mfa_trust(args.approver_principals or [f"arn:{scope.partition}:iam::{args.account_id}:root"])
             elif role.startswith("training-"):
                 # The team's namespace and its trainer service account (cluster_addons binds them).
@@ -295,7 +327,7 @@ class Identity(pulumi.ComponentResource):
             self._role(
                 "ci-deploy",
                 github_trust(self.oidc_provider_arn, f"repo:{repo}:{args.deploy_subject}"),
-                deploy_statements(scope, args.protect),
+                [*deploy_statements(scope, args.protect), *served_package_statements(args.served_packages)],
                 args.deploy_boundary_arn,
                 max_session=7200,
             )
@@ -375,6 +407,20 @@ def policy_chunks(statements: list[Statement]) -> list[list[Statement]]:
 # --- trust policies -----------------------------------------------------------------------------
 
 
+def served_package_statements(packages: Sequence[str]) -> list[Statement]:
+    """Create models from another account's model packages (the registry's policy admits this account:
+    components/model_registry.consumer_policy)."""
+    if not packages:
+        return []
+    return [
+        Statement(
+            sid="DeployServedPackages",
+            actions=["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"],
+            resources=list(packages),
+        )
+    ]
+
+
 def cluster_arn(scope: Scope) -> str:
     """The training cluster of an environment (its name is fixed: mlplatform-<env>-training)."""
     return scope.regional("eks", f"cluster/{scope.prefix}training")
@@ -443,10 +489,54 @@ def github_trust(provider_arn: pulumi.Input[str], subject: str | list[str]) -> p
 # --- boundaries and CI policies -----------------------------------------------------------------
 
 
-def workload_boundary(scope: Scope) -> list[Statement]:
+def workload_boundary(scope: Scope, served_models: tuple[str, str] | None = None) -> list[Statement]:
     """The most any workload role can ever do, whatever grant it is given later: data-plane use
     of this environment's data, never IAM, key administration or bucket configuration."""
+    from components.serving import LOG_ACTIONS, VPC_ACTIONS
+    from components.upstream.serving import DQ_ASSETS_BUCKET, DQ_LOG_GROUPS
+
+    logs = scope.regional("logs", "log-group:")
+    extra = [
+        # The log groups AWS services write for the platform's endpoints, monitoring jobs and
+        # data-quality runs (their names are the services', not the platform's).
+        Statement(
+            sid="ServiceLogsOfThisEnvironment",
+            actions=list(LOG_ACTIONS),
+            resources=[
+                f"{logs}/aws/sagemaker/Endpoints/{scope.prefix}*",
+                f"{logs}/aws/sagemaker/ProcessingJobs*",
+                *(f"{logs}{g}*" for g in DQ_LOG_GROUPS),
+            ],
+        ),
+        Statement(
+            sid="NetworkInterfacesInThisRegion",
+            actions=list(VPC_ACTIONS),
+            resources=["*"],
+            conditions=scope.in_region,
+        ),
+        Statement(
+            sid="GlueDataQualityLibraries",
+            actions=["s3:GetObject"],
+            resources=[f"arn:{scope.partition}:s3:::{DQ_ASSETS_BUCKET.format(region=scope.region)}/*"],
+        ),
+    ]
+    if served_models:
+        bucket, account = served_models
+        extra += [
+            Statement(
+                sid="ServedModelsOfTheRegistry",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{scope.partition}:s3:::{bucket}/models/*"],
+            ),
+            Statement(
+                sid="ServedModelsKeys",
+                actions=["kms:Decrypt"],
+                resources=[f"arn:{scope.partition}:kms:{scope.region}:{account}:key/*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{scope.region}.amazonaws.com"}},
+            ),
+        ]
     return [
+        *extra,
         Statement(
             sid="DataPlaneOfThisEnvironment",
             actions=[
@@ -503,6 +593,24 @@ def workload_boundary(scope: Scope) -> list[Statement]:
             effect="Deny",
             actions=["iam:*", "organizations:*", "account:*", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"],
             resources=["*"],
+        ),
+    ]
+
+
+def scheduler_boundary(scope: Scope) -> list[Statement]:
+    """Ceiling for the scheduler's role: start this environment's data-quality evaluations, passing
+    this environment's data-quality roles to Glue, nothing else."""
+    return [
+        Statement(
+            sid="StartDataQualityRuns",
+            actions=["glue:StartDataQualityRulesetEvaluationRun"],
+            resources=[scope.regional("glue", f"dataQualityRuleset/{scope.prefix}*")],
+        ),
+        Statement(
+            sid="PassDataQualityRolesToGlue",
+            actions=["iam:PassRole"],
+            resources=[f"arn:{scope.partition}:iam::{scope.account_id}:role/{scope.prefix}data-quality-*"],
+            conditions={"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
         ),
     ]
 

@@ -9,7 +9,7 @@ follow the resources instead of drifting from them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,19 +17,11 @@ import pulumi
 from components.conventions import physical_name, stateful_options
 from components.documents import Statement, document
 from components.upstream.services import FAILURE_METRICS
+from components.upstream.serving import DQ_NAMESPACE
 
-DRIFT_NAMESPACE = "MLPlatform/ModelQuality"
 FEATURE_STORE_NAMESPACE = "AWS/SageMaker/FeatureStore"
 PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")
 LOG_GROUPS = ("training-jobs", "data-pipelines")
-
-
-@dataclass(frozen=True)
-class DriftAlarm:
-    model_family: str
-    metric: str
-    threshold: float
-    evaluation_periods: int = 3
 
 
 @dataclass(frozen=True)
@@ -61,18 +53,16 @@ class MonitoringArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     karpenter_queue: str | None = None
     data_quality_rule: str | None = None
+    # dataset -> (its low-score rule, its ruleset): an alarm and an alert per dataset, a dashboard widget
+    data_quality_datasets: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     feature_groups: Sequence[str] = ()
-    drift: Sequence[DriftAlarm] = field(default_factory=tuple)
-    # A model that stops reporting drift is as alarming as one that drifts (prod).
-    missing_drift_data_breaches: bool = True
+    # Alarms other components define (components/serving.py: rollback and drift alarms), as specs.
+    component_alarms: Sequence[Mapping] = ()
     protect: bool = True
 
     def __post_init__(self) -> None:
         if self.monthly_budget_usd <= 0:
             raise ValueError("monthly_budget_usd must be positive")
-        for d in self.drift:
-            if not 0 <= d.threshold <= 1:
-                raise ValueError(f"drift threshold of {d.model_family} must be between 0 and 1")
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -120,12 +110,14 @@ class Monitoring(pulumi.ComponentResource):
             self.alarms[alarm["key"]] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{alarm['key']}",
                 aws.cloudwatch.MetricAlarmArgs(
-                    name=physical_name(env, alarm["key"]),
+                    name=physical_name(env, alarm["key"], max_length=255),  # the alarm name limit
                     alarm_description=alarm["description"],
                     namespace=alarm["namespace"],
                     metric_name=alarm["metric"],
                     dimensions=alarm["dimensions"] or None,
-                    statistic=alarm["statistic"],
+                    # Percentiles (p99) are extended statistics.
+                    statistic=None if alarm["statistic"].startswith("p") else alarm["statistic"],
+                    extended_statistic=alarm["statistic"] if alarm["statistic"].startswith("p") else None,
                     period=alarm["period"],
                     evaluation_periods=alarm["evaluation_periods"],
                     threshold=alarm["threshold"],
@@ -136,11 +128,14 @@ class Monitoring(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        if args.data_quality_rule:
-            # The failed evaluation itself (which dataset, which rules) reaches people, not only the alarm.
+        # The failed or low-scoring evaluation itself (which dataset, which run, the score) reaches
+        # people, not only the alarm.
+        rules = [args.data_quality_rule] if args.data_quality_rule else []
+        rules += [rule for rule, _ in args.data_quality_datasets.values()]
+        for rule in rules:
             aws.cloudwatch.EventTarget(
-                f"{name}-data-quality",
-                aws.cloudwatch.EventTargetArgs(rule=args.data_quality_rule, target_id="alerts", arn=self.topic.arn),
+                f"{name}-{rule.removeprefix(f'mlplatform-{env}-')}",
+                aws.cloudwatch.EventTargetArgs(rule=rule, target_id="alerts", arn=self.topic.arn),
                 opts=child,
             )
 
@@ -351,22 +346,23 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                 missing="breaching",
             )
         )
-    for d in args.drift:
+    for dataset, (rule, _) in args.data_quality_datasets.items():
         specs.append(
             dict(
-                key=f"drift-{d.model_family}",
-                description=f"{d.model_family}: {d.metric} above {d.threshold} for {d.evaluation_periods} hours",
-                namespace=DRIFT_NAMESPACE,
-                metric=d.metric,
-                dimensions={"ModelFamily": d.model_family, "Environment": args.environment},
-                statistic="Maximum",
-                period=3600,
-                evaluation_periods=d.evaluation_periods,
-                threshold=d.threshold,
+                key=rule.removeprefix(f"mlplatform-{args.environment}-"),
+                description=f"An evaluation of dataset {dataset} scored below its minimum",
+                namespace="AWS/Events",
+                metric="MatchedEvents",
+                dimensions={"RuleName": rule},
+                statistic="Sum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
                 comparison="GreaterThanThreshold",
-                missing="breaching" if args.missing_drift_data_breaches else "missing",
+                missing="notBreaching",
             )
         )
+    specs += [dict(spec) for spec in args.component_alarms]
     return specs
 
 
@@ -391,6 +387,32 @@ def dashboard(args: MonitoringArgs) -> dict:
                     "stat": spec["statistic"],
                     "period": spec["period"],
                     "annotations": {"horizontal": [{"label": "alarm", "value": spec["threshold"]}]},
+                },
+            }
+        )
+    # Evaluation results per dataset: Glue's pass/fail counts, found by the ruleset's name (the
+    # metrics' dimensions are not documented; a search needs none, CloudWatch search-expression-syntax).
+    for j, (dataset, (_, ruleset)) in enumerate(sorted(args.data_quality_datasets.items())):
+        i = len(widgets)
+        widgets.append(
+            {
+                "type": "metric",
+                "x": (i % 2) * 12,
+                "y": (i // 2) * 6,
+                "width": 12,
+                "height": 6,
+                "properties": {
+                    "title": f"Data quality of {dataset}: rules passed and failed per evaluation",
+                    "region": args.region,
+                    "metrics": [
+                        [
+                            {
+                                "expression": f"SEARCH('{{\"{DQ_NAMESPACE}\"}} \"{ruleset}\"', 'Sum', 86400)",
+                                "id": f"dq{j}",
+                            }
+                        ]
+                    ],
+                    "period": 86400,
                 },
             }
         )

@@ -16,11 +16,20 @@ from components.documents import Statement
 
 @dataclass(frozen=True)
 class Cell:
-    role: str  # a role of components.identity; "training" means every team's training role
-    resource: str  # a key of the resources the platform registers (see infra/platform.py)
+    role: str  # a role of components.identity, or a role family of FAMILIES (one role per instance)
+    resource: str  # a key of the resources the platform registers (see infra/platform.py); may use {zone}
     grant: str  # the owner's grant_<grant> helper
-    prefix: str = ""  # the grant's scope: an S3 prefix (may contain {team}) or a feature group; "" is all
+    prefix: str = ""  # the grant's scope: an S3 prefix, a feature group, a dataset; may use the family's fields
     why: str = ""
+
+
+# Role families: one role per instance, named <family>-<name>, with the fields cells may use.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "training": ("team", "a training team (training.teams)"),
+    "serving": ("endpoint", "an endpoint (serving.endpoints): family"),
+    "model-monitor": ("endpoint", "an endpoint with a monitor: baseline"),
+    "data-quality": ("dataset", "a scheduled dataset (dataQuality.datasets): zone, prefix"),
+}
 
 
 MATRIX: tuple[Cell, ...] = (
@@ -41,31 +50,55 @@ MATRIX: tuple[Cell, ...] = (
     Cell("model-publisher", "registry", "consume_approvals", why="deploy what the approver approved"),
     Cell("model-approver", "lake:artifacts", "read", "models/", "review a candidate's metrics and model card"),
     Cell("model-approver", "registry", "approve", why="approve or reject a model package version"),
+    Cell("serving", "served-models", "read", "models/{family}/", "load the served version's artifacts"),
+    Cell("serving", "served-models", "pull", why="run the registry's inference image"),
+    Cell("serving", "lake:artifacts", "write", "capture/{endpoint}/", "capture requests and responses"),
+    Cell("serving", "endpoints", "run", "{endpoint}", "network interfaces in the VPC, logs, rollback alarms"),
+    Cell("model-monitor", "lake:artifacts", "read", "capture/{endpoint}/", "the traffic to compare"),
+    Cell("model-monitor", "lake:artifacts", "read", "{baseline}", "the baseline statistics and constraints"),
+    Cell("model-monitor", "lake:artifacts", "write", "monitoring/{endpoint}/reports/", "drift reports"),
+    Cell("model-monitor", "endpoints", "monitor", "{endpoint}", "network interfaces, logs, drift metrics"),
+    Cell("data-quality", "lake:{zone}", "read", "{prefix}", "evaluate the dataset's rules on its data"),
+    Cell("data-quality", "data-quality", "evaluate", "{dataset}", "its table and ruleset, results, metrics"),
+    Cell("data-quality", "lake:artifacts", "write", "data-quality/{dataset}/", "keep the evaluation results"),
 )
 
 
+def family_role(family: str, name: str) -> str:
+    """The role of one instance of a family: training-recsys, data-quality-customer-profiles."""
+    return f"{family}-{name.replace('_', '-')}"
+
+
 def role_grants(
-    resources: Mapping[str, Any], teams: Sequence[str], matrix: Sequence[Cell] = MATRIX
+    resources: Mapping[str, Any],
+    teams: Sequence[str],
+    matrix: Sequence[Cell] = MATRIX,
+    instances: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
 ) -> dict[str, list[Statement]]:
     """Each role's identity-policy statements, from the matrix and the owners' grant helpers.
 
-    ``resources`` maps the matrix's resource names to owners with ``grant_<grant>(prefix)`` methods.
+    ``resources`` maps the matrix's resource names to owners with ``grant_<grant>(prefix)`` methods;
+    ``instances`` gives each role family its instances (field -> value, the FAMILIES field naming
+    the role); training's are the ``teams``.
     """
     grants: dict[str, list[Statement]] = {}
+    every = {"training": [{"team": t} for t in teams], **(instances or {})}
 
     def add(role: str, statements: list[Statement]) -> None:
         have = grants.setdefault(role, [])
         have.extend(st for st in statements if st not in have)  # e.g. EcrLogin of push and pull
 
     for cell in matrix:
-        if cell.resource not in resources:
-            raise KeyError(f"access matrix names {cell.resource!r}; resources: {', '.join(sorted(resources))}")
-        helper = getattr(resources[cell.resource], f"grant_{cell.grant}")
-        if cell.role == "training":
-            for team in teams:
-                add(f"training-{team}", helper(cell.prefix.format(team=team)))
+        if cell.role in FAMILIES:
+            field = FAMILIES[cell.role][0]
+            targets = [(family_role(cell.role, i[field]), i) for i in every.get(cell.role, ())]
         else:
-            add(cell.role, helper(cell.prefix))
+            targets = [(cell.role, {})]
+        for role, fields in targets:
+            resource = cell.resource.format(**fields)
+            if resource not in resources:
+                raise KeyError(f"access matrix names {resource!r}; resources: {', '.join(sorted(resources))}")
+            add(role, getattr(resources[resource], f"grant_{cell.grant}")(cell.prefix.format(**fields)))
     return grants
 
 
@@ -73,7 +106,7 @@ def matrix_markdown(matrix: Sequence[Cell] = MATRIX) -> str:
     """The matrix as the Markdown table of the README (a test keeps the two identical)."""
     rows = ["| role | resource | grant | prefix | why |", "|---|---|---|---|---|"]
     for c in matrix:
-        role = "training-&lt;team&gt;" if c.role == "training" else c.role
+        role = f"{c.role}-&lt;{FAMILIES[c.role][0]}&gt;" if c.role in FAMILIES else c.role
         prefix = f"`{c.prefix}`" if c.prefix else "all"
         rows.append(f"| {role} | {c.resource} | {c.grant} | {prefix} | {c.why} |")
     return "\n".join(rows)

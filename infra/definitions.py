@@ -9,6 +9,7 @@ under `pulumi up`, exit status 2 under `mlplatform plan`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -127,6 +128,19 @@ class Rules(_Section):
     min_row_count: int = Field(1, ge=0)
 
 
+# EventBridge Scheduler expressions (Scheduler user guide, schedule-types): rate(value unit) and
+# cron(minutes hours day-of-month month day-of-week year). Rates shorter than an hour are refused:
+# each run bills at least a minute of 2 DPUs (Glue pricing) and no dataset here changes that fast.
+SCHEDULE = (
+    r"rate\((1 (hour|day)|([2-9]|[1-9]\d+) (hours|days))\)"
+    r"|cron\(\S+ \S+ \S+ \S+ \S+ \S+\)"
+)
+Schedule = Annotated[
+    str,
+    _matches(SCHEDULE, "an EventBridge Scheduler expression such as rate(1 day), rate(6 hours) or cron(0 5 * * ? *)"),
+]
+
+
 class DatasetDefinition(_Section):
     """One dataset and its data-quality rules, as in ``stacks/datasets/<name>.yaml``."""
 
@@ -137,6 +151,10 @@ class DatasetDefinition(_Section):
     format: Literal["parquet", "json", "csv"] = "parquet"
     columns: list[Column] = Field(min_length=1)
     rules: Rules
+    # When Glue Data Quality evaluates the ruleset (None: only on demand; prod requires one).
+    schedule: Schedule | None = None
+    # The share of rules that must pass (Glue's score, 0-1); below it the dataset's alarm fires.
+    min_score: float = Field(1.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _rules_name_columns(self) -> DatasetDefinition:
@@ -222,3 +240,63 @@ def _load(model, kind: str, setting: str, names: Sequence[str], directory: Path)
 def glue_name(name: str) -> str:
     """Glue database and table names: lowercase, digits and underscores."""
     return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+def registry_of(stack: str, settings, directory: Path | None = None):
+    """The registry ``stack`` serves from (``serving.registryStack``), checked against that stack's
+    own file: same region, this account among its consumers, the served families among its own.
+    Returns (environment, account id, region, the registry stack's settings or None for itself)."""
+    from infra.settings import SettingsError, parse
+
+    name = settings.serving.registry_stack
+    if name is None or name == stack:
+        return settings.environment, settings.account_id, settings.region, None
+    setting = "mlplatform:serving.registryStack"
+    folder = directory or stacks_dir()
+    path = folder / f"Pulumi.{name}.yaml"
+    if not path.exists():
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
+        raise SettingsError(
+            stack,
+            [(setting, f"names stack {name!r} but stacks/{path.name} does not exist (stacks: {', '.join(stacks)})")],
+        )
+    try:
+        doc = yamlfile.load(path.read_text()) or {}
+    except yamlfile.YamlFileError as err:
+        raise SettingsError(stack, [(setting, f"stacks/{path.name} is not valid YAML {err}")]) from None
+    config = (doc.get("config") if isinstance(doc, dict) else None) or {}
+    prefix = "mlplatform:"
+    values = {
+        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(v) for k, v in config.items() if k.startswith(prefix)
+    }
+    try:
+        other = parse(name, values)
+    except SettingsError as err:
+        raise SettingsError(
+            stack, [(setting, f"stack {name!r} is invalid: {p}: {m}") for p, m in err.problems]
+        ) from None
+    problems = []
+    if other.region != settings.region:
+        problems.append(
+            (
+                setting,
+                f"{name!r} is in {other.region}; an endpoint deploys packages of its own region ({settings.region})",
+            )
+        )
+    if other.account_id != settings.account_id and settings.account_id not in other.registry.consumer_accounts:
+        problems.append(
+            (
+                setting,
+                f'{name!r} does not share its registry with this account: add "{settings.account_id}" to its '
+                "registry.consumerAccounts",
+            )
+        )
+    for family in settings.serving.model_versions:
+        if family not in other.registry.model_families:
+            families = ", ".join(other.registry.model_families) or "none"
+            problems.append(
+                (f"mlplatform:serving.modelVersions.{family}", f"is not a model family of {name!r} ({families})")
+            )
+    if problems:
+        raise SettingsError(stack, problems)
+    return other.environment, other.account_id, other.region, other

@@ -11,18 +11,28 @@ from components.ci_runner import CiRunner, CiRunnerArgs
 from components.cluster_addons import INTERRUPTION_EVENTS, Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
 from components.cluster_observability import ClusterObservability, ClusterObservabilityArgs
 from components.conventions import aws_provider, physical_name, platform_tags
-from components.data_quality import DataQuality, DataQualityArgs, DatasetSpec
+from components.data_quality import DataQuality, DataQualityArgs, DataQualityGrants, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
 from components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
 from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
 from components.model_registry import ModelRegistry, ModelRegistryArgs
-from components.monitoring import DriftAlarm, Monitoring, MonitoringArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
+from components.serving import (
+    EndpointGrants,
+    EndpointSpec,
+    MonitorSpec,
+    RegistrySource,
+    Serving,
+    ServingArgs,
+    drift_alarm_specs,
+    rollback_alarm_specs,
+)
 from components.storage import DataLake, DataLakeArgs, Lifecycle
 from components.training_cluster import SystemNodes, TrainingCluster, TrainingClusterArgs
-from infra.access import role_grants
-from infra.definitions import load_datasets, load_feature_groups
+from infra.access import family_role, role_grants
+from infra.definitions import load_datasets, load_feature_groups, registry_of
 from infra.settings import Settings
 
 
@@ -35,6 +45,9 @@ class Platform:
         # Definitions are validated before anything is registered, like the settings.
         self.feature_groups = load_feature_groups(s.feature_store.feature_groups)
         self.datasets = load_datasets(s.data_quality.datasets)
+        # The registry the endpoints serve from, checked against its own stack file (same region,
+        # this account among its consumers, the families it has).
+        self.registry_source = RegistrySource(*registry_of(pulumi.get_stack(), s)[:3])
         self.provider = aws_provider(
             f"aws-{env}",
             region=s.region,
@@ -60,7 +73,16 @@ class Platform:
         )
         keys = self.encryption
         # Boundaries first: every role, of the platform or of a component, carries one.
-        self.boundaries = Boundaries("boundaries", BoundariesArgs(**where, protect=s.protect), opts=aws_only)
+        src = self.registry_source
+        self.boundaries = Boundaries(
+            "boundaries",
+            BoundariesArgs(
+                **where,
+                protect=s.protect,
+                served_models=(src.artifacts_bucket, src.account_id) if self.serves_another_registry else None,
+            ),
+            opts=aws_only,
+        )
         st = s.storage
         self.lake = DataLake(
             "lake",
@@ -91,33 +113,6 @@ class Platform:
             opts=aws_only,
         )
         zones = self.lake.zones
-        self.data_quality = DataQuality(
-            "data-quality",
-            DataQualityArgs(
-                environment=env,
-                zone_buckets={z: zones[z].name for z in ("raw", "curated")},
-                datasets=[
-                    DatasetSpec(
-                        name=d.name,
-                        description=d.description,
-                        zone=d.zone,
-                        bucket=zones[d.zone].name,
-                        prefix=d.prefix,
-                        format=d.format,
-                        columns=[(c.name, c.type) for c in d.columns],
-                        complete=d.rules.complete,
-                        unique_key=d.rules.unique_key,
-                        ranges=[(r.column, r.min, r.max) for r in d.rules.ranges],
-                        freshness=(d.rules.freshness.column, d.rules.freshness.max_age_hours)
-                        if d.rules.freshness
-                        else None,
-                        min_row_count=d.rules.min_row_count,
-                    )
-                    for d in self.datasets
-                ],
-            ),
-            opts=aws_only,
-        )
         self.feature_store = FeatureStore(
             "features",
             FeatureStoreArgs(
@@ -175,6 +170,13 @@ class Platform:
         # Everything a role can be granted access to, by the name the access matrix uses.
         self.resources = {f"lake:{zone}": bucket for zone, bucket in zones.items()}
         self.resources |= {"features": self.feature_store, "registry": self.registry, "experiments": self.experiments}
+        self.resources |= {
+            "served-models": src,
+            "endpoints": EndpointGrants(env, s.account_id, s.region),
+            "data-quality": DataQualityGrants(env, s.account_id, s.region, {d.name: d.zone for d in self.datasets}),
+        }
+        self.endpoint_specs = endpoint_specs(s)
+        instances, service_roles = self.role_families()
         teams = [t.name for t in s.training.teams]
         ci = s.ci
         self.identity = Identity(
@@ -184,7 +186,13 @@ class Platform:
                 workload_boundary_arn=self.boundaries.workload_arn,
                 deploy_boundary_arn=self.boundaries.deploy_arn,
                 teams=teams,
-                grants=role_grants(self.resources, teams),
+                grants=role_grants(self.resources, teams, instances=instances),
+                service_roles=service_roles,
+                served_packages=sorted(
+                    {src.package_arn(e.family, "*") for e in self.endpoint_specs}
+                    if self.serves_another_registry
+                    else ()
+                ),
                 approver_principals=s.identity.approver_principals,
                 github_repository=ci.github_repository,
                 deploy_subject=(
@@ -198,6 +206,7 @@ class Platform:
             ),
             opts=aws_only,
         )
+        self.data_quality = self._data_quality()
         tr = s.training
         cluster_name = f"mlplatform-{env}-training"
         self.network = Network(
@@ -310,13 +319,16 @@ class Platform:
                 activate_environment_tag=mon.activate_environment_tag,
                 karpenter_queue=f"mlplatform-{env}-karpenter",
                 data_quality_rule=self.data_quality.failure_rule_name,
+                data_quality_datasets={
+                    d: (self.data_quality.low_score_rule_names[d], r) for d, r in self.data_quality.rulesets.items()
+                },
                 feature_groups=list(self.feature_store.group_names.values()),
-                drift=[DriftAlarm(d.model_family, d.metric, d.threshold, d.evaluation_periods) for d in mon.drift],
-                missing_drift_data_breaches=env == "prod",
+                component_alarms=self.serving_alarms(),
                 protect=s.protect,
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.data_quality]),
         )
+        self.serving = self._serving(where, aws_only)
         self.observability = ClusterObservability(
             "observability",
             ClusterObservabilityArgs(
@@ -394,9 +406,115 @@ class Platform:
             "vpcId": self.network.vpc.id,
             "gpuNodePools": [p for p in self.addons.node_pools if p != "cpu"],
             "alertTopicArn": self.monitoring.topic_arn,
+            "endpoints": {e.name: self.serving.endpoint_names[e.name] for e in self.endpoint_specs},
+            "servedModelPackages": {e.name: src.package_arn(e.family, e.version) for e in self.endpoint_specs},
+            "dataQualitySchedules": {d.name: d.schedule for d in self.datasets if d.schedule},
+            # Families with drift settings that nothing measures here, said rather than a metric invented.
+            **({"driftNotMeasured": self.drift_not_measured()} if self.drift_not_measured() else {}),
+            **({"ciRunnerLabel": self.ci_runner.label} if self.ci_runner else {}),
         }
-        if self.ci_runner:
-            self.outputs["ciRunnerLabel"] = self.ci_runner.label
+
+    def _data_quality(self) -> DataQuality:
+        s, env, zones = self.settings, self.settings.environment, self.lake.zones
+        return DataQuality(
+            "data-quality",
+            DataQualityArgs(
+                environment=env,
+                zone_buckets={z: zones[z].name for z in ("raw", "curated")},
+                datasets=[
+                    DatasetSpec(
+                        name=d.name,
+                        description=d.description,
+                        zone=d.zone,
+                        bucket=zones[d.zone].name,
+                        prefix=d.prefix,
+                        format=d.format,
+                        columns=[(c.name, c.type) for c in d.columns],
+                        complete=d.rules.complete,
+                        unique_key=d.rules.unique_key,
+                        ranges=[(r.column, r.min, r.max) for r in d.rules.ranges],
+                        freshness=(d.rules.freshness.column, d.rules.freshness.max_age_hours)
+                        if d.rules.freshness
+                        else None,
+                        min_row_count=d.rules.min_row_count,
+                        schedule=d.schedule,
+                        min_score=d.min_score,
+                    )
+                    for d in self.datasets
+                ],
+                account_id=s.account_id,
+                region=s.region,
+                glue_role_arns={
+                    d.name: self.identity.role_arns[family_role("data-quality", d.name)] for d in self.datasets
+                },
+                results_bucket=zones["artifacts"].name,
+                scheduler_boundary_arn=self.boundaries.scheduler_arn,
+            ),
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.identity]),
+        )
+
+    def _serving(self, where: dict, aws_only: pulumi.ResourceOptions) -> Serving:
+        src, keys, zones = self.registry_source, self.encryption, self.lake.zones
+        return Serving(
+            "serving",
+            ServingArgs(
+                **where,
+                registry=src,
+                endpoints=self.endpoint_specs,
+                models_key_arn=keys.key_arn("models"),
+                artifacts_bucket=zones["artifacts"].name,
+                vpc_id=self.network.vpc.id,
+                subnet_ids=self.network.private_subnet_ids,
+                role_arns={e.name: self.identity.role_arns[f"serving-{e.name}"] for e in self.endpoint_specs},
+                monitor_role_arns={
+                    e.name: self.identity.role_arns[f"model-monitor-{e.name}"] for e in self.endpoint_specs if e.monitor
+                },
+            ),
+            # The rollback alarms exist before an endpoint names them; the roles before the models.
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.monitoring, self.identity]),
+        )
+
+    @property
+    def serves_another_registry(self) -> bool:
+        src = self.registry_source
+        return (src.environment, src.account_id) != (self.settings.environment, self.settings.account_id)
+
+    def role_families(self) -> tuple[dict, dict[str, str]]:
+        """The instances of the access matrix's role families but training (whose are the teams),
+        and the service each of their roles is for."""
+        instances = {
+            "serving": [{"endpoint": e.name, "family": e.family} for e in self.endpoint_specs],
+            "model-monitor": [
+                {"endpoint": e.name, "baseline": e.monitor.baseline_prefix} for e in self.endpoint_specs if e.monitor
+            ],
+            "data-quality": [{"dataset": d.name, "zone": d.zone, "prefix": d.prefix} for d in self.datasets],
+        }
+        sagemaker, glue = "sagemaker.amazonaws.com", "glue.amazonaws.com"
+        services = {family_role("serving", i["endpoint"]): sagemaker for i in instances["serving"]}
+        services |= {family_role("model-monitor", i["endpoint"]): sagemaker for i in instances["model-monitor"]}
+        services |= {family_role("data-quality", i["dataset"]): glue for i in instances["data-quality"]}
+        return instances, services
+
+    def monitored(self, family: str) -> list[EndpointSpec]:
+        return [e for e in self.endpoint_specs if e.family == family and e.monitor]
+
+    def serving_alarms(self) -> list[dict]:
+        """Each endpoint's rollback alarms, and drift alarms where Model Monitor measures the family."""
+        env, specs = self.settings.environment, []
+        for e in self.endpoint_specs:
+            specs += rollback_alarm_specs(env, e)
+        for d in self.settings.monitoring.drift:
+            for e in self.monitored(d.model_family):
+                specs += drift_alarm_specs(env, e, d.features, d.threshold, d.evaluation_periods)
+        return specs
+
+    def drift_not_measured(self) -> dict[str, str]:
+        """Families with drift settings but no monitored endpoint: said, rather than a metric invented."""
+        return {
+            d.model_family: "no endpoint with a monitor serves it in this stack: no drift alarm"
+            for d in self.settings.monitoring.drift
+            if not self.monitored(d.model_family)
+        }
 
     def delivery_rules(self) -> list[str]:
         """Every EventBridge rule with a target: each gets a FailedInvocations alarm."""
@@ -404,5 +522,30 @@ class Platform:
         rules = [physical_name(env, "model-approvals")]
         if self.data_quality.failure_rule_name:
             rules.append(self.data_quality.failure_rule_name)
+        rules += list(self.data_quality.low_score_rule_names.values())
         rules += [physical_name(env, "karpenter", event) for event in INTERRUPTION_EVENTS]
         return rules
+
+
+def endpoint_specs(s: Settings) -> list[EndpointSpec]:
+    """The endpoints of the settings, each with the version its family serves."""
+    return [
+        EndpointSpec(
+            name=e.name,
+            family=e.model_family,
+            version=s.serving.model_versions[e.model_family],
+            instance_type=e.instance_type,
+            min_instances=e.min_instances,
+            max_instances=e.max_instances,
+            target_invocations_per_instance=e.target_invocations_per_instance,
+            capture_percent=e.data_capture_percent,
+            canary_percent=e.canary_percent,
+            bake_minutes=e.bake_minutes,
+            max_latency_ms=e.max_latency_ms,
+            network_isolation=e.network_isolation,
+            monitor=MonitorSpec(e.monitor.baseline_prefix, e.monitor.schedule, e.monitor.instance_type)
+            if e.monitor
+            else None,
+        )
+        for e in s.serving.endpoints
+    ]

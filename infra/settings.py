@@ -369,11 +369,19 @@ class SlackChannel(_Section):
     channel_id: Annotated[str, _matches(r"[CG][A-Z0-9]{8,11}", "a Slack channel id such as C0123ABCDE")]
 
 
+FeatureColumn = Annotated[
+    str, _matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}", "a feature (column) name of the baseline")
+]
+
+
 class DriftAlarmSettings(_Section):
+    """Drift of one model family, measured by Model Monitor on every endpoint that serves it."""
+
     model_family: ModelFamily
-    metric: MetricName = "FeatureDrift"
-    threshold: float = Field(ge=0, le=1, description="drift score (0-1) above which the alarm fires")
-    evaluation_periods: int = Field(3, ge=1, le=24, description="consecutive hours above the threshold")
+    # Model Monitor publishes feature_baseline_drift_<feature> per feature of the baseline.
+    features: Annotated[list[FeatureColumn], AfterValidator(_unique)] = Field(min_length=1)
+    threshold: float = Field(ge=0, le=1, description="distance from the baseline (0-1) above which the alarm fires")
+    evaluation_periods: int = Field(3, ge=1, le=24, description="consecutive monitoring runs above the threshold")
 
 
 class MonitoringChartSettings(_Section):
@@ -397,6 +405,69 @@ class MonitoringSettings(_Section):
     prometheus_retention_days: int = Field(15, ge=1, le=365)
     prometheus_storage_gi: int = Field(50, ge=10, le=10_000)
     charts: MonitoringChartSettings = MonitoringChartSettings()
+
+
+EndpointName = Annotated[
+    str, _matches(r"[a-z0-9](-?[a-z0-9]){0,29}", "lowercase letters, digits and single hyphens, at most 30 characters")
+]
+ServingInstanceType = Annotated[
+    str,
+    _matches(r"ml\.[a-z0-9-]+\.[0-9]*(x?large|medium|small|micro)", "a SageMaker instance type such as ml.m5.large"),
+]
+S3Prefix = Annotated[str, _matches(r"([A-Za-z0-9_.=-]+/)+", "an S3 prefix ending in '/', such as baselines/churn/")]
+StackName = Annotated[str, _matches(r"[a-z0-9][a-z0-9-]{0,39}", "the name of a stack file's stack, such as dev")]
+
+
+class ModelMonitorSettings(_Section):
+    """Model Monitor's data-quality schedule of an endpoint: captured traffic against a baseline."""
+
+    # Where the baseline job wrote statistics.json and constraints.json, in this stack's artifacts bucket.
+    baseline_prefix: S3Prefix
+    # Model Monitor runs hourly or daily (cron(0 * ? * * *) or cron(0 0 ? * * *)).
+    schedule: Literal["hourly", "daily"] = "hourly"
+    instance_type: ServingInstanceType = "ml.m5.xlarge"
+
+
+class EndpointSettings(_Section):
+    """One real-time endpoint serving a model family at the version of ``serving.modelVersions``."""
+
+    name: EndpointName
+    model_family: ModelFamily
+    instance_type: ServingInstanceType
+    min_instances: int = Field(1, ge=1, le=100)
+    max_instances: int = Field(2, ge=1, le=100)
+    # Application Auto Scaling keeps invocations per instance per minute near this.
+    target_invocations_per_instance: int = Field(100, ge=1, le=100_000)
+    # Share of requests captured (inputs and outputs) for drift monitoring; 0 turns capture off.
+    data_capture_percent: int = Field(100, ge=0, le=100)
+    # Blue/green update: the share of capacity the new version gets first, and how long it bakes.
+    canary_percent: int = Field(10, ge=1, le=50)
+    bake_minutes: int = Field(10, ge=1, le=60)
+    # Rollback alarms: any 5XX from the model, or p99 model latency above this, during the bake.
+    max_latency_ms: int = Field(1000, ge=1, le=60_000)
+    # The container gets no network (SageMaker's EnableNetworkIsolation); opt out only if it must call out.
+    network_isolation: bool = True
+    monitor: ModelMonitorSettings | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EndpointSettings:
+        problems = []
+        if self.min_instances > self.max_instances:
+            problems.append(("maxInstances", f"must be at least minInstances ({self.min_instances})"))
+        if self.monitor and not self.data_capture_percent:
+            problems.append(("monitor", "needs data capture: set dataCapturePercent above 0, or remove monitor"))
+        if problems:
+            raise _CrossFieldError(problems)
+        return self
+
+
+class ServingSettings(_Section):
+    # The stack whose model registry holds the served versions (the multi-account MLOps layout: one
+    # registry, consumed by the other accounts); None is this stack's own registry.
+    registry_stack: StackName | None = None
+    # Model family -> version number in that registry: what `mlplatform promote` moves.
+    model_versions: dict[ModelFamily, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    endpoints: list[EndpointSettings] = Field(default_factory=list)
 
 
 IamProviderArn = Annotated[
@@ -470,6 +541,7 @@ class Settings(_Section):
     registry: RegistrySettings = RegistrySettings()
     experiments: ExperimentsSettings = ExperimentsSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    serving: ServingSettings = ServingSettings()
     ci: CiSettings = CiSettings()
     identity: IdentitySettings = IdentitySettings()
     audit: AuditSettings = AuditSettings()
@@ -491,15 +563,20 @@ class Settings(_Section):
         if self.account_id in self.registry.consumer_accounts:
             i = self.registry.consumer_accounts.index(self.account_id)
             problems.append((f"registry.consumerAccounts[{i}]", "is this stack's own account; list other accounts"))
+        known = [
+            *self.registry.model_families,
+            *(f for f in self.serving.model_versions if f not in self.registry.model_families),
+        ]
         for i, d in enumerate(self.monitoring.drift):
-            if d.model_family not in self.registry.model_families:
-                families = ", ".join(self.registry.model_families) or "none"
+            if d.model_family not in known:
                 problems.append(
                     (
                         f"monitoring.drift[{i}].modelFamily",
-                        f"{d.model_family!r} is not in registry.modelFamilies ({families})",
+                        f"{d.model_family!r} is not a model family of registry.modelFamilies or serving.modelVersions "
+                        f"({', '.join(known) or 'none'})",
                     )
                 )
+        problems += self._serving_rules()
         if env == "prod" and self.audit.object_lock_days == 0:
             problems.append(("audit.objectLockDays", "must be at least 1 in prod: the audit trail is write-once"))
         if self.training.endpoint_public_access:
@@ -512,6 +589,29 @@ class Settings(_Section):
         if problems:
             raise _CrossFieldError(problems)
         return self
+
+    def _serving_rules(self) -> list[tuple[str, str]]:
+        sv, problems = self.serving, []
+        names = [e.name for e in sv.endpoints]
+        for i, e in enumerate(sv.endpoints):
+            if names.index(e.name) != i:
+                problems.append((f"serving.endpoints[{i}].name", f"{e.name!r} is already the name of another endpoint"))
+            if e.model_family not in sv.model_versions:
+                versions = ", ".join(sv.model_versions) or "none"
+                problems.append(
+                    (
+                        f"serving.endpoints[{i}].modelFamily",
+                        f"{e.model_family!r} has no version in serving.modelVersions (versions of: {versions})",
+                    )
+                )
+        if sv.registry_stack in (None, self.environment):
+            for family in sv.model_versions:
+                if family not in self.registry.model_families:
+                    families = ", ".join(self.registry.model_families) or "none"
+                    problems.append(
+                        (f"serving.modelVersions.{family}", f"is not in registry.modelFamilies ({families})")
+                    )
+        return problems
 
 
 class _CrossFieldError(ValueError):

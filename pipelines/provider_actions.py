@@ -84,6 +84,15 @@ CFN_TYPES: dict[str, tuple[str, ...]] = {
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": ("AWS::SageMaker::MlflowTrackingServer",),
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("AWS::SageMaker::ModelPackageGroup",),
     "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": ("AWS::SageMaker::ModelPackageGroup",),
+    "aws:sagemaker/model:Model": ("AWS::SageMaker::Model",),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("AWS::SageMaker::EndpointConfig",),
+    "aws:sagemaker/endpoint:Endpoint": ("AWS::SageMaker::Endpoint",),
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": ("AWS::SageMaker::DataQualityJobDefinition",),
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("AWS::SageMaker::MonitoringSchedule",),
+    "aws:appautoscaling/target:Target": ("AWS::ApplicationAutoScaling::ScalableTarget",),
+    "aws:appautoscaling/policy:Policy": ("AWS::ApplicationAutoScaling::ScalingPolicy",),
+    "aws:scheduler/schedule:Schedule": ("AWS::Scheduler::Schedule",),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ("AWS::Scheduler::ScheduleGroup",),
     "aws:sns/topic:Topic": ("AWS::SNS::Topic",),
     "aws:sns/topicPolicy:TopicPolicy": ("AWS::SNS::TopicPolicy",),
     "aws:sns/topicSubscription:TopicSubscription": ("AWS::SNS::Subscription",),
@@ -187,6 +196,7 @@ EXCLUDED: dict[str, str] = {
     "logs:PutIndexPolicy": "log-group field indexes: unused",
     "logs:DeleteIndexPolicy": "log-group field indexes: unused",
     "logs:DescribeIndexPolicies": "log-group field indexes: unused",
+    "lambda:": "provisioned concurrency of Lambda scalable targets: the platform scales SageMaker variants only",
 }
 
 

@@ -36,10 +36,29 @@ def test_every_role_of_the_matrix_exists_once_per_team(any_plan):
     settings = settings_of(any_plan.stack)
     expected = {f"training-{t.name}" for t in settings.training.teams}
     expected |= {"feature-ingestion", "model-publisher", "model-approver"}
+    expected |= {f"serving-{e.name}" for e in settings.serving.endpoints}
+    expected |= {f"model-monitor-{e.name}" for e in settings.serving.endpoints if e.monitor}
+    expected |= {"data-quality-" + d.replace("_", "-") for d in settings.data_quality.datasets}
     if settings.ci.github_repository:
         expected |= {"ci-preview", "ci-deploy"}
     assert set(any_plan.outputs["roleArns"]) == expected
-    assert {c.role for c in MATRIX} <= {r.split("-")[0] if r.startswith("training") else r for r in expected}
+    families = ("training-", "serving-", "model-monitor-", "data-quality-")
+    assert {c.role for c in MATRIX} <= {next((f[:-1] for f in families if r.startswith(f)), r) for r in expected}
+
+
+def test_service_roles_trust_their_service_for_this_account_only(any_plan):
+    """Endpoints and monitors run as SageMaker, evaluations as Glue: each role trusts exactly that
+    service, pinned to the stack's account (aws:SourceAccount)."""
+    settings = settings_of(any_plan.stack)
+    services = {f"serving-{e.name}": "sagemaker.amazonaws.com" for e in settings.serving.endpoints}
+    services |= {f"model-monitor-{e.name}": "sagemaker.amazonaws.com" for e in settings.serving.endpoints if e.monitor}
+    services |= {"data-quality-" + d.replace("_", "-"): "glue.amazonaws.com" for d in settings.data_quality.datasets}
+    assert services
+    for key, service in services.items():
+        st = trust(any_plan, key)
+        assert st["Principal"] == {"Service": service}, key
+        assert st["Action"] == "sts:AssumeRole"
+        assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": settings.account_id}}
 
 
 def test_pod_roles_trust_only_eks_pod_identity_of_this_environments_cluster(any_plan):

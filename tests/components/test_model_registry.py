@@ -8,9 +8,13 @@ import pytest
 from moto.events.models import EventPattern
 
 from components.model_registry import ModelRegistryArgs
-from tests.plans import policy, settings_of, stack_plan
+from tests.plans import policy, settings_of
 
 GROUP, REPO = "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:ecr/repository:Repository"
+
+
+def as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def test_a_protected_group_per_model_family(any_plan):
@@ -20,20 +24,27 @@ def test_a_protected_group_per_model_family(any_plan):
     assert all(g.options["protect"] is (env != "dev") for g in groups.values())
 
 
-def test_only_named_accounts_may_read_and_deploy_packages():
-    assert not stack_plan("prod").of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy")
-    plan = stack_plan("staging")  # staging shares its registry with prod
-    policies = plan.of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy")
-    assert len(policies) == 3
-    sts = {s["Sid"]: s for s in policy(policies[0], "resourcePolicy")["Statement"]}
-    group = policies[0].inputs["modelPackageGroupName"]
-    prefix = "arn:aws:sagemaker:eu-west-1:222222222222"
-    assert sts["ConsumersReadGroup"]["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
-    assert sts["ConsumersReadGroup"]["Action"] == "sagemaker:DescribeModelPackageGroup"
-    assert sts["ConsumersReadGroup"]["Resource"] == f"{prefix}:model-package-group/{group}"
-    use = sts["ConsumersUsePackages"]
-    assert use["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:CreateModel"]
-    assert use["Resource"] == f"{prefix}:model-package/{group}/*"
+def test_only_named_accounts_may_read_and_deploy_packages(any_plan):
+    settings = settings_of(any_plan.stack)
+    policies = any_plan.of_type("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy")
+    consumers = settings.registry.consumer_accounts
+    assert len(policies) == (len(settings.registry.model_families) if consumers else 0)
+    prefix = f"arn:aws:sagemaker:{settings.region}:{settings.account_id}"
+    principals = [f"arn:aws:iam::{a}:root" for a in consumers]
+    for p in policies:
+        sts = {s["Sid"]: s for s in policy(p, "resourcePolicy")["Statement"]}
+        group = p.inputs["modelPackageGroupName"]
+        assert as_list(sts["ConsumersReadGroup"]["Principal"]["AWS"]) == principals
+        assert sts["ConsumersReadGroup"]["Action"] == "sagemaker:DescribeModelPackageGroup"
+        assert sts["ConsumersReadGroup"]["Resource"] == f"{prefix}:model-package-group/{group}"
+        use = sts["ConsumersUsePackages"]
+        assert as_list(use["Principal"]["AWS"]) == principals
+        assert use["Action"] == [
+            "sagemaker:DescribeModelPackage",
+            "sagemaker:ListModelPackages",
+            "sagemaker:CreateModel",
+        ]
+        assert use["Resource"] == f"{prefix}:model-package/{group}/*"
 
 
 def test_image_repositories_are_immutable_scanned_encrypted_and_pruned(any_plan):

@@ -49,16 +49,11 @@ def test_the_alarms_cover_capacity_data_features_and_drift(any_plan):
             a = alarms[f"features-{group}-{what}"]
             assert (a["namespace"], a["metricName"]) == ("AWS/SageMaker/FeatureStore", metric)
             assert a["dimensions"] == {"FeatureGroupName": f"mlplatform-{env}-{group}", "OperationName": "PutRecord"}
-    for d in settings.monitoring.drift:
-        a = alarms[f"drift-{d.model_family}"]
-        assert (a["metricName"], a["threshold"], a["evaluationPeriods"]) == (
-            d.metric,
-            d.threshold,
-            d.evaluation_periods,
-        )
-        assert a["dimensions"] == {"ModelFamily": d.model_family, "Environment": env}
-        # silence from a model is an alarm in prod only
-        assert a["treatMissingData"] == ("breaching" if settings.environment == "prod" else "missing")
+    for dataset in settings.data_quality.datasets:
+        rule = any_plan.get("aws:cloudwatch/eventRule:EventRule", f"data-quality-{dataset}-low-score").inputs["name"]
+        a = alarms[rule.removeprefix(f"mlplatform-{env}-")]
+        assert (a["namespace"], a["metricName"], a["dimensions"]) == ("AWS/Events", "MatchedEvents", {"RuleName": rule})
+        assert (a["comparisonOperator"], a["threshold"]) == ("GreaterThanThreshold", 0)
 
 
 def test_every_alarm_watches_something_the_stack_has(any_plan):
@@ -70,19 +65,34 @@ def test_every_alarm_watches_something_the_stack_has(any_plan):
         "FeatureGroupName": {
             g.inputs["featureGroupName"] for g in any_plan.of_type("aws:sagemaker/featureGroup:FeatureGroup")
         },
-        "ModelFamily": set(settings_of(any_plan.stack).registry.model_families),
-        "Environment": {any_plan.stack},
         "OperationName": {"PutRecord"},
+        "EndpointName": {e.inputs["name"] for e in any_plan.of_type("aws:sagemaker/endpoint:Endpoint")},
+        "Endpoint": {e.inputs["name"] for e in any_plan.of_type("aws:sagemaker/endpoint:Endpoint")},
+        "VariantName": {
+            v["variantName"]
+            for c in any_plan.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+            for v in c.inputs["productionVariants"]
+        },
+        "MonitoringSchedule": {
+            m.inputs["name"] for m in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
+        },
     }
     for alarm in any_plan.of_type(ALARM):
         for key, value in alarm.inputs.get("dimensions", {}).items():
             assert value in existing[key], f"{alarm.name}: {key}={value} names nothing in the stack"
 
 
-def test_failed_data_quality_events_reach_the_topic(any_plan):
-    target = any_plan.get("aws:cloudwatch/eventTarget:EventTarget", "monitoring-data-quality").inputs
-    assert target["rule"] == f"mlplatform-{any_plan.stack}-data-quality-failed"
-    assert target["arn"] == any_plan.outputs["alertTopicArn"]
+def test_failed_and_low_scoring_evaluations_reach_the_topic(any_plan):
+    """The event itself (dataset, run, score) reaches people: every data-quality rule targets the topic."""
+    rules = {
+        r.inputs["name"]
+        for r in any_plan.of_type("aws:cloudwatch/eventRule:EventRule")
+        if "-dq-" in r.inputs["name"] or r.inputs["name"].endswith("data-quality-failed")
+    }
+    assert len(rules) == len(settings_of(any_plan.stack).data_quality.datasets) + 1
+    targets = {t.inputs["rule"]: t.inputs for t in any_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    for rule in rules:
+        assert targets[rule]["arn"] == any_plan.outputs["alertTopicArn"], rule
 
 
 def test_topic_is_encrypted_and_admits_only_the_account_services(any_plan):
@@ -129,8 +139,12 @@ def test_the_dashboard_plots_every_alarm_at_its_threshold(any_plan):
         any_plan.get("aws:cloudwatch/dashboard:Dashboard", "monitoring-dashboard").inputs["dashboardBody"]
     )
     plotted = {}
+    searches = []
     for w in body["widgets"]:
         (metric,) = w["properties"]["metrics"]
+        if isinstance(metric[0], dict):  # a search expression (data-quality results)
+            searches.append(metric[0]["expression"])
+            continue
         namespace, name, *dims = metric
         plotted[(namespace, name, tuple(sorted(zip(dims[::2], dims[1::2], strict=True))))] = w["properties"]
     alarms = any_plan.of_type(ALARM)
@@ -139,8 +153,12 @@ def test_the_dashboard_plots_every_alarm_at_its_threshold(any_plan):
         w = plotted.get((a["namespace"], a["metricName"], tuple(sorted(a.get("dimensions", {}).items()))))
         assert w, f"{alarm.name} is not on the dashboard"
         assert w["annotations"]["horizontal"][0]["value"] == a["threshold"], alarm.name
-        assert (w["stat"], w["period"], w["region"]) == (a["statistic"], a["period"], any_plan.outputs["region"])
-    assert len(plotted) == len(body["widgets"]) == len(alarms)  # nothing plotted twice or without an alarm
+        stat = a.get("statistic") or a["extendedStatistic"]
+        assert (w["stat"], w["period"], w["region"]) == (stat, a["period"], any_plan.outputs["region"])
+    assert len(plotted) == len(body["widgets"]) - len(searches) == len(alarms)  # nothing twice, none without alarm
+    # Each dataset's evaluation results, found by its ruleset's name in Glue's namespace.
+    rulesets = [r.inputs["name"] for r in any_plan.of_type("aws:glue/dataQualityRuleset:DataQualityRuleset")]
+    assert sorted(searches) == sorted(f"SEARCH('{{\"Glue Data Quality\"}} \"{r}\"', 'Sum', 86400)" for r in rulesets)
 
 
 def _metrics(expr: str) -> set[str]:
@@ -211,13 +229,9 @@ def test_in_cluster_stack_routes_alerts_to_the_topic(any_plan):
 
 
 def test_monitoring_args_refuse_nonsense():
-    from components.monitoring import DriftAlarm
-
     base = {"environment": "dev", "account_id": "111111111111", "region": "eu-west-1", "logs_key_arn": "k"}
     with pytest.raises(ValueError, match="monthly_budget_usd must be positive"):
         MonitoringArgs(**base, monthly_budget_usd=0)
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        MonitoringArgs(**base, drift=[DriftAlarm("churn", "FeatureDrift", 1.5)])
 
 
 def test_a_shared_account_budget_counts_the_environment_tag_and_can_activate_it():

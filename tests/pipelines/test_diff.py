@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from infra.policies.rules import RULES
 from pipelines.cli import main
 from pipelines.diff import COMMENT_LIMIT, MARKER, compare, render_markdown, render_text
 from pipelines.plan import Plan
@@ -69,7 +70,7 @@ def test_diff_against_head_plans_the_base_in_a_worktree(capsys):
     assert main(["diff", "dev", "--base", "HEAD"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Stack dev: +")
-    assert "Policies: 42 rules" in out
+    assert f"Policies: {len(RULES)} rules" in out
 
 
 def test_unknown_base_ref_is_a_user_error(capsys):

@@ -62,7 +62,7 @@ def test_promote_moves_exactly_the_promotable_settings(project, capsys):
     out = capsys.readouterr().out
     assert "-    nodeImage: al2023@v20260714" in out and "+    nodeImage: al2023@v20260724" in out  # the diff is shown
     text = (project / "stacks" / "Pulumi.staging.yaml").read_text()
-    assert "# staging: prod at small scale." in text and "# prod deploys the packages approved here" in text
+    assert "# staging: prod at small scale." in text and "# Served from dev's registry" in text
 
 
 def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, capsys):
@@ -87,12 +87,21 @@ def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, ca
 
 
 def test_promote_validates_the_result_with_the_targets_settings(project, capsys):
-    # dev may run a version prod's rules accept, but not a family list that breaks prod's drift alarms
-    _edit_dev(project, **{"modelFamilies: [churn, fraud-detector, recommender]": "modelFamilies: [recommender]"})
+    # dev may stop serving churn, but staging's churn endpoint then has no version to serve
+    _edit_dev(project, **{"modelVersions: {churn: 3, fraud-detector: 7}": "modelVersions: {fraud-detector: 8}"})
+    _edit_dev(
+        project,
+        **{
+            "      - name: churn\n        modelFamily: churn": (
+                "      - name: fraud\n        modelFamily: fraud-detector"
+            )
+        },
+    )
+    before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "mlplatform:monitoring.drift[0].modelFamily: 'churn' is not in registry.modelFamilies" in err
-    assert "churn" in (project / "stacks" / "Pulumi.staging.yaml").read_text()  # nothing written
+    assert "mlplatform:serving.endpoints[0].modelFamily: 'churn' has no version in serving.modelVersions" in err
+    assert (project / "stacks" / "Pulumi.staging.yaml").read_text() == before  # nothing written
 
 
 def test_dry_run_writes_nothing_and_no_change_is_said(project, capsys):

@@ -474,6 +474,59 @@ RESOURCE_RULES: dict[str, Checks] = {
             "deny to anyone": {"resourcePolicy.Statement.0.Principal": "*", "resourcePolicy.Statement.0.Effect": "Deny"}
         },
     ),
+    "sagemaker-endpoint-encrypted": Checks(
+        ml.ENDPOINT_CONFIG,
+        {
+            "kmsKeyArn": KEY,
+            "dataCaptureConfig": {"enableCapture": True, "initialSamplingPercentage": 10, "kmsKeyId": KEY},
+        },
+        {
+            "storage": ({"kmsKeyArn": DELETE}, "set kmsKeyArn"),
+            "capture": ({"dataCaptureConfig.kmsKeyId": DELETE}, "dataCaptureConfig.kmsKeyId"),
+        },
+        passes={
+            "no capture, no capture key": {"dataCaptureConfig": DELETE},
+            "capture off": {"dataCaptureConfig.enableCapture": False, "dataCaptureConfig.kmsKeyId": DELETE},
+        },
+    ),
+    "sagemaker-data-capture-in-prod": Checks(
+        ml.ENDPOINT_CONFIG,
+        {
+            "kmsKeyArn": KEY,
+            "dataCaptureConfig": {"enableCapture": True, "initialSamplingPercentage": 10, "kmsKeyId": KEY},
+        },
+        {
+            "capture off": ({"dataCaptureConfig.enableCapture": False}, "capture requests and responses in prod"),
+            "nothing sampled": ({"dataCaptureConfig.initialSamplingPercentage": 0}, "initialSamplingPercentage"),
+        },
+        stack="prod",
+    ),
+    "sagemaker-model-in-vpc": Checks(
+        ml.MODEL,
+        {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}, "enableNetworkIsolation": True},
+        {
+            "no subnets": ({"vpcConfig.subnets": []}, "set vpcConfig"),
+            "no security group": ({"vpcConfig.securityGroupIds": DELETE}, "set vpcConfig"),
+        },
+    ),
+    "sagemaker-endpoint-rollback": Checks(
+        ml.ENDPOINT,
+        {
+            "deploymentConfig": {
+                "blueGreenUpdatePolicy": {
+                    "trafficRoutingConfiguration": {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 600}
+                },
+                "autoRollbackConfiguration": {"alarms": [{"alarmName": "mlplatform-dev-endpoint-churn-errors"}]},
+            }
+        },
+        {
+            "in place": ({"deploymentConfig.blueGreenUpdatePolicy": DELETE}, "blueGreenUpdatePolicy"),
+            "no alarms": (
+                {"deploymentConfig.autoRollbackConfiguration.alarms": []},
+                "autoRollbackConfiguration.alarms",
+            ),
+        },
+    ),
     "mlflow-artifacts-in-platform-bucket": Checks(
         "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
         {"artifactStoreUri": "s3://mlplatform-dev-models/mlflow"},
@@ -649,7 +702,43 @@ def test_stateful_resources_are_protected_and_retained(options, message):
     assert run("prod", "aws:ec2/securityGroup:SecurityGroup", **options) == []  # stateless: replaceable
 
 
+def endpoint(alarms: list[str]) -> Resource:
+    rollback = {"alarms": [{"alarmName": a} for a in alarms]}
+    return resource(ml.ENDPOINT, {"deploymentConfig": {"autoRollbackConfiguration": rollback}}, name="churn")
+
+
+def alarm(name: str) -> Resource:
+    return resource("aws:cloudwatch/metricAlarm:MetricAlarm", {"name": name}, name=name)
+
+
+def test_rollback_alarms_must_be_alarms_of_the_stack():
+    names = ["mlplatform-dev-endpoint-churn-errors", "mlplatform-dev-endpoint-churn-latency"]
+    assert violations([endpoint(names), *map(alarm, names)], "sagemaker-rollback-alarms-exist") == []
+    (found,) = violations([endpoint(names), alarm(names[0])], "sagemaker-rollback-alarms-exist")
+    assert f"rollback alarm {names[1]} is not in the stack" in found
+
+
+def ruleset(name: str, stack_name: str) -> Resource:
+    return resource("aws:glue/dataQualityRuleset:DataQualityRuleset", {"name": name}, name=name, stack=stack_name)
+
+
+def schedule(rulesets: list[str], stack_name: str) -> Resource:
+    request = json.dumps({"RulesetNames": rulesets, "Role": "r", "DataSource": {}})
+    return resource("aws:scheduler/schedule:Schedule", {"target": {"input": request}}, name="s", stack=stack_name)
+
+
+def test_every_prod_ruleset_is_scheduled():
+    rule = "data-quality-scheduled-in-prod"
+    a, b = "mlplatform-prod-dq-transactions", "mlplatform-prod-dq-customers"
+    assert violations([ruleset(a, "prod"), ruleset(b, "prod"), schedule([a, b], "prod")], rule, "prod") == []
+    (found,) = violations([ruleset(a, "prod"), ruleset(b, "prod"), schedule([a], "prod")], rule, "prod")
+    assert f"ruleset {b}: give its dataset a schedule" in found
+    assert violations([ruleset(a, "dev")], rule, "dev") == []  # on demand is fine outside prod
+
+
 STACK_RULE_TESTS = {
+    "sagemaker-rollback-alarms-exist": test_rollback_alarms_must_be_alarms_of_the_stack,
+    "data-quality-scheduled-in-prod": test_every_prod_ruleset_is_scheduled,
     "k8s-namespace-guardrails": test_namespace_guardrails_one_at_a_time,
     "s3-access-logging": test_access_logging_on_both_sides,
     "required-tags": test_required_tags_on_both_sides,

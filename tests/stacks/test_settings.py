@@ -261,15 +261,108 @@ BAD = [
     ),
     (
         "dev",
-        {"monitoring": {"drift": [{"modelFamily": "churn", "threshold": 1.5}]}},
+        {"monitoring": {"drift": [{"modelFamily": "churn", "features": ["amount"], "threshold": 1.5}]}},
         "mlplatform:monitoring.drift[0].threshold",
         "less than or equal to 1, got 1.5",
     ),
     (
         "dev",
-        {"monitoring": {"drift": [{"modelFamily": "ranker", "threshold": 0.2}]}},
+        {"monitoring": {"drift": [{"modelFamily": "ranker", "features": ["amount"], "threshold": 0.2}]}},
         "mlplatform:monitoring.drift[0].modelFamily",
-        "'ranker' is not in registry.modelFamilies (churn, fraud-detector, recommender)",
+        "'ranker' is not a model family of registry.modelFamilies or serving.modelVersions "
+        "(churn, fraud-detector, recommender)",
+    ),
+    (
+        "dev",
+        {"monitoring": {"drift": [{"modelFamily": "churn", "features": [], "threshold": 0.2}]}},
+        "mlplatform:monitoring.drift[0].features",
+        "at least 1 item",
+    ),
+    (
+        "dev",
+        {
+            "serving": {
+                "modelVersions": {"churn": 1},
+                "endpoints": [{"name": "a", "modelFamily": "fraud-detector", "instanceType": "ml.m5.large"}],
+            }
+        },
+        "mlplatform:serving.endpoints[0].modelFamily",
+        "'fraud-detector' has no version in serving.modelVersions (versions of: churn)",
+    ),
+    (
+        "dev",
+        {"serving": {"modelVersions": {"ranker": 1}}},
+        "mlplatform:serving.modelVersions.ranker",
+        "is not in registry.modelFamilies (churn, fraud-detector, recommender)",
+    ),
+    (
+        "dev",
+        {"serving": {"modelVersions": {"churn": 0}}},
+        "mlplatform:serving.modelVersions.churn",
+        "greater than or equal to 1",
+    ),
+    (
+        "dev",
+        {
+            "serving": {
+                "modelVersions": {"churn": 1},
+                "endpoints": [
+                    {
+                        "name": "a",
+                        "modelFamily": "churn",
+                        "instanceType": "ml.m5.large",
+                        "minInstances": 3,
+                        "maxInstances": 2,
+                    }
+                ],
+            }
+        },
+        "mlplatform:serving.endpoints[0].maxInstances",
+        "must be at least minInstances (3)",
+    ),
+    (
+        "dev",
+        {
+            "serving": {
+                "modelVersions": {"churn": 1},
+                "endpoints": [
+                    {
+                        "name": "a",
+                        "modelFamily": "churn",
+                        "instanceType": "ml.m5.large",
+                        "dataCapturePercent": 0,
+                        "monitor": {"baselinePrefix": "b/"},
+                    }
+                ],
+            }
+        },
+        "mlplatform:serving.endpoints[0].monitor",
+        "needs data capture",
+    ),
+    (
+        "dev",
+        {
+            "serving": {
+                "modelVersions": {"churn": 1},
+                "endpoints": [{"name": "a", "modelFamily": "churn", "instanceType": "m5.large"}],
+            }
+        },
+        "mlplatform:serving.endpoints[0].instanceType",
+        "a SageMaker instance type such as ml.m5.large",
+    ),
+    (
+        "dev",
+        {
+            "serving": {
+                "modelVersions": {"churn": 1},
+                "endpoints": [
+                    {"name": "a", "modelFamily": "churn", "instanceType": "ml.m5.large"},
+                    {"name": "a", "modelFamily": "churn", "instanceType": "ml.m5.large"},
+                ],
+            }
+        },
+        "mlplatform:serving.endpoints[1].name",
+        "'a' is already the name of another endpoint",
     ),
     (
         "dev",

@@ -220,9 +220,18 @@ def effective(plan: Plan) -> dict[str, Effective]:
     out = {}
     for role in details["RoleDetailList"]:
         result = evaluator.evaluate(role["Arn"], EntityType.role)
+        kept = Effective(role["RoleName"], result.allowed_permissions, ())
+        # iam-ape 1.1.6 (evaluator.apply_permission_boundary) reports a grant as cut by every boundary
+        # statement of the same action whose resource does not match, even when another statement of
+        # the boundary permits it (it is then kept in allowed_permissions): only a grant that is no
+        # longer allowed is cut.
         cut = tuple(
             sorted(
-                {Cut(role["RoleName"], a.action, a.resource, a.denied_by) for a in result.ineffective_permissions},
+                {
+                    Cut(role["RoleName"], a.action, a.resource, a.denied_by)
+                    for a in result.ineffective_permissions
+                    if not kept.allows(a.action, a.resource or "*")
+                },
                 key=lambda c: (c.action, str(c.resource)),
             )
         )

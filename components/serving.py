@@ -1,0 +1,524 @@
+"""Model serving: approved model package versions on SageMaker real-time endpoints.
+
+A served version is a model package of the *registry stack* (``serving.registryStack``): the
+multi-account MLOps layout, where one account's registry (dev's in the examples) holds the versions
+and the other accounts deploy them through the model package group's resource policy, the
+artifacts bucket's policy and the models key's policy (components/model_registry.py,
+storage.consumer_reads, encryption.key_policy). So ``serving.modelVersions`` means the same package in
+every stack, and promotion moves a version number from dev to staging to prod.
+
+Per endpoint: a SageMaker model from the package (in the VPC, network-isolated unless opted out), an
+endpoint configuration (storage volume encrypted with the models key, requests and responses
+captured under ``capture/<endpoint>/`` of the artifacts bucket) and an endpoint updated blue/green:
+a canary share first when there are at least two instances, all at once otherwise, a bake period,
+and an automatic rollback when the endpoint's error or latency alarm fires (the monitoring component
+owns the alarms, ``rollback_alarm_keys``). Application Auto Scaling tracks invocations per instance.
+With ``monitor``, a Model Monitor data-quality schedule compares the captured traffic with a
+baseline and publishes the drift metrics the drift alarms watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.conventions import partition_for, physical_name
+from components.documents import Statement
+from components.upstream import serving as facts
+
+VARIANT = "primary"  # guardrails need the same variant name in the old and new configuration
+CAPTURE_PREFIX = "capture/{endpoint}/"
+REPORTS_PREFIX = "monitoring/{endpoint}/reports/"
+
+
+@dataclass(frozen=True)
+class RegistrySource:
+    """The registry a stack serves from, by the names the platform gives its resources."""
+
+    environment: str
+    account_id: str
+    region: str
+
+    @property
+    def partition(self) -> str:
+        return partition_for(self.region)
+
+    def package_arn(self, family: str, version: int) -> str:
+        group = physical_name(self.environment, family)
+        return f"arn:{self.partition}:sagemaker:{self.region}:{self.account_id}:model-package/{group}/{version}"
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return physical_name(self.environment, "artifacts", self.account_id, self.region)
+
+    @property
+    def inference_repository(self) -> str:
+        where = f"{self.partition}:ecr:{self.region}:{self.account_id}"
+        return f"arn:{where}:repository/mlplatform-{self.environment}/inference"
+
+    # --- grants: what a serving role needs of the registry (access matrix resource "served-models")
+
+    def grant_read(self, prefix: str = "") -> list[Statement]:
+        """Read the model artifacts under ``prefix`` (models/<family>/) of the registry's artifacts
+        bucket, decrypting through S3 with a key of the registry's account used for that bucket."""
+        bucket = f"arn:{self.partition}:s3:::{self.artifacts_bucket}"
+        return [
+            Statement(sid="ReadServedModelArtifacts", actions=["s3:GetObject"], resources=[f"{bucket}/{prefix}*"]),
+            Statement(
+                sid="DecryptServedModelArtifacts",
+                actions=["kms:Decrypt"],
+                resources=[f"arn:{self.partition}:kms:{self.region}:{self.account_id}:key/*"],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
+                    # S3's encryption context is the bucket's (or object's) ARN (S3 guide, UsingKMSEncryption).
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket}*"},
+                },
+            ),
+        ]
+
+    def grant_pull(self, _scope: str = "") -> list[Statement]:
+        """Pull the registry's inference images."""
+        return [
+            Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            Statement(
+                sid="PullServedImages",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[self.inference_repository],
+            ),
+        ]
+
+
+# What SageMaker does with the execution role of a model in a VPC (SageMaker guide, host-vpc: "give
+# SageMaker AI hosted endpoints access to resources in your Amazon VPC"); also processing jobs in a VPC.
+VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+
+
+@dataclass(frozen=True)
+class EndpointGrants:
+    """What an endpoint's execution role and its monitor's role need beyond data (access matrix
+    resource "endpoints"): network interfaces in the stack's region, their own log groups, the
+    rollback alarms, and (monitor) the drift metrics' namespace."""
+
+    environment: str
+    account_id: str
+    region: str
+
+    def _where(self, service: str, resource: str) -> str:
+        return f"arn:{partition_for(self.region)}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def _vpc(self) -> Statement:
+        return Statement(
+            sid="NetworkInterfacesInTheVpc",
+            actions=list(VPC_ACTIONS),
+            resources=["*"],
+            conditions={"StringEquals": {"aws:RequestedRegion": self.region}},
+        )
+
+    def grant_run(self, endpoint: str) -> list[Statement]:
+        name = endpoint_name(self.environment, endpoint)
+        return [
+            self._vpc(),
+            Statement(
+                sid="EndpointLogs",
+                actions=list(LOG_ACTIONS),
+                resources=[self._where("logs", f"log-group:/aws/sagemaker/Endpoints/{name}*")],
+            ),
+            # Guardrails: "your IAM execution role has permission to perform cloudwatch:DescribeAlarms
+            # on the auto-rollback alarms" (deployment-guardrails-configuration).
+            Statement(
+                sid="ReadRollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    self._where("cloudwatch", f"alarm:{physical_name(self.environment, k)}")
+                    for k in rollback_alarm_keys(endpoint)
+                ],
+            ),
+        ]
+
+    def grant_monitor(self, endpoint: str) -> list[Statement]:
+        return [
+            self._vpc(),
+            Statement(
+                sid="MonitoringJobLogs",
+                actions=list(LOG_ACTIONS),
+                resources=[self._where("logs", "log-group:/aws/sagemaker/ProcessingJobs*")],
+            ),
+            Statement(
+                sid="PublishDriftMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": facts.DRIFT_NAMESPACE}},
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    baseline_prefix: str  # in the stack's artifacts bucket: statistics.json and constraints.json
+    schedule: str = "hourly"
+    instance_type: str = "ml.m5.xlarge"
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    name: str
+    family: str
+    version: int
+    instance_type: str
+    min_instances: int = 1
+    max_instances: int = 2
+    target_invocations_per_instance: int = 100
+    capture_percent: int = 100
+    canary_percent: int = 10
+    bake_minutes: int = 10
+    max_latency_ms: int = 1000
+    network_isolation: bool = True
+    monitor: MonitorSpec | None = None
+
+    def __post_init__(self) -> None:
+        if not facts.MIN_VARIANT_INSTANCES <= self.min_instances <= self.max_instances:
+            raise ValueError(f"endpoint {self.name}: need 1 <= min_instances <= max_instances")
+        if self.monitor and not self.capture_percent:
+            raise ValueError(f"endpoint {self.name}: a monitor needs data capture")
+
+    @property
+    def traffic(self) -> tuple[str, int | None]:
+        """(routing type, canary percent). A canary may be at most half the fleet (CanarySize), so one
+        instance shifts all at once, still baking and rolling back on the alarms."""
+        if self.min_instances >= 2 and self.canary_percent / 100 <= facts.CANARY_MAX_SHARE:
+            return "CANARY", self.canary_percent
+        return "ALL_AT_ONCE", None
+
+
+def endpoint_name(environment: str, endpoint: str) -> str:
+    return physical_name(environment, endpoint)
+
+
+def monitoring_schedule_name(environment: str, endpoint: str) -> str:
+    return physical_name(environment, endpoint, "data-quality")
+
+
+def rollback_alarm_keys(endpoint: str) -> tuple[str, str]:
+    """The monitoring component's keys (alarm names are mlplatform-<env>-<key>) of the two alarms."""
+    return f"endpoint-{endpoint}-errors", f"endpoint-{endpoint}-latency"
+
+
+def rollback_alarm_specs(environment: str, e: EndpointSpec) -> list[dict]:
+    """The alarms a deployment rolls back on: any 5XX error of the model, or p99 latency above the
+    endpoint's limit, over one minute. Out of a deployment they page like any other alarm."""
+    dims = dict(zip(facts.ENDPOINT_DIMENSIONS, (endpoint_name(environment, e.name), VARIANT), strict=True))
+    errors, latency = rollback_alarm_keys(e.name)
+    common = dict(namespace=facts.ENDPOINT_NAMESPACE, dimensions=dims, period=60, comparison="GreaterThanThreshold")
+    return [
+        dict(
+            key=errors,
+            description=f"Endpoint {e.name} answers with 5XX errors (rolls a deployment back)",
+            metric=facts.ERRORS_METRIC,
+            statistic="Sum",
+            evaluation_periods=2,
+            threshold=0,
+            missing="notBreaching",  # no requests, no errors
+            **common,
+        ),
+        dict(
+            key=latency,
+            description=f"Endpoint {e.name}: p99 model latency above {e.max_latency_ms} ms (rolls a deployment back)",
+            metric=facts.LATENCY_METRIC,
+            statistic="p99",
+            evaluation_periods=3,
+            threshold=e.max_latency_ms * facts.LATENCY_UNIT_PER_MS,  # the metric is in microseconds
+            missing="notBreaching",
+            **common,
+        ),
+    ]
+
+
+def drift_alarm_specs(
+    environment: str, e: EndpointSpec, features: Sequence[str], threshold: float, periods: int
+) -> list[dict]:
+    """Drift alarms on what Model Monitor publishes for this endpoint's schedule. Until the first
+    run reports there is no data: the alarm stays INSUFFICIENT_DATA instead of paging."""
+    if not e.monitor:
+        return []
+    _, period = facts.MONITOR_SCHEDULES[e.monitor.schedule]
+    dims = dict(
+        zip(
+            facts.DRIFT_DIMENSIONS,
+            (endpoint_name(environment, e.name), monitoring_schedule_name(environment, e.name)),
+            strict=True,
+        )
+    )
+    return [
+        dict(
+            key=f"drift-{e.name}-{feature.replace('_', '-').lower()}",
+            description=f"{e.family} on {e.name}: {feature} drifted from the baseline (distance above {threshold})",
+            namespace=facts.DRIFT_NAMESPACE,
+            metric=facts.DRIFT_METRIC.format(feature=feature),
+            dimensions=dims,
+            statistic="Maximum",
+            period=period,
+            evaluation_periods=periods,
+            threshold=threshold,
+            comparison="GreaterThanThreshold",
+            missing="missing",
+        )
+        for feature in features
+    ]
+
+
+@dataclass(frozen=True)
+class ServingArgs:
+    environment: str
+    account_id: str
+    region: str
+    registry: RegistrySource
+    endpoints: Sequence[EndpointSpec]
+    models_key_arn: pulumi.Input[str]
+    artifacts_bucket: str  # this stack's: capture, baselines and monitoring reports
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    # endpoint -> its execution role ARN, and its monitor's (components/identity.py, access matrix)
+    role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    monitor_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [e.name for e in self.endpoints if e.name not in self.role_arns]
+        missing += [f"{e.name} (monitor)" for e in self.endpoints if e.monitor and e.name not in self.monitor_role_arns]
+        if missing:
+            raise ValueError(f"endpoints without a role: {', '.join(missing)}")
+
+
+class Serving(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:serving:Serving", name, None, opts)
+        import pulumi_aws as aws
+
+        sm = aws.sagemaker
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+        self.endpoint_names: dict[str, str] = {}
+        self.endpoints: dict[str, pulumi.Resource] = {}
+        if not args.endpoints:
+            self.register_outputs({})
+            return
+        # No inbound rule: SageMaker reaches the containers itself. Out: HTTPS (S3, ECR, STS through
+        # the NAT gateway or the VPC endpoints) and DNS inside the VPC.
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=args.vpc_id,
+                name=physical_name(env, "serving"),
+                description="SageMaker endpoints and monitoring jobs: HTTPS out only",
+                egress=[
+                    aws.ec2.SecurityGroupEgressArgs(
+                        protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="HTTPS"
+                    )
+                ],
+                tags={"Name": physical_name(env, "serving")},
+            ),
+            opts=child,
+        )
+        vpc = dict(security_group_ids=[self.security_group.id], subnets=list(args.subnet_ids))
+        for e in args.endpoints:
+            ep_name = endpoint_name(env, e.name)
+            self.endpoint_names[e.name] = ep_name
+            # Models and configurations are immutable: a new version is a new model and configuration
+            # (versioned names), and the endpoint moves to it blue/green.
+            model = sm.Model(
+                f"{name}-{e.name}",
+                sm.ModelArgs(
+                    name=physical_name(env, e.name, f"v{e.version}"),
+                    execution_role_arn=args.role_arns[e.name],
+                    primary_container=sm.ModelPrimaryContainerArgs(
+                        model_package_name=args.registry.package_arn(e.family, e.version)
+                    ),
+                    vpc_config=sm.ModelVpcConfigArgs(**vpc),
+                    enable_network_isolation=e.network_isolation,
+                ),
+                opts=child,
+            )
+            capture = None
+            if e.capture_percent:
+                capture = sm.EndpointConfigurationDataCaptureConfigArgs(
+                    enable_capture=True,
+                    initial_sampling_percentage=e.capture_percent,
+                    destination_s3_uri=f"s3://{args.artifacts_bucket}/{CAPTURE_PREFIX.format(endpoint=e.name)}",
+                    kms_key_id=args.models_key_arn,
+                    capture_options=[
+                        sm.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode=m)
+                        for m in facts.CAPTURE_MODES
+                    ],
+                )
+            config = sm.EndpointConfiguration(
+                f"{name}-{e.name}",
+                sm.EndpointConfigurationArgs(
+                    name=physical_name(env, e.name, f"v{e.version}"),
+                    kms_key_arn=args.models_key_arn,
+                    production_variants=[
+                        sm.EndpointConfigurationProductionVariantArgs(
+                            variant_name=VARIANT,
+                            model_name=model.name,
+                            instance_type=e.instance_type,
+                            initial_instance_count=e.min_instances,
+                        )
+                    ],
+                    data_capture_config=capture,
+                ),
+                opts=child,
+            )
+            routing, canary = e.traffic
+            wait = e.bake_minutes * 60
+            termination = 300  # keep the old fleet five minutes after the shift, for a fast rollback
+            endpoint = sm.Endpoint(
+                f"{name}-{e.name}",
+                sm.EndpointArgs(
+                    name=ep_name,
+                    endpoint_config_name=config.name,
+                    deployment_config=sm.EndpointDeploymentConfigArgs(
+                        blue_green_update_policy=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                            traffic_routing_configuration=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+                                type=routing,
+                                wait_interval_in_seconds=wait,
+                                canary_size=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
+                                    type="CAPACITY_PERCENT", value=canary
+                                )
+                                if canary
+                                else None,
+                            ),
+                            termination_wait_in_seconds=termination,
+                            # Must exceed the waits (MaximumExecutionTimeoutInSeconds 600-28800).
+                            maximum_execution_timeout_in_seconds=min(28800, max(1800, 2 * wait + termination + 1800)),
+                        ),
+                        auto_rollback_configuration=sm.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+                            alarms=[
+                                sm.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
+                                    alarm_name=physical_name(env, key)
+                                )
+                                for key in rollback_alarm_keys(e.name)
+                            ]
+                        ),
+                    ),
+                ),
+                opts=child,
+            )
+            self.endpoints[e.name] = endpoint
+            target = aws.appautoscaling.Target(
+                f"{name}-{e.name}",
+                aws.appautoscaling.TargetArgs(
+                    service_namespace=facts.SCALING_NAMESPACE,
+                    resource_id=endpoint.name.apply(lambda n: facts.scalable_resource_id(n, VARIANT)),
+                    scalable_dimension=facts.SCALABLE_DIMENSION,
+                    min_capacity=e.min_instances,
+                    max_capacity=e.max_instances,
+                ),
+                opts=child,
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-{e.name}",
+                aws.appautoscaling.PolicyArgs(
+                    name=physical_name(env, e.name, "invocations"),
+                    policy_type="TargetTrackingScaling",
+                    service_namespace=target.service_namespace,
+                    resource_id=target.resource_id,
+                    scalable_dimension=target.scalable_dimension,
+                    target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                        target_value=e.target_invocations_per_instance,
+                        predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                            predefined_metric_type=facts.SCALING_METRIC
+                        ),
+                        scale_in_cooldown=300,
+                        scale_out_cooldown=60,
+                    ),
+                ),
+                opts=child,
+            )
+            if e.monitor:
+                self._monitor(name, args, e, endpoint, vpc)
+        self.register_outputs({"endpoints": self.endpoint_names})
+
+    def _monitor(self, name: str, args: ServingArgs, e: EndpointSpec, endpoint, vpc: dict) -> None:
+        import pulumi_aws as aws
+
+        sm = aws.sagemaker
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+        bucket = f"s3://{args.artifacts_bucket}"
+        m = e.monitor
+        assert m is not None
+        job = sm.DataQualityJobDefinition(
+            f"{name}-{e.name}-monitor",
+            sm.DataQualityJobDefinitionArgs(
+                name=physical_name(env, e.name, "data-quality"),
+                role_arn=args.monitor_role_arns[e.name],
+                data_quality_app_specification=sm.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
+                    image_uri=facts.monitor_image(args.region),
+                    environment=dict(facts.MONITOR_METRICS_ENVIRONMENT),
+                ),
+                data_quality_baseline_config=sm.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
+                    constraints_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
+                        s3_uri=f"{bucket}/{m.baseline_prefix}constraints.json"
+                    ),
+                    statistics_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
+                        s3_uri=f"{bucket}/{m.baseline_prefix}statistics.json"
+                    ),
+                ),
+                data_quality_job_input=sm.DataQualityJobDefinitionDataQualityJobInputArgs(
+                    endpoint_input=sm.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
+                        endpoint_name=endpoint.name, local_path="/opt/ml/processing/input"
+                    )
+                ),
+                data_quality_job_output_config=sm.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
+                    kms_key_id=args.models_key_arn,
+                    monitoring_outputs=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
+                        s3_output=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
+                            s3_uri=f"{bucket}/{REPORTS_PREFIX.format(endpoint=e.name)}",
+                            local_path="/opt/ml/processing/output",
+                        )
+                    ),
+                ),
+                job_resources=sm.DataQualityJobDefinitionJobResourcesArgs(
+                    cluster_config=sm.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
+                        instance_count=1,
+                        instance_type=m.instance_type,
+                        volume_size_in_gb=20,
+                        volume_kms_key_id=args.models_key_arn,
+                    )
+                ),
+                network_config=sm.DataQualityJobDefinitionNetworkConfigArgs(
+                    enable_inter_container_traffic_encryption=True,
+                    vpc_config=sm.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
+                        security_group_ids=vpc["security_group_ids"], subnets=vpc["subnets"]
+                    ),
+                ),
+                stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(max_runtime_in_seconds=3600),
+            ),
+            opts=child,
+        )
+        expression, _ = facts.MONITOR_SCHEDULES[m.schedule]
+        sm.MonitoringSchedule(
+            f"{name}-{e.name}-monitor",
+            sm.MonitoringScheduleArgs(
+                name=monitoring_schedule_name(env, e.name),
+                monitoring_schedule_config=sm.MonitoringScheduleMonitoringScheduleConfigArgs(
+                    monitoring_type="DataQuality",
+                    monitoring_job_definition_name=job.name,
+                    schedule_config=sm.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
+                        schedule_expression=expression
+                    ),
+                ),
+            ),
+            opts=child,
+        )
