@@ -55,8 +55,9 @@ def moto_view(policy: dict[str, Any]) -> dict[str, Any]:
 class AccessLab:
     """One moto account holding a stack's roles, buckets (with objects) and keys."""
 
-    def __init__(self, plan: Plan, foreign_plans: tuple[Plan, ...] = ()):
+    def __init__(self, plan: Plan, foreign_plans: tuple[Plan, ...] = (), objects: tuple[str, ...] = ()):
         self.plan = plan
+        self.objects = objects  # more keys to put in every bucket
         self.account = plan.outputs["accountId"]
         self.buckets: dict[str, str] = dict(plan.outputs["buckets"])
         self.foreign_plans = foreign_plans
@@ -93,6 +94,7 @@ class AccessLab:
                 "experiments/fraud/ckpt",
                 "models/churn/1",
                 OFFLINE_FEATURES,
+                *self.objects,
             ):
                 s3.put_object(Bucket=name, Key=key, Body=b"x")
         for domain in self.plan.outputs["kmsKeyArns"]:

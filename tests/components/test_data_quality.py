@@ -9,6 +9,7 @@ from moto.events.models import EventPattern
 
 from components.data_quality import DatasetSpec
 from pipelines.semantics import dqdl
+from tests.plans import policy, settings_of
 
 TABLE, RULESET = "aws:glue/catalogTable:CatalogTable", "aws:glue/dataQualityRuleset:DataQualityRuleset"
 
@@ -123,7 +124,7 @@ def test_the_stack_output_names_every_ruleset(any_plan):
     assert all(n.startswith(f"mlplatform-{any_plan.stack}-dq-") for n in names)
 
 
-def _event(state: str, rulesets: list[str], source: str = "aws.glue-dataquality") -> dict:
+def _event(state: str, rulesets: list[str], source: str = "aws.glue-dataquality", score: float = 0.5) -> dict:
     # Shape of Glue Data Quality's "Data Quality Evaluation Results Available" EventBridge event.
     return {
         "version": "0",
@@ -138,7 +139,7 @@ def _event(state: str, rulesets: list[str], source: str = "aws.glue-dataquality"
             "resultId": "dqresult-1",
             "rulesetNames": rulesets,
             "state": state,
-            "score": 0.5,
+            "score": score,
             "numRulesSucceeded": 4,
             "numRulesFailed": 4,
             "numRulesSkipped": 0,
@@ -163,3 +164,66 @@ def test_failure_rule_matches_failed_evaluations_of_our_rulesets_only(any_plan):
     assert not matcher.matches_event(_event("SUCCEEDED", [ours]))
     assert not matcher.matches_event(_event("FAILED", ["someone-elses-ruleset"]))
     assert not matcher.matches_event(_event("FAILED", [ours], source="aws.glue"))
+
+
+def test_each_dataset_alarms_when_an_evaluation_scores_below_its_minimum(any_plan):
+    """The evaluation event carries the run's score (Glue guide, data-quality-alerts sample event);
+    each dataset's rule matches its own ruleset below the minimum of its YAML, not at or above it."""
+    from infra.definitions import load_datasets
+
+    rulesets = {r.inputs["name"]: r for r in any_plan.of_type("aws:glue/dataQualityRuleset:DataQualityRuleset")}
+    for d in load_datasets(settings_of(any_plan.stack).data_quality.datasets):
+        rule = any_plan.get("aws:cloudwatch/eventRule:EventRule", f"data-quality-{d.name}-low-score")
+        matcher = EventPattern(rule.inputs["eventPattern"], json.loads(rule.inputs["eventPattern"]))
+        (ours,) = [n for n in rulesets if n.endswith("-dq-" + d.name.replace("_", "-"))]
+        below = round(d.min_score - 0.01, 2)
+        assert matcher.matches_event(_event("SUCCEEDED", [ours], score=below))
+        assert not matcher.matches_event(_event("SUCCEEDED", [ours], score=d.min_score))
+        others = [n for n in rulesets if n != ours]
+        assert not any(matcher.matches_event(_event("SUCCEEDED", [n], score=0.0)) for n in others)
+
+
+def test_the_scheduler_starts_only_our_evaluations_passing_only_the_datasets_glue_roles(any_plan):
+    env, account = any_plan.stack, any_plan.outputs["accountId"]
+    role = any_plan.get("aws:iam/role:Role", "data-quality-scheduler")
+    (trust,) = policy(role, "assumeRolePolicy")["Statement"]
+    group = any_plan.get("aws:scheduler/scheduleGroup:ScheduleGroup", "data-quality-schedules").inputs["name"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    # Scheduler's confused-deputy guidance: the source is the schedule group, never a schedule.
+    assert trust["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": f"arn:aws:scheduler:eu-west-1:{account}:schedule-group/{group}"
+    }
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    statements = {
+        s["Sid"]: s
+        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "data-quality-scheduler"))["Statement"]
+    }
+    scheduled = [json.loads(s.inputs["target"]["input"]) for s in any_plan.of_type("aws:scheduler/schedule:Schedule")]
+    ruleset_arns = {f"arn:aws:glue:eu-west-1:{account}:dataQualityRuleset/{r['RulesetNames'][0]}" for r in scheduled}
+    start = statements["StartEvaluations"]
+    assert set([start["Resource"]] if isinstance(start["Resource"], str) else start["Resource"]) == ruleset_arns
+    passing = statements["PassGlueRoles"]
+    passed = set([passing["Resource"]] if isinstance(passing["Resource"], str) else passing["Resource"])
+    assert passed == {r["Role"] for r in scheduled}
+    assert all(arn.startswith(f"arn:aws:iam::{account}:role/mlplatform-{env}-data-quality-") for arn in passed)
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}
+    assert (
+        role.inputs["permissionsBoundary"]
+        == any_plan.get("aws:iam/policy:Policy", "boundaries-scheduler").outputs["arn"]
+    )
+
+
+def test_every_scheduled_dataset_runs_on_its_yaml_schedule(any_plan):
+    from infra.definitions import load_datasets
+
+    group = any_plan.get("aws:scheduler/scheduleGroup:ScheduleGroup", "data-quality-schedules").inputs["name"]
+    schedules = {
+        json.loads(s.inputs["target"]["input"])["DataSource"]["GlueTable"]["TableName"]: s.inputs
+        for s in any_plan.of_type("aws:scheduler/schedule:Schedule")
+    }
+    datasets = load_datasets(settings_of(any_plan.stack).data_quality.datasets)
+    assert set(schedules) == {d.name for d in datasets if d.schedule}
+    for d in datasets:
+        if d.schedule:
+            assert schedules[d.name]["scheduleExpression"] == d.schedule
+            assert schedules[d.name]["groupName"] == group

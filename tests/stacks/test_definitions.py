@@ -112,6 +112,11 @@ BAD_DATASETS = [
         f"{DS}: rules: name at least one rule",
     ),
     (_dataset(rules={"nullable": ["x"]}), f"{DS}: rules.nullable: unknown setting"),
+    (_dataset(schedule="daily"), f"{DS}: schedule: 'daily' is not valid; expected an EventBridge Scheduler expression"),
+    (_dataset(schedule="rate(5 minutes)"), f"{DS}: schedule: 'rate(5 minutes)' is not valid"),  # under an hour
+    (_dataset(schedule="rate(1 days)"), f"{DS}: schedule: 'rate(1 days)' is not valid"),  # Scheduler: 1 day
+    (_dataset(schedule="cron(0 5 * * *)"), f"{DS}: schedule: 'cron(0 5 * * *)' is not valid"),  # six fields
+    (_dataset(minScore=1.5), f"{DS}: minScore: must be less than or equal to 1"),
 ]
 
 

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from infra.settings import PROTECTED_ENVIRONMENTS, Settings, SettingsError, load, parse
-from pipelines.offline import read_stack_config
+from pipelines.offline import REPO_ROOT, read_stack_config
 from tests.plans import STACKS
 
 NS = "mlplatform:"
@@ -488,3 +488,47 @@ def test_readme_access_matrix_is_the_one_in_infra_access():
     from pipelines.offline import REPO_ROOT
 
     assert matrix_markdown() in (REPO_ROOT / "README.md").read_text()
+
+
+def _registry_problems(tmp_path, dev_edits: dict[str, str], staging_serving: dict | None = None) -> list[str]:
+    """serving.registryStack of staging, checked against an edited copy of dev's stack file."""
+    from infra.definitions import registry_of
+    from tests.plans import settings_of
+
+    text = (REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    for old, new in dev_edits.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    staging = settings_of("staging")
+    if staging_serving is not None:
+        staging = staging.model_copy(update={"serving": staging.serving.model_copy(update=staging_serving)})
+    try:
+        registry_of("staging", staging, tmp_path)
+    except SettingsError as err:
+        return [f"{p}: {m}" for p, m in err.problems]
+    return []
+
+
+def test_the_registry_stack_is_checked_against_its_own_file(tmp_path):
+    setting = "mlplatform:serving.registryStack"
+    assert _registry_problems(tmp_path, {}) == []
+    (problem,) = _registry_problems(
+        tmp_path, {'consumerAccounts: ["222222222222", "333333333333"]': "consumerAccounts: []"}
+    )
+    assert problem == (
+        f"{setting}: 'dev' does not share its registry with this account: add \"222222222222\" to its "
+        "registry.consumerAccounts"
+    )
+    moved = {"region: eu-west-1": "region: eu-central-1", "[eu-west-1a, eu-west-1b]": "[eu-central-1a, eu-central-1b]"}
+    (problem,) = _registry_problems(tmp_path, moved)
+    assert problem.startswith(f"{setting}: 'dev' is in eu-central-1; an endpoint deploys packages of its own region")
+    (problem,) = _registry_problems(tmp_path, {}, {"model_versions": {"ranker": 2}})
+    from tests.plans import settings_of
+
+    families = ", ".join(settings_of("dev").registry.model_families)
+    assert problem == f"mlplatform:serving.modelVersions.ranker: is not a model family of 'dev' ({families})"
+    (problem,) = _registry_problems(tmp_path, {}, {"registry_stack": "qa"})
+    assert problem == f"{setting}: names stack 'qa' but stacks/Pulumi.qa.yaml does not exist (stacks: dev)"
+    (problem,) = _registry_problems(tmp_path, {"mlplatform:protect: false": "mlplatform:protect: maybe"})
+    assert problem.startswith(f"{setting}: stack 'dev' is invalid: mlplatform:protect:")

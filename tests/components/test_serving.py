@@ -1,0 +1,250 @@
+"""Serving: each endpoint of the settings, wired as SageMaker, Application Auto Scaling and Model
+Monitor take it. Expectations come from the stack files (the endpoint's settings, the registry
+stack's account) and from the primary-source facts of components/upstream/serving.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.session import get_session
+
+from components.upstream import serving as facts
+from tests.plans import STACKS, settings_of, stack_plan
+
+MODEL, CONFIG, ENDPOINT = (
+    "aws:sagemaker/model:Model",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    "aws:sagemaker/endpoint:Endpoint",
+)
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def _one(plan, type_: str, **inputs):
+    found = [r for r in plan.of_type(type_) if all(r.inputs.get(k) == v for k, v in inputs.items())]
+    assert len(found) == 1, (type_, inputs, len(found))
+    return found[0]
+
+
+def _registry(stack: str):
+    s = settings_of(stack)
+    return settings_of(s.serving.registry_stack or stack)
+
+
+def _served(plan, name: str):
+    """The endpoint, its configuration and its model, followed through the plan's references."""
+    endpoint = _one(plan, ENDPOINT, name=f"mlplatform-{plan.stack}-{name}")
+    config = _one(plan, CONFIG, name=endpoint.inputs["endpointConfigName"])
+    (variant,) = config.inputs["productionVariants"]
+    model = _one(plan, MODEL, name=variant["modelName"])
+    return endpoint, config, variant, model
+
+
+def test_every_endpoint_serves_its_pinned_version_from_the_registry_of_record(any_plan):
+    s, registry = settings_of(any_plan.stack), _registry(any_plan.stack)
+    subnets = {r.id for r in any_plan.of_type("aws:ec2/subnet:Subnet") if "private" in r.name}
+    assert s.serving.endpoints
+    for e in s.serving.endpoints:
+        _, config, variant, model = _served(any_plan, e.name)
+        m = model.inputs
+        version = s.serving.model_versions[e.model_family]
+        group = f"mlplatform-{registry.environment}-{e.model_family}"
+        arn = f"arn:aws:sagemaker:{registry.region}:{registry.account_id}:model-package/{group}/{version}"
+        assert m["primaryContainer"] == {"modelPackageName": arn}
+        assert m["executionRoleArn"] == any_plan.outputs["roleArns"][f"serving-{e.name}"]
+        assert m["enableNetworkIsolation"] is e.network_isolation
+        assert set(m["vpcConfig"]["subnets"]) == subnets and len(m["vpcConfig"]["securityGroupIds"]) == 1
+        (sg,) = [
+            g
+            for g in any_plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+            if g.id in m["vpcConfig"]["securityGroupIds"]
+        ]
+        assert not sg.inputs.get("ingress")  # SageMaker reaches the containers itself
+        assert (variant["instanceType"], variant["initialInstanceCount"]) == (e.instance_type, e.min_instances)
+        c = config.inputs
+        assert c["kmsKeyArn"] == any_plan.outputs["kmsKeyArns"]["models"]
+        capture = c.get("dataCaptureConfig")
+        if e.data_capture_percent:
+            bucket = any_plan.outputs["buckets"]["artifacts"]
+            assert capture["destinationS3Uri"] == f"s3://{bucket}/capture/{e.name}/"
+            assert capture["initialSamplingPercentage"] == e.data_capture_percent
+            assert capture["kmsKeyId"] == any_plan.outputs["kmsKeyArns"]["models"]
+            assert {o["captureMode"] for o in capture["captureOptions"]} == {"Input", "Output"}
+        else:
+            assert capture is None
+
+
+def test_the_registry_of_record_shares_what_each_endpoint_deploys():
+    """For any set of stacks: a stack serving another stack's registry is in its region and among its
+    consumers, and the served families are that registry's (else CreateModel is refused)."""
+    for stack in STACKS:
+        s = settings_of(stack)
+        registry = _registry(stack)
+        assert registry.region == s.region
+        if registry.account_id != s.account_id:
+            assert s.account_id in registry.registry.consumer_accounts, stack
+        assert set(s.serving.model_versions) <= set(registry.registry.model_families), stack
+
+
+def test_updates_are_blue_green_and_roll_back_on_the_endpoints_own_alarms(any_plan):
+    s = settings_of(any_plan.stack)
+    alarms = {a.inputs["name"]: a.inputs for a in any_plan.of_type(ALARM)}
+    for e in s.serving.endpoints:
+        endpoint, _, variant, _ = _served(any_plan, e.name)
+        deployment = endpoint.inputs["deploymentConfig"]
+        policy = deployment["blueGreenUpdatePolicy"]
+        routing = policy["trafficRoutingConfiguration"]
+        wait = routing["waitIntervalInSeconds"]
+        assert wait == e.bake_minutes * 60 and facts.WAIT_INTERVAL_SECONDS[0] <= wait <= facts.WAIT_INTERVAL_SECONDS[1]
+        low, high = facts.MAX_EXECUTION_SECONDS
+        assert low <= policy["maximumExecutionTimeoutInSeconds"] <= high
+        assert policy["maximumExecutionTimeoutInSeconds"] > wait + policy["terminationWaitInSeconds"]
+        if e.min_instances >= 2:  # a canary is at most half the fleet (CanarySize)
+            assert routing["type"] == "CANARY"
+            assert routing["canarySize"] == {"type": "CAPACITY_PERCENT", "value": e.canary_percent}
+            assert e.canary_percent / 100 <= facts.CANARY_MAX_SHARE
+        else:
+            assert routing["type"] == "ALL_AT_ONCE" and "canarySize" not in routing
+        names = [a["alarmName"] for a in deployment["autoRollbackConfiguration"]["alarms"]]
+        watched = {
+            alarms[n]["metricName"]: alarms[n]
+            for n in names
+            if alarms[n]["dimensions"]
+            == {"EndpointName": endpoint.inputs["name"], "VariantName": variant["variantName"]}
+        }
+        assert len(names) == len(watched) == 2, names  # both alarms watch this endpoint's variant
+        errors, latency = watched["Invocation5XXErrors"], watched["ModelLatency"]
+        assert errors["namespace"] == latency["namespace"] == "AWS/SageMaker"
+        assert (errors["statistic"], errors["comparisonOperator"], errors["threshold"]) == (
+            "Sum",
+            "GreaterThanThreshold",
+            0,
+        )
+        assert latency["extendedStatistic"] == "p99"
+        assert latency["threshold"] == e.max_latency_ms * 1000  # ModelLatency is in microseconds
+        assert errors["alarmActions"] == [any_plan.outputs["alertTopicArn"]]
+
+
+def test_each_endpoint_scales_on_invocations_per_instance_within_its_bounds(any_plan):
+    s = settings_of(any_plan.stack)
+    targets = {t.inputs["resourceId"]: t for t in any_plan.of_type("aws:appautoscaling/target:Target")}
+    policies = {p.inputs["resourceId"]: p.inputs for p in any_plan.of_type("aws:appautoscaling/policy:Policy")}
+    for e in s.serving.endpoints:
+        endpoint, _, variant, _ = _served(any_plan, e.name)
+        rid = f"endpoint/{endpoint.inputs['name']}/variant/{variant['variantName']}"
+        t = targets[rid].inputs
+        assert (t["serviceNamespace"], t["scalableDimension"]) == (
+            "sagemaker",
+            "sagemaker:variant:DesiredInstanceCount",
+        )
+        assert (t["minCapacity"], t["maxCapacity"]) == (e.min_instances, e.max_instances)
+        assert t["minCapacity"] >= facts.MIN_VARIANT_INSTANCES
+        p = policies[rid]
+        assert p["policyType"] == "TargetTrackingScaling"
+        tracking = p["targetTrackingScalingPolicyConfiguration"]
+        assert tracking["predefinedMetricSpecification"] == {
+            "predefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+        }
+        assert tracking["targetValue"] == e.target_invocations_per_instance
+    assert len(targets) == len(policies) == len(s.serving.endpoints)
+
+
+def test_model_monitor_compares_the_captured_traffic_with_the_baseline(any_plan):
+    s = settings_of(any_plan.stack)
+    bucket = any_plan.outputs["buckets"]["artifacts"]
+    schedules = {
+        m.inputs["name"]: m.inputs for m in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
+    }
+    jobs = {
+        j.inputs["name"]: j.inputs
+        for j in any_plan.of_type("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")
+    }
+    monitored = [e for e in s.serving.endpoints if e.monitor]
+    assert len(schedules) == len(jobs) == len(monitored)
+    for e in monitored:
+        endpoint, *_ = _served(any_plan, e.name)
+        (schedule,) = [
+            m
+            for m in schedules.values()
+            if jobs[m["monitoringScheduleConfig"]["monitoringJobDefinitionName"]]["dataQualityJobInput"][
+                "endpointInput"
+            ]["endpointName"]
+            == endpoint.inputs["name"]
+        ]
+        config = schedule["monitoringScheduleConfig"]
+        assert config["monitoringType"] == "DataQuality"
+        assert (
+            config["scheduleConfig"]["scheduleExpression"]
+            == {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}[e.monitor.schedule]
+        )
+        job = jobs[config["monitoringJobDefinitionName"]]
+        base = f"s3://{bucket}/{e.monitor.baseline_prefix}"
+        baseline = job["dataQualityBaselineConfig"]
+        assert baseline["constraintsResource"]["s3Uri"] == base + "constraints.json"
+        assert baseline["statisticsResource"]["s3Uri"] == base + "statistics.json"
+        app = job["dataQualityAppSpecification"]
+        registry = f"{facts.MONITOR_IMAGE_ACCOUNTS[s.region]}.dkr.ecr.{s.region}.amazonaws.com"
+        assert app["imageUri"] == f"{registry}/sagemaker-model-monitor-analyzer"
+        assert app["environment"] == {"publish_cloudwatch_metrics": "Enabled"}
+        assert job["roleArn"] == any_plan.outputs["roleArns"][f"model-monitor-{e.name}"]
+        out = job["dataQualityJobOutputConfig"]
+        assert out["kmsKeyId"] == any_plan.outputs["kmsKeyArns"]["models"]
+        assert out["monitoringOutputs"]["s3Output"]["s3Uri"].startswith(f"s3://{bucket}/monitoring/{e.name}/")
+        assert job["jobResources"]["clusterConfig"]["volumeKmsKeyId"] == any_plan.outputs["kmsKeyArns"]["models"]
+
+
+def test_drift_alarms_watch_what_model_monitor_publishes_and_only_where_it_runs(any_plan):
+    s = settings_of(any_plan.stack)
+    alarms = [a.inputs for a in any_plan.of_type(ALARM) if a.inputs["namespace"] == facts.DRIFT_NAMESPACE]
+    schedules = {m.inputs["name"] for m in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")}
+    expected = set()
+    for d in s.monitoring.drift:
+        for e in (e for e in s.serving.endpoints if e.model_family == d.model_family and e.monitor):
+            for feature in d.features:
+                expected.add(
+                    (
+                        f"feature_baseline_drift_{feature}",
+                        f"mlplatform-{any_plan.stack}-{e.name}",
+                        d.threshold,
+                        d.evaluation_periods,
+                    )
+                )
+    assert {
+        (a["metricName"], a["dimensions"]["Endpoint"], a["threshold"], a["evaluationPeriods"]) for a in alarms
+    } == expected
+    for a in alarms:
+        assert a["dimensions"]["MonitoringSchedule"] in schedules
+        # before the first monitoring run there is no data: not an alarm, not a page
+        assert a["treatMissingData"] == "missing"
+    unmeasured = {d.model_family for d in s.monitoring.drift} - {
+        e.model_family for e in s.serving.endpoints if e.monitor
+    }
+    assert set(any_plan.outputs.get("driftNotMeasured", {})) == unmeasured
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_data_quality_requests_are_valid_for_the_glue_api(stack):
+    """Each schedule's input is a StartDataQualityRulesetEvaluationRun request botocore's own
+    validator accepts, naming the dataset's table, ruleset and Glue role."""
+    from botocore.validate import ParamValidator
+
+    plan = stack_plan(stack)
+    shape = get_session().get_service_model("glue").operation_model("StartDataQualityRulesetEvaluationRun").input_shape
+    tables = {(t.inputs["databaseName"], t.inputs["name"]) for t in plan.of_type("aws:glue/catalogTable:CatalogTable")}
+    rulesets = {r.inputs["name"] for r in plan.of_type("aws:glue/dataQualityRuleset:DataQualityRuleset")}
+    for schedule in plan.of_type("aws:scheduler/schedule:Schedule"):
+        target = schedule.inputs["target"]
+        assert target["arn"] == "arn:aws:scheduler:::aws-sdk:glue:startDataQualityRulesetEvaluationRun"
+        request = json.loads(target["input"])
+        report = ParamValidator().validate(request, shape)
+        assert not report.has_errors(), report.generate_report()
+        table = request["DataSource"]["GlueTable"]
+        assert (table["DatabaseName"], table["TableName"]) in tables
+        (ruleset,) = request["RulesetNames"]
+        assert ruleset in rulesets
+        dataset = table["TableName"]
+        assert request["Role"] == plan.outputs["roleArns"]["data-quality-" + dataset.replace("_", "-")]
+        assert request["AdditionalRunOptions"]["CloudWatchMetricsEnabled"] is True
+        assert request["AdditionalRunOptions"]["ResultsS3Prefix"] == (
+            f"s3://{plan.outputs['buckets']['artifacts']}/data-quality/{dataset}/"
+        )
