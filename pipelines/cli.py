@@ -101,11 +101,13 @@ def _promote(args: argparse.Namespace) -> int:
     from infra.settings import SettingsError
     from pipelines.engine import EngineUnavailableError, preview
     from pipelines.guard import stateful_losses
-    from pipelines.promotion import PromotionError, plan_promotion, write
+    from pipelines.promotion import PromotionError, check_model_versions, plan_promotion, write
 
     try:
         root = _project_dir(args)
         promotion = plan_promotion(root, args.source, args.target, force=args.force, reason=args.reason)
+        if promotion.changed:
+            versions = check_model_versions(root, promotion)
     except (PromotionError, SettingsError, *_user_errors()) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -113,6 +115,13 @@ def _promote(args: argparse.Namespace) -> int:
         print(f"{args.target} already has every promotable setting of {args.source}; nothing to do.")
         return 0
     print(promotion.diff())
+    for notice in versions.notices:
+        print(f"Model check skipped: {notice}.", file=sys.stderr)
+    if versions.refusals:
+        print(f"Refused: {args.target} would serve versions that are not Approved in the registry:", file=sys.stderr)
+        for refusal in versions.refusals:
+            print(f"  - {refusal}", file=sys.stderr)
+        return EXIT_VIOLATIONS
     if args.dry_run:
         return 0
     write(root, promotion, reason=args.reason if args.force else "")

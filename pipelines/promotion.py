@@ -33,6 +33,7 @@ class Promotion:
     changed: dict[str, tuple[Any, Any]]  # setting path -> (target's old value, new value)
     new_text: str
     old_text: str
+    settings: Any = None  # the target's settings after the promotion (validated)
 
     def diff(self) -> str:
         name = f"stacks/Pulumi.{self.target}.yaml"
@@ -140,8 +141,8 @@ def plan_promotion(root: Path, source: str, target: str, *, force: bool = False,
         for k, v in expected.items()
         if k.startswith(prefix)
     }
-    parse(target, values)  # the target's own validation: SettingsError if the result is invalid
-    return Promotion(source, target, changed, text, old_text)
+    settings = parse(target, values)  # the target's own validation: SettingsError if the result is invalid
+    return Promotion(source, target, changed, text, old_text, settings)
 
 
 def write(root: Path, promotion: Promotion, *, reason: str = "") -> None:
@@ -200,3 +201,55 @@ def _render(key: str, value: Any, indent: int) -> list[str]:
     if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
         return [f"{pad}{key}:\n"] + [f"{pad}  - {_flow(v)}\n" for v in value]
     return [f"{pad}{key}: {_flow(value) if isinstance(value, list) else _scalar(value)}\n"]
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    refusals: list[str]  # versions that are not Approved (or do not exist) in the registry
+    notices: list[str]  # versions that could not be checked (offline, or the registry unreadable)
+
+
+def check_model_versions(root: Path, promotion: Promotion) -> VersionCheck:
+    """Every model version the promotion moves must be Approved in the registry the target serves
+    from (serving.registryStack). With AWS credentials, SageMaker is asked (DescribeModelPackage,
+    which the registry's policy grants its consumer accounts); without, the check is said to be
+    skipped, never passed silently."""
+    change = promotion.changed.get("serving.modelVersions")
+    if not change:
+        return VersionCheck([], [])
+    old, new = change
+    moved = {family: version for family, version in (new or {}).items() if (old or {}).get(family) != version}
+    if not moved:
+        return VersionCheck([], [])
+    from components.serving import RegistrySource
+    from infra.definitions import registry_of
+
+    env, account, region, _ = registry_of(promotion.target, promotion.settings, root / "stacks")
+
+    arns = {family: RegistrySource(env, account, region).package_arn(family, v) for family, v in moved.items()}
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = boto3.Session(region_name=region)
+    if session.get_credentials() is None:
+        return VersionCheck(
+            [], [f"could not check that {arn} is Approved: no AWS credentials" for arn in arns.values()]
+        )
+    client = session.client("sagemaker")
+    refusals, notices = [], []
+    for family, arn in arns.items():
+        try:
+            status = client.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "not found" in error.get("Message", ""):
+                refusals.append(f"{family} version {moved[family]}: {arn} does not exist")
+            else:
+                notices.append(f"could not check that {arn} is Approved: {error.get('Code')}: {error.get('Message')}")
+            continue
+        except BotoCoreError as err:
+            notices.append(f"could not check that {arn} is Approved: {err}")
+            continue
+        if status != "Approved":
+            refusals.append(f"{family} version {moved[family]}: {arn} is {status}, not Approved")
+    return VersionCheck(refusals, notices)

@@ -204,3 +204,78 @@ def test_a_stack_file_that_is_not_yaml_stops_promote_with_its_line(project, caps
     target.write_text(target.read_text() + "  mlplatform:owner: [unclosed\n")
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
     assert "stacks/Pulumi.staging.yaml is not valid YAML at line" in capsys.readouterr().err
+
+
+def _register(account: str, group: str, statuses: list[str]) -> None:
+    """Versions 1..n of a model package group in moto's SageMaker, with these approval statuses."""
+    import boto3
+
+    sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    for status in statuses:
+        sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": f"{account}.dkr.ecr.eu-west-1.amazonaws.com/mlplatform-dev/inference:1"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
+
+
+def test_promote_refuses_a_model_version_the_registry_has_not_approved(project, capsys, monkeypatch):
+    """The versions move only if SageMaker says Approved, in the registry the target serves from
+    (staging serves dev's: the package ARNs are dev's account and group names)."""
+    from moto import mock_aws
+
+    from tests.plans import settings_of
+
+    registry = settings_of(settings_of("staging").serving.registry_stack or "staging")
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", registry.account_id)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    versions = settings_of("dev").serving.model_versions
+    family = next(iter(versions))
+    group = f"mlplatform-{registry.environment}-{family}"
+    new = versions[family] + 1
+    _edit_dev(project, **{f"{family}: {versions[family]}": f"{family}: {new}"})
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
+    with mock_aws():
+        _register(registry.account_id, group, ["Approved"] * (new - 1) + ["PendingManualApproval"])
+        assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 1
+        err = capsys.readouterr().err
+        arn = f"arn:aws:sagemaker:eu-west-1:{registry.account_id}:model-package/{group}/{new}"
+        assert f"{family} version {new}: {arn} is PendingManualApproval, not Approved" in err
+        assert staging.read_text() == before  # nothing written
+
+        import boto3
+
+        boto3.client("sagemaker", region_name="eu-west-1").update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="Approved"
+        )
+        assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
+        assert _config(project, "staging")["mlplatform:serving"]["modelVersions"][family] == new
+        _edit_dev(project, **{f"{family}: {new}": f"{family}: {new + 5}"})  # a version never registered
+        capsys.readouterr()
+        assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 1
+        missing = f"arn:aws:sagemaker:eu-west-1:{registry.account_id}:model-package/{group}/{new + 5}"
+        assert f"{family} version {new + 5}: {missing} does not exist" in capsys.readouterr().err
+
+
+def test_promote_without_credentials_says_it_could_not_check_the_models(project, capsys, monkeypatch, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    from tests.plans import settings_of
+
+    versions = settings_of("dev").serving.model_versions
+    family = next(iter(versions))
+    _edit_dev(project, **{f"{family}: {versions[family]}": f"{family}: {versions[family] + 1}"})
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
+    err = capsys.readouterr().err
+    assert "Model check skipped: could not check that arn:aws:sagemaker:" in err and "no AWS credentials" in err
+    assert _config(project, "staging")["mlplatform:serving"]["modelVersions"][family] == versions[family] + 1
