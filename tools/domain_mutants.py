@@ -27,6 +27,8 @@ GUARD = "tests/pipelines/test_guard_decisions.py"
 RULES = "tests/policies/test_rule_checks.py"
 INVARIANTS = "tests/access/test_access_matrix.py::test_only_the_intended_roles_can"
 CLUSTER = "tests/components/test_training_cluster.py"
+SERVING = "tests/components/test_serving.py"
+SERVING_ACCESS = "tests/access/test_serving_and_quality_access.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -234,6 +236,71 @@ MUTANTS: tuple[Mutant, ...] = (
         "retention_in_days=None,",
         "platform log groups never expire",
         ("tests/components/test_monitoring.py",),
+    ),
+    # Serving and data quality (issue 15): the access, rollback and approval mistakes that matter.
+    Mutant(
+        "matrix-serving-reads-every-model",
+        "infra/access.py",
+        'Cell("serving", "served-models", "read", "models/{family}/",',
+        'Cell("serving", "served-models", "read", "models/",',
+        "an endpoint's role can read every family's model artifacts",
+        (SERVING_ACCESS,),
+    ),
+    Mutant(
+        "matrix-glue-reads-whole-zone",
+        "infra/access.py",
+        'Cell("data-quality", "lake:{zone}", "read", "{prefix}",',
+        'Cell("data-quality", "lake:{zone}", "read", "",',
+        "a dataset's Glue role can read its whole zone",
+        (SERVING_ACCESS,),
+    ),
+    Mutant(
+        "endpoint-rolls-back-on-errors-only",
+        "components/serving.py",
+        "for key in rollback_alarm_keys(e.name)\n",
+        "for key in rollback_alarm_keys(e.name)[:1]\n",
+        "a deployment no longer rolls back when latency degrades",
+        (SERVING,),
+    ),
+    Mutant(
+        "latency-alarm-in-milliseconds",
+        "components/serving.py",
+        "threshold=e.max_latency_ms * facts.LATENCY_UNIT_PER_MS,",
+        "threshold=e.max_latency_ms,",
+        "the latency alarm compares microseconds with milliseconds and fires on every request",
+        (SERVING,),
+    ),
+    Mutant(
+        "drift-pages-before-the-first-run",
+        "components/serving.py",
+        'missing="missing",',
+        'missing="breaching",',
+        "drift alarms page before Model Monitor has ever reported",
+        (SERVING,),
+    ),
+    Mutant(
+        "low-score-at-the-minimum",
+        "components/data_quality.py",
+        '"score": [{"numeric": ["<", min_score]}]',
+        '"score": [{"numeric": ["<=", min_score]}]',
+        "an evaluation scoring exactly the dataset's minimum alarms",
+        ("tests/components/test_data_quality.py",),
+    ),
+    Mutant(
+        "scheduler-passes-any-role",
+        "components/data_quality.py",
+        "resources=[args.glue_role_arns[d] for d in rulesets],",
+        'resources=["*"],',
+        "the scheduler's role may pass any role to Glue",
+        ("tests/components/test_data_quality.py",),
+    ),
+    Mutant(
+        "promote-accepts-pending-models",
+        "pipelines/promotion.py",
+        'if status != "Approved":',
+        'if status == "Rejected":',
+        "promotion moves a version that is still pending approval",
+        ("tests/pipelines/test_promotion.py",),
     ),
 )
 
