@@ -37,8 +37,12 @@ PASSED_TO = (
     "codebuild.amazonaws.com",
     "scheduler.amazonaws.com",
 )
+# Application Auto Scaling creates its SageMaker role on the first RegisterScalableTarget, with the
+# principal sagemaker.application-autoscaling.amazonaws.com (Application Auto Scaling guide,
+# services-that-can-integrate-sagemaker).
 SERVICE_LINKED = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com",
-                  "spot.amazonaws.com", "sagemaker.amazonaws.com")  # fmt: skip
+                  "spot.amazonaws.com", "sagemaker.amazonaws.com",
+                  "sagemaker.application-autoscaling.amazonaws.com")  # fmt: skip
 
 
 @cache

@@ -203,6 +203,14 @@ class EndpointSpec:
         return "ALL_AT_ONCE", None
 
 
+def revision(*parts: object) -> str:
+    """Six hex digits that change whenever one of ``parts`` does (unknown outputs count as equal)."""
+    import hashlib
+
+    text = "|".join(p if isinstance(p, str) else "?" if isinstance(p, pulumi.Output) else repr(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
 def endpoint_name(environment: str, endpoint: str) -> str:
     return physical_name(environment, endpoint)
 
@@ -335,16 +343,19 @@ class Serving(pulumi.ComponentResource):
         for e in args.endpoints:
             ep_name = endpoint_name(env, e.name)
             self.endpoint_names[e.name] = ep_name
-            # Models and configurations are immutable: a new version is a new model and configuration
-            # (versioned names), and the endpoint moves to it blue/green.
+            # Models and configurations are immutable: any change is a new one, under a new name (the
+            # version and a digest of what it is made of), created before the old one is deleted, and
+            # the endpoint moves to it blue/green. A change of autoscaling bounds alone changes neither.
+            package = args.registry.package_arn(e.family, e.version)
+            model_name = physical_name(
+                env, e.name, f"v{e.version}", revision(package, e.network_isolation, args.role_arns[e.name])
+            )
             model = sm.Model(
                 f"{name}-{e.name}",
                 sm.ModelArgs(
-                    name=physical_name(env, e.name, f"v{e.version}"),
+                    name=model_name,
                     execution_role_arn=args.role_arns[e.name],
-                    primary_container=sm.ModelPrimaryContainerArgs(
-                        model_package_name=args.registry.package_arn(e.family, e.version)
-                    ),
+                    primary_container=sm.ModelPrimaryContainerArgs(model_package_name=package),
                     vpc_config=sm.ModelVpcConfigArgs(**vpc),
                     enable_network_isolation=e.network_isolation,
                 ),
@@ -365,7 +376,12 @@ class Serving(pulumi.ComponentResource):
             config = sm.EndpointConfiguration(
                 f"{name}-{e.name}",
                 sm.EndpointConfigurationArgs(
-                    name=physical_name(env, e.name, f"v{e.version}"),
+                    name=physical_name(
+                        env,
+                        e.name,
+                        f"v{e.version}",
+                        revision(model_name, e.instance_type, e.min_instances, e.capture_percent, VARIANT),
+                    ),
                     kms_key_arn=args.models_key_arn,
                     production_variants=[
                         sm.EndpointConfigurationProductionVariantArgs(

@@ -248,3 +248,27 @@ def test_the_data_quality_requests_are_valid_for_the_glue_api(stack):
         assert request["AdditionalRunOptions"]["ResultsS3Prefix"] == (
             f"s3://{plan.outputs['buckets']['artifacts']}/data-quality/{dataset}/"
         )
+
+
+def test_a_changed_endpoint_gets_new_names_and_an_unchanged_one_keeps_them():
+    """Models and configurations are immutable and named: a change must come under a new name (else
+    the replacement collides with the old one), and a change of autoscaling bounds must not redeploy."""
+    from pipelines.offline import plan_stack, read_stack_config
+
+    base = stack_plan("dev")
+    serving = json.loads(read_stack_config("dev").values["mlplatform:serving"])
+    first = serving["endpoints"][0]
+    changed = {**first, "maxInstances": first.get("maxInstances", 2) + 3, "instanceType": "ml.c5.xlarge"}
+    plan = plan_stack(
+        "dev", overrides={"mlplatform:serving": {**serving, "endpoints": [changed, *serving["endpoints"][1:]]}}
+    )
+    _, old_config, _, old_model = _served(base, first["name"])
+    endpoint, new_config, _, new_model = _served(plan, first["name"])
+    assert new_model.inputs["name"] == old_model.inputs["name"]  # same package, role and isolation
+    assert new_config.inputs["name"] != old_config.inputs["name"]  # another instance type
+    assert endpoint.inputs["endpointConfigName"] == new_config.inputs["name"]
+    bumped = {**first, "maxInstances": first.get("maxInstances", 2) + 3}
+    plan = plan_stack(
+        "dev", overrides={"mlplatform:serving": {**serving, "endpoints": [bumped, *serving["endpoints"][1:]]}}
+    )
+    assert _served(plan, first["name"])[1].inputs["name"] == old_config.inputs["name"]  # scaling only: no redeploy

@@ -907,3 +907,11 @@ def test_exceptions_are_read_once(monkeypatch):
     monkeypatch.setattr(framework, "load_exceptions", lambda: calls.append(1) or [])
     assert not framework.excepted("ecr-kms", "urn:a") and not framework.excepted("ecr-kms", "urn:b")
     assert calls == [1]
+
+
+def test_capture_is_required_in_prod_only():
+    config = {"kmsKeyArn": KEY, "dataCaptureConfig": {"enableCapture": False}}
+    rule = "sagemaker-data-capture-in-prod"
+    assert violations([resource(ml.ENDPOINT_CONFIG, config, stack="dev")], rule, "dev") == []
+    assert violations([resource(ml.ENDPOINT_CONFIG, config, stack="staging")], rule, "staging") == []
+    assert len(violations([resource(ml.ENDPOINT_CONFIG, config, stack="prod")], rule, "prod")) == 1
