@@ -302,3 +302,27 @@ def test_every_service_trust_names_its_source(any_plan):
                     role.name,
                     services,
                 )
+
+
+def test_ci_deploys_models_from_the_registry_of_record_and_no_other(any_plan):
+    """A stack serving another stack's registry creates its models from that account's packages:
+    CI may CreateModel from exactly those groups' packages (and from nothing of another account)."""
+    s = settings_of(any_plan.stack)
+    if not s.ci.github_repository:
+        return
+    registry = settings_of(s.serving.registry_stack or any_plan.stack)
+    foreign = [
+        st
+        for st in statements(any_plan, "ci-deploy")
+        if any(":sagemaker:" in r and f":{s.account_id}:" not in r for r in as_list(st.get("Resource", [])))
+    ]
+    if registry.account_id == s.account_id:
+        assert foreign == []
+        return
+    (st,) = foreign
+    families = {e.model_family for e in s.serving.endpoints}
+    where = f"arn:aws:sagemaker:{registry.region}:{registry.account_id}"
+    assert set(as_list(st["Resource"])) == {
+        f"{where}:model-package/mlplatform-{registry.environment}-{f}/*" for f in families
+    }
+    assert sorted(as_list(st["Action"])) == ["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"]
