@@ -90,8 +90,10 @@ class RegistrySource:
         ]
 
 
-# What SageMaker does with the execution role of a model in a VPC (SageMaker guide, host-vpc: "give
-# SageMaker AI hosted endpoints access to resources in your Amazon VPC"); also processing jobs in a VPC.
+# The network-interface actions of a model (or processing job) in a VPC. The SageMaker guide (host-vpc)
+# confirms that SageMaker "uses this information to create network interfaces and attach them to your
+# model containers", and that the VPC needs two subnets in different zones; its list of the execution
+# role's EC2 permissions could not be read here, so this set is UNVERIFIED (confirm on a first deploy).
 VPC_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",
