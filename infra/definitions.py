@@ -242,11 +242,24 @@ def glue_name(name: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", name.lower())
 
 
+def stack_settings(stack: str, directory: Path | None = None):
+    """Another stack's validated settings, read from its stack file (``secure:`` values unseen)."""
+    from infra.settings import parse
+
+    doc = yamlfile.load(((directory or stacks_dir()) / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = (doc.get("config") if isinstance(doc, dict) else None) or {}
+    prefix = "mlplatform:"
+    values = {
+        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(v) for k, v in config.items() if k.startswith(prefix)
+    }
+    return parse(stack, values)
+
+
 def registry_of(stack: str, settings, directory: Path | None = None):
     """The registry ``stack`` serves from (``serving.registryStack``), checked against that stack's
     own file: same region, this account among its consumers, the served families among its own.
     Returns (environment, account id, region, the registry stack's settings or None for itself)."""
-    from infra.settings import SettingsError, parse
+    from infra.settings import SettingsError
 
     name = settings.serving.registry_stack
     if name is None or name == stack:
@@ -261,20 +274,12 @@ def registry_of(stack: str, settings, directory: Path | None = None):
             [(setting, f"names stack {name!r} but stacks/{path.name} does not exist (stacks: {', '.join(stacks)})")],
         )
     try:
-        doc = yamlfile.load(path.read_text()) or {}
+        other = stack_settings(name, folder)
     except yamlfile.YamlFileError as err:
         raise SettingsError(stack, [(setting, f"stacks/{path.name} is not valid YAML {err}")]) from None
-    config = (doc.get("config") if isinstance(doc, dict) else None) or {}
-    prefix = "mlplatform:"
-    values = {
-        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(v) for k, v in config.items() if k.startswith(prefix)
-    }
-    try:
-        other = parse(name, values)
     except SettingsError as err:
-        raise SettingsError(
-            stack, [(setting, f"stack {name!r} is invalid: {p}: {m}") for p, m in err.problems]
-        ) from None
+        problems = [(setting, f"stack {name!r} is invalid: {p}: {m}") for p, m in err.problems]
+        raise SettingsError(stack, problems) from None
     problems = []
     if other.region != settings.region:
         problems.append(

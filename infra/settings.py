@@ -402,6 +402,11 @@ class MonitoringSettings(_Section):
     # Slack channels AWS Chatbot posts the alerts to (the workspace authorized once in its console).
     slack_channels: list[SlackChannel] = Field(default_factory=list)
     drift: list[DriftAlarmSettings] = Field(default_factory=list)
+    # The GPU pools at their limits (on-demand, `mlplatform cost`) may cost at most this many times the
+    # monthly budget (policy cost-gpu-ceiling-within-budget: mandatory in prod, advisory elsewhere).
+    gpu_ceiling_budget_factor: float = Field(3, gt=0, le=1000)
+    # What the stack may cost a month with nothing running (policy cost-idle-within-budget); None: no cap.
+    idle_budget_usd: float | None = Field(None, gt=0, le=10_000_000)
     prometheus_retention_days: int = Field(15, ge=1, le=365)
     prometheus_storage_gi: int = Field(50, ge=10, le=10_000)
     charts: MonitoringChartSettings = MonitoringChartSettings()

@@ -4,6 +4,7 @@ bootstrap in ``bootstrap/``, with ``--project-dir bootstrap``)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -89,11 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("--reason", default="", help="why a stage is skipped; recorded in stacks/promotions.log")
     promote.add_argument("--skip-preview", action="store_true", help="do not preview the target on the engine")
     promote.add_argument("--project-dir", type=Path, default=None)
+    cost = sub.add_parser("cost", help="monthly cost of stacks offline: idle, at their ceilings, and priced by use")
+    cost.add_argument("stacks", nargs="+", metavar="stack", help="stacks to price, e.g. dev staging prod")
+    cost.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
+    cost.add_argument("--project-dir", type=Path, default=None, help="the platform project (default: found upward)")
+    prices = sub.add_parser("prices", help="the price table (infra/prices.json)")
+    prices_sub = prices.add_subparsers(dest="action", required=True)
+    refresh = prices_sub.add_parser("refresh", help="rebuild the instance prices from the AWS Price List (network)")
+    refresh.add_argument("--region", default="eu-west-1", help="the region whose offer file to read")
+    refresh.add_argument(
+        "--offer-file", type=Path, help="an AmazonEC2 offer file already downloaded (default: download it)"
+    )
     drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
     drift.add_argument("stack", help="a deployed stack, e.g. prod")
     drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
     args = parser.parse_args(argv)
-    commands = {"plan": _plan, "check": _check, "diff": _diff, "promote": _promote, "drift": _drift}
+    commands = {
+        "plan": _plan,
+        "check": _check,
+        "diff": _diff,
+        "promote": _promote,
+        "drift": _drift,
+        "cost": _cost,
+        "prices": _prices,
+    }
     return commands[args.command](args)
 
 
@@ -158,7 +178,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from pipelines.diff import BaseRefError, compare, plan_at_ref, render_markdown, render_text
+    from pipelines.diff import BaseRefError, compare, cost_change, plan_at_ref, render_markdown, render_text
     from pipelines.offline import plan_stack
 
     diffs, verdicts = [], {}
@@ -171,6 +191,11 @@ def _diff(args: argparse.Namespace) -> int:
             return EXIT_USER_ERROR
         verdicts[stack], _ = _verdicts(head)
         diffs.append(compare(base, head))
+        if _policy_pack_applies(head):  # the platform's cost; the bootstrap is not priced
+            try:
+                diffs[-1].cost = cost_change(base, head)
+            except KeyError as err:  # a region without prices: the comment says so instead of a figure
+                print(f"Cost not estimated: {err}", file=sys.stderr)
         print(render_text(diffs[-1], verdicts[stack]) + "\n")
     if args.markdown:
         args.markdown.write_text(render_markdown(diffs, verdicts))
@@ -293,6 +318,48 @@ def _progress(stage: str) -> None:
     if sys.stderr.isatty():
         sys.stderr.write(f"\r\033[K{stage}" if stage else "\r\033[K")
         sys.stderr.flush()
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from infra.cost import from_plan
+    from pipelines.offline import plan_stack
+    from pipelines.render import render_cost
+
+    try:
+        _preflight()
+        root = _project_dir(args)
+        costs = []
+        for stack in args.stacks:
+            _progress(f"{stack}: planning offline")
+            costs.append(from_plan(plan_stack(stack, root=root)))
+    except (*_user_errors(), KeyError) as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    _progress("")
+    if args.format == "json":
+        print(json.dumps([c.to_dict() for c in costs], indent=2))
+    else:
+        print("\n\n".join(render_cost(c) for c in costs))
+    return 0
+
+
+def _prices(args: argparse.Namespace) -> int:
+    from pipelines.prices import OfferFileError, download, refresh
+
+    try:
+        if args.offer_file:
+            offer, source = json.loads(args.offer_file.read_text()), str(args.offer_file)
+        else:  # pragma: no cover - needs the network
+            offer, source = download(args.region)
+        changes = refresh(args.region, offer, source)
+    except (OSError, ValueError, OfferFileError) as err:
+        print(f"mlplatform: prices refresh: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(
+        f"infra/prices.json: {changes['count']} instance prices for {args.region} from {source}; "
+        f"{len(changes['changed'])} changed, {len(changes['added'])} added, {len(changes['removed'])} removed."
+    )
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -43,6 +43,8 @@ class PlanDiff:
     added: list[tuple[str, str]]  # (type, name)
     removed: list[tuple[str, str, bool]]  # (type, name, protected)
     changed: list[Change]
+    # Monthly USD (idle, ceiling on-demand, ceiling spot) before and after, when priced (infra/cost.py).
+    cost: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
 
     @property
     def empty(self) -> bool:
@@ -164,10 +166,34 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def cost_change(base: Plan, head: Plan) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Monthly USD at idle and at the ceilings, before and after (unpriced items count in neither)."""
+    from infra.cost import from_plan
+
+    def figures(plan: Plan) -> tuple[float, float, float]:
+        c = from_plan(plan)
+        return (c.idle, c.ceiling_on_demand, c.ceiling_spot)
+
+    return figures(base), figures(head)
+
+
+def _money(before: float, after: float) -> str:
+    delta = after - before
+    return f"{before:,.2f} → {after:,.2f} ({'+' if delta >= 0 else '-'}{abs(delta):,.2f})"
+
+
+def cost_lines(diff: PlanDiff) -> list[str]:
+    if diff.cost is None:
+        return []
+    (bi, bo, bs), (ai, ao, as_) = diff.cost
+    return [f"  cost (USD a month): idle {_money(bi, ai)}; ceiling on-demand {_money(bo, ao)}; spot {_money(bs, as_)}"]
+
+
 def render_text(diff: PlanDiff, verdicts: str = "") -> str:
     lines = [
         f"Stack {diff.stack}: +{len(diff.added)} added, -{len(diff.removed)} removed, ~{len(diff.changed)} changed"
     ]
+    lines += cost_lines(diff)
     lines += [f"  + {t}  {n}" for t, n in diff.added]
     lines += [f"  - {t}  {n}{'  [PROTECTED]' if p else ''}" for t, n, p in diff.removed]
     for c in diff.changed:
@@ -191,6 +217,18 @@ def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int 
         policy = verdicts[d.stack].splitlines()[0].removeprefix("Policies: ") if verdicts.get(d.stack) else ""
         removed = f"{len(d.removed)}" + (" ⚠ protected" if any(p for *_, p in d.removed) else "")
         head.append(f"| {d.stack} | {len(d.added)} | {removed} | {len(d.changed)} | {policy} |")
+    priced = [d for d in diffs if d.cost is not None]
+    if priced:
+        head += [
+            "",
+            "Monthly cost (USD, `mlplatform cost`; before → after):",
+            "",
+            "| stack | idle | ceiling on-demand | ceiling spot |",
+            "|---|---|---|---|",
+        ]
+        for d in priced:
+            (bi, bo, bs), (ai, ao, as_) = d.cost
+            head.append(f"| {d.stack} | {_money(bi, ai)} | {_money(bo, ao)} | {_money(bs, as_)} |")
     sections = []
     for d in diffs:
         body = [f"<details><summary><b>{d.stack}</b></summary>", "", "```diff"]

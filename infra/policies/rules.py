@@ -6,12 +6,12 @@ import datetime as dt
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from infra.policies import compute, identity, ml, observability, stack, storage
+from infra.policies import compute, cost, identity, ml, observability, stack, storage
 from infra.policies.framework import ExceptionsFileError, read_exceptions
 
 RULES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     obj
-    for module in (storage, identity, compute, observability, ml, stack)
+    for module in (storage, identity, compute, observability, ml, stack, cost)
     for obj in vars(module).values()
     if isinstance(obj, ResourceValidationPolicy | StackValidationPolicy)
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from infra.policies import compute, identity, ml, observability, stack, storage
+from infra.policies import compute, cost, identity, ml, observability, stack, storage
 from infra.policies.compute import GPU_IDLE_MAX_MINUTES
 from infra.policies.rules import RULES
 from pipelines.plan import Resource
@@ -736,7 +736,85 @@ def test_every_prod_ruleset_is_scheduled():
     assert violations([ruleset(a, "dev")], rule, "dev") == []  # on demand is fine outside prod
 
 
+def _cost_settings(tmp_path, monkeypatch, stack: str, **monitoring) -> None:
+    """The stack's file, with these monitoring settings, where the cost rules read settings from."""
+    import yaml
+
+    from pipelines.offline import REPO_ROOT
+
+    doc = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    doc["config"]["mlplatform:monitoring"] |= monitoring
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
+    for name in ("dev", "staging", "prod"):  # a registry stack the file may name
+        if not (tmp_path / f"Pulumi.{name}.yaml").exists():
+            (tmp_path / f"Pulumi.{name}.yaml").write_text((REPO_ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
+    monkeypatch.setenv("MLPLATFORM_STACKS_DIR", str(tmp_path))
+
+
+def gpu_pool(gpus: int, stack_name: str) -> Resource:
+    requirements = [
+        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g5"]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+    ]
+    spec = {"limits": {"nvidia.com/gpu": str(gpus)}, "template": {"spec": {"requirements": requirements}}}
+    return resource(
+        "kubernetes:karpenter.sh/v1:NodePool", {"metadata": {"name": "gpu"}, "spec": spec}, name="gpu", stack=stack_name
+    )
+
+
+def test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewhere(tmp_path, monkeypatch):
+    from infra.cost import prices
+
+    table = prices()
+    per_gpu = max(
+        table.ec2("eu-west-1", t) / table.specs[t]["gpus"]
+        for t in table.specs
+        if t.startswith("g5.") and table.ec2("eu-west-1", t)
+    )
+    ceiling = 8 * per_gpu * 730  # eight GPUs, each on the dearest g5 per GPU, all month
+    for stack_name, rule, other in (
+        ("prod", "cost-gpu-ceiling-within-budget", "cost-gpu-ceiling-within-budget-advisory"),
+        ("dev", "cost-gpu-ceiling-within-budget-advisory", "cost-gpu-ceiling-within-budget"),
+    ):
+        _cost_settings(
+            tmp_path, monkeypatch, stack_name, monthlyBudgetUsd=1000, gpuCeilingBudgetFactor=ceiling / 1000 - 1
+        )
+        (found,) = violations([gpu_pool(8, stack_name)], rule, stack_name)
+        assert f"cost {ceiling:,.0f} USD a month on demand" in found and "training.gpuPools[].gpuLimit" in found
+        assert violations([gpu_pool(8, stack_name)], other, stack_name) == []  # the other level stays quiet
+        _cost_settings(
+            tmp_path, monkeypatch, stack_name, monthlyBudgetUsd=1000, gpuCeilingBudgetFactor=ceiling / 1000 + 1
+        )
+        assert violations([gpu_pool(8, stack_name)], rule, stack_name) == []
+    levels = {r.name: r.enforcement_level.value for r in RULES}
+    assert levels["cost-gpu-ceiling-within-budget"] == "mandatory"
+    assert levels["cost-gpu-ceiling-within-budget-advisory"] == "advisory"
+
+
+def test_the_idle_cost_stays_under_its_cap_where_one_is_set(tmp_path, monkeypatch):
+    from infra.cost import prices
+
+    eks = prices().item("eu-west-1", "eks-cluster-hour") * 730
+    cluster = [resource("aws:eks/cluster:Cluster", {"name": "c"}, name="cluster")]
+    rule = "cost-idle-within-budget"
+    _cost_settings(tmp_path, monkeypatch, "dev", idleBudgetUsd=eks - 1)
+    (found,) = violations(cluster, rule)
+    assert f"costs {eks:,.0f} USD a month at idle, above monitoring.idleBudgetUsd" in found
+    assert "EKS control plane" in found
+    _cost_settings(tmp_path, monkeypatch, "dev", idleBudgetUsd=eks + 1)
+    assert violations(cluster, rule) == []
+    _cost_settings(tmp_path, monkeypatch, "dev", idleBudgetUsd=None)
+    assert violations(cluster, rule) == []
+    monkeypatch.setenv("MLPLATFORM_STACKS_DIR", str(tmp_path / "nowhere"))  # no stack file: nothing to judge by
+    assert violations(cluster, rule) == []
+
+
 STACK_RULE_TESTS = {
+    "cost-gpu-ceiling-within-budget": test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewhere,
+    "cost-gpu-ceiling-within-budget-advisory": (
+        test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewhere
+    ),
+    "cost-idle-within-budget": test_the_idle_cost_stays_under_its_cap_where_one_is_set,
     "sagemaker-rollback-alarms-exist": test_rollback_alarms_must_be_alarms_of_the_stack,
     "data-quality-scheduled-in-prod": test_every_prod_ruleset_is_scheduled,
     "k8s-namespace-guardrails": test_namespace_guardrails_one_at_a_time,
@@ -760,7 +838,7 @@ def _conditions(function: ast.FunctionDef) -> int:
 
 def _rule_functions() -> dict[str, ast.FunctionDef]:
     found = {}
-    for module in (storage, identity, compute, observability, ml, stack):
+    for module in (storage, identity, compute, observability, ml, stack, cost):
         for node in ast.parse(inspect.getsource(module)).body:
             if isinstance(node, ast.FunctionDef):
                 for dec in node.decorator_list:

@@ -1,0 +1,306 @@
+"""`mlplatform cost`: the arithmetic on a small plan against figures computed by hand, the unpriced
+path, the price refresh parser on an offer-file fixture, the diff comment's cost lines, and the
+cost policies on both sides."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from infra.cost import PriceTable, Res, estimate, from_plan, prices
+from pipelines.cli import main
+from pipelines.offline import REPO_ROOT
+from tests.plans import STACKS, stack_plan
+
+FIXTURE = Path(__file__).with_name("fixtures") / "ec2-offer-eu-west-1.json"
+
+# A price table the test owns: round figures, so the expected totals are computed by hand below.
+TABLE = PriceTable(
+    {
+        "as_of": "2026-01-01",
+        "hours_per_month": 730,
+        "instance_specs": {
+            "m9.large": {"vcpu": 2, "gpus": 0},
+            "g9.xlarge": {"vcpu": 4, "gpus": 1},
+            "g9.12xlarge": {"vcpu": 48, "gpus": 4},
+        },
+        "spot": {"discount": 0.5},
+        "regions": {
+            "xx-test-1": {
+                "ec2": {"m9.large": {"usd": 0.2}, "g9.xlarge": {"usd": 1.0}, "g9.12xlarge": {"usd": 6.0}},
+                "sagemaker": {"ml.a.large": {"usd": 0.5}},
+                "items": {
+                    "eks-cluster-hour": {"usd": 0.10, "unit": "hour"},
+                    "nat-gateway-hour": {"usd": 0.05, "unit": "hour"},
+                    "nat-gateway-gb": {"usd": 0.04, "unit": "GB"},
+                    "public-ipv4-hour": {"usd": 0.005, "unit": "hour"},
+                    "interface-endpoint-hour": {"usd": 0.01, "unit": "hour"},
+                    "interface-endpoint-gb": {"usd": 0.01, "unit": "GB"},
+                    "kms-key-month": {"usd": 1.0, "unit": "month"},
+                    "kms-10k-requests": {"usd": 0.03, "unit": "10,000 requests"},
+                    "alarm-month": {"usd": 0.1, "unit": "month"},
+                    "ebs-gp3-gb-month": {"usd": 0.08, "unit": "GB-month"},
+                    "s3-standard-gb-month": {"usd": 0.02, "unit": "GB-month"},
+                },
+            }
+        },
+    }
+)
+
+
+def small_plan() -> list[Res]:
+    gpu_pool = {
+        "metadata": {"name": "gpu"},
+        "spec": {
+            "limits": {"nvidia.com/gpu": "8"},
+            "template": {
+                "spec": {
+                    "requirements": [
+                        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g9"]},
+                        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "on-demand"]},
+                    ]
+                }
+            },
+        },
+    }
+    return [
+        Res("aws:eks/cluster:Cluster", "cluster", "cluster", {}),
+        Res("aws:ec2/natGateway:NatGateway", "nat-a", "network", {}),
+        Res("aws:ec2/natGateway:NatGateway", "nat-b", "network", {}),
+        Res("aws:ec2/eip:Eip", "nat-a", "network", {}),
+        Res(
+            "aws:ec2/vpcEndpoint:VpcEndpoint",
+            "sts",
+            "network",
+            {"vpcEndpointType": "Interface", "subnetIds": ["a", "b", "c"]},
+        ),
+        Res("aws:ec2/vpcEndpoint:VpcEndpoint", "s3", "network", {"vpcEndpointType": "Gateway"}),
+        Res("aws:kms/key:Key", "data", "keys", {}),
+        Res("aws:cloudwatch/metricAlarm:MetricAlarm", "a1", "monitoring", {}),
+        Res("aws:cloudwatch/metricAlarm:MetricAlarm", "a2", "monitoring", {}),
+        Res(
+            "aws:ec2/launchTemplate:LaunchTemplate",
+            "lt",
+            "cluster",
+            {"id": "lt-1", "blockDeviceMappings": [{"ebs": {"volumeSize": 50}}]},
+        ),
+        Res(
+            "aws:eks/nodeGroup:NodeGroup",
+            "system",
+            "cluster",
+            {
+                "instanceTypes": ["m9.large"],
+                "scalingConfig": {"desiredSize": 2, "maxSize": 4},
+                "launchTemplate": {"id": "lt-1"},
+            },
+        ),
+        Res(
+            "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+            "cfg",
+            "serving",
+            {"name": "c-1", "productionVariants": [{"instanceType": "ml.a.large", "initialInstanceCount": 2}]},
+        ),
+        Res("aws:sagemaker/endpoint:Endpoint", "ep", "serving", {"name": "e", "endpointConfigName": "c-1"}),
+        Res(
+            "aws:appautoscaling/target:Target",
+            "ep",
+            "serving",
+            {"resourceId": "endpoint/e/variant/primary", "maxCapacity": 5},
+        ),
+        Res("kubernetes:karpenter.sh/v1:NodePool", "gpu", "in-cluster", gpu_pool),
+        Res(
+            "kubernetes:helm.sh/v3:Release",
+            "prometheus",
+            "observability",
+            {
+                "values": {
+                    "prometheus": {
+                        "storageSpec": {
+                            "volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "20Gi"}}}}
+                        }
+                    }
+                }
+            },
+        ),
+        Res(
+            "kubernetes:core/v1:ResourceQuota",
+            "q",
+            "in-cluster",
+            {"metadata": {"namespace": "vision"}, "spec": {"hard": {"requests.nvidia.com/gpu": "2"}}},
+        ),
+        Res("aws:s3/bucket:Bucket", "raw", "lake", {}),
+        Res("aws:iam/role:Role", "r", "identity", {}),
+    ]
+
+
+def test_the_arithmetic_on_a_small_plan_matches_the_hand_computed_figures():
+    cost = estimate("t", "xx-test-1", small_plan(), TABLE)
+    # idle: EKS 0.10*730 = 73; NATs 2*0.05*730 = 73; address 0.005*730 = 3.65; endpoint 3 zones*0.01*730
+    # = 21.90; key 1; alarms 2*0.10 = 0.20; nodes 2*(0.2*730 + 50 GB*0.08) = 300; endpoint 2*0.5*730 = 730;
+    # chart volume 20*0.08 = 1.60. Sum 1,204.35.
+    assert cost.idle == pytest.approx(1204.35)
+    # ceiling: nodes 4*150 = 600, endpoint 5*0.5*730 = 1,825, GPU pool 8 GPUs * 1.5 (g9.12xlarge: 6/4, the
+    # dearest per GPU) * 730 = 8,760: 1,204.35 - 300 - 730 + 600 + 1,825 + 8,760 = 11,359.35; spot halves the pool.
+    assert cost.ceiling_on_demand == pytest.approx(11359.35)
+    assert cost.ceiling_spot == pytest.approx(11359.35 - 4380)
+    assert cost.gpu_ceiling_on_demand == pytest.approx(8760)
+    assert cost.components()["cluster"] == pytest.approx((373.0, 673.0, 673.0))
+    # a team's two GPUs: from 2*1.0*730 (g9.xlarge) to 2*1.5*730
+    assert cost.teams == {"vision": {"gpus": 2.0, "usd_per_month_from": 1460.0, "usd_per_month_to": 2190.0}}
+    # use is listed with its unit price, never given a quantity
+    assert {(u.what, u.unit_price, u.unit) for u in cost.usage} >= {
+        ("data processed by the NAT gateway", 0.04, "GB"),
+        ("S3 Standard storage", 0.02, "GB-month"),
+    }
+    assert cost.unpriced == []
+    kinds = [k for k, *_ in cost.largest_idle()]
+    assert kinds == ["serving endpoints", "system nodes", "NAT gateways and their addresses"]  # 730, 300, 76.65
+
+
+def test_what_has_no_price_is_listed_and_never_counted_as_zero():
+    plan = [
+        *small_plan(),
+        Res(
+            "aws:eks/nodeGroup:NodeGroup",
+            "big",
+            "cluster",
+            {"instanceTypes": ["m9.metal"], "scalingConfig": {"desiredSize": 1, "maxSize": 1}},
+        ),
+        Res(
+            "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+            "mlflow",
+            "experiments",
+            {"trackingServerSize": "Small"},
+        ),
+        Res("aws:rds/instance:Instance", "db", "db", {}),
+    ]
+    cost = estimate("t", "xx-test-1", plan, TABLE)
+    assert cost.idle == pytest.approx(1204.35)  # unchanged: nothing of the three is counted
+    reasons = {u.resource: u.why for u in cost.unpriced}
+    assert reasons == {
+        "NodeGroup::big": "no price for m9.metal in xx-test-1",
+        "MlflowTrackingServer::mlflow": "no price for mlflow-small-hour in xx-test-1",
+        "Instance::db": "no price rule for aws:rds/instance:Instance",
+    }
+    with pytest.raises(KeyError, match=r"no prices for yy-test-2 in infra/prices\.json"):
+        estimate("t", "yy-test-2", plan, TABLE)
+
+
+# What the committed table cannot price yet: no AWS source for these eu-west-1 figures was readable
+# offline (README: Cost). Anything else unpriced in an example stack fails the test below.
+PENDING_PRICES = (
+    "ml.",  # SageMaker instance prices (endpoints)
+    "mlflow-",
+    "featurestore-",
+    "glue-dq-dpu-hour",
+    "scheduler-million",
+    "sagemaker-processing-",
+    "no price for g6 in eu-west-1",  # g6 has no eu-west-1 price in any source read
+    "no priced instance type of p5 in eu-west-1",
+)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_type_of_the_stacks_has_a_rule_and_only_known_gaps_are_unpriced(stack):
+    cost = from_plan(stack_plan(stack))
+    assert not [u for u in cost.unpriced if "no price rule" in u.why]
+    unknown = [u for u in cost.unpriced if not any(p in u.why for p in PENDING_PRICES)]
+    assert unknown == [], "price these in infra/prices.json (or `mlplatform prices refresh`)"
+    assert cost.idle > 0 and cost.ceiling_on_demand >= cost.ceiling_spot >= cost.idle
+
+
+def test_every_figure_of_the_table_says_where_it_comes_from():
+    table = prices()
+    for region, r in table.data["regions"].items():
+        for section in ("ec2", "sagemaker", "items"):
+            for name, entry in r[section].items():
+                assert (
+                    entry["usd"] > 0 and entry["source"] and entry["status"] in ("primary", "secondary", "unverified")
+                ), (
+                    region,
+                    name,
+                )
+    assert set(table.specs) >= {t for r in table.data["regions"].values() for t in r["ec2"]}
+
+
+def test_refresh_reads_linux_on_demand_prices_from_an_offer_file(tmp_path):
+    from pipelines.prices import OfferFileError, ec2_prices, refresh
+
+    offer = json.loads(FIXTURE.read_text())
+    wanted = {"g5.xlarge", "g4dn.metal", "m6i.xlarge", "t3.large"}
+    # Windows, another capacity status, Dedicated non-metal, another region, a zero price and pre-installed
+    # software are all left out; bare metal (Dedicated, its own product family) is kept.
+    assert ec2_prices(offer, "eu-west-1", wanted) == {"g5.xlarge": 1.123, "g4dn.metal": 8.724, "m6i.xlarge": 0.214}
+    table = tmp_path / "prices.json"
+    shutil.copy(REPO_ROOT / "infra" / "prices.json", table)
+    changes = refresh("eu-west-1", offer, "fixture", table)
+    data = json.loads(table.read_text())
+    ec2 = data["regions"]["eu-west-1"]["ec2"]
+    assert set(ec2) == {"g5.xlarge", "g4dn.metal", "m6i.xlarge"} and changes["count"] == 3
+    assert ec2["g5.xlarge"] == {
+        "usd": 1.123,
+        "status": "primary",
+        "source": "AWS Price List fixture (publicationDate 2026-11-01T00:00:00Z)",
+    }
+    assert data["as_of"] == "2026-11-01"
+    with pytest.raises(OfferFileError, match="not an AWS Price List offer file"):
+        ec2_prices({"products": {}}, "eu-west-1", wanted)
+    with pytest.raises(OfferFileError, match="no Linux on-demand price"):
+        refresh("us-west-2", offer, "fixture", table)
+
+
+def test_prices_refresh_on_the_command_line(tmp_path, monkeypatch, capsys):
+    import pipelines.prices as module
+
+    table = tmp_path / "prices.json"
+    shutil.copy(REPO_ROOT / "infra" / "prices.json", table)
+    monkeypatch.setattr(module, "PRICES_FILE", table)
+    monkeypatch.setattr(module.refresh, "__defaults__", (table,))
+    assert main(["prices", "refresh", "--offer-file", str(FIXTURE)]) == 0
+    assert "3 instance prices for eu-west-1" in capsys.readouterr().out
+    assert main(["prices", "refresh", "--offer-file", str(tmp_path / "missing.json")]) == 2
+    assert "prices refresh:" in capsys.readouterr().err
+
+
+def test_cost_prints_three_figures_per_stack_and_json_for_machines(capsys):
+    assert main(["cost", "dev", "--format", "json"]) == 0
+    (dev,) = json.loads(capsys.readouterr().out)
+    expected = from_plan(stack_plan("dev"))
+    assert (dev["idle"], dev["ceiling"]["on_demand"], dev["ceiling"]["spot"]) == (
+        expected.idle,
+        expected.ceiling_on_demand,
+        expected.ceiling_spot,
+    )
+    assert len(dev["largest_idle"]) == 3 and all(x["saving"] for x in dev["largest_idle"])
+    assert main(["cost", "dev"]) == 0
+    text = capsys.readouterr().out
+    for heading in (
+        "ceiling on-demand",
+        "Priced by use",
+        "Unpriced (",
+        "Where the idle money goes:",
+        "Team GPU quotas",
+    ):
+        assert heading in text
+    assert main(["cost", "qa"]) == 2
+    assert "no stack 'qa'" in capsys.readouterr().err
+
+
+def test_the_diff_says_what_a_change_does_to_the_cost():
+    from pipelines.diff import compare, cost_change, render_markdown, render_text
+
+    base, head = stack_plan("dev"), stack_plan("staging")  # two plans of different sizes
+    diff = compare(base, head)
+    diff.cost = cost_change(base, head)
+    (bi, bo, _), (ai, ao, _) = diff.cost
+    assert (bi, ai) == (from_plan(base).idle, from_plan(head).idle)
+    text = render_text(diff)
+    assert f"idle {bi:,.2f} → {ai:,.2f} (+{ai - bi:,.2f})" in text
+    md = render_markdown([diff], {})
+    assert "| stack | idle | ceiling on-demand | ceiling spot |" in md
+    assert f"| staging | {bi:,.2f} → {ai:,.2f} (+{ai - bi:,.2f}) | {bo:,.2f} → {ao:,.2f}" in md
+    diff.cost = None
+    assert "cost (USD a month)" not in render_text(diff) and "Monthly cost" not in render_markdown([diff], {})
