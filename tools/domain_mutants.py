@@ -29,6 +29,7 @@ INVARIANTS = "tests/access/test_access_matrix.py::test_only_the_intended_roles_c
 CLUSTER = "tests/components/test_training_cluster.py"
 SERVING = "tests/components/test_serving.py"
 SERVING_ACCESS = "tests/access/test_serving_and_quality_access.py"
+COST = "tests/pipelines/test_cost.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -301,6 +302,47 @@ MUTANTS: tuple[Mutant, ...] = (
         'if status == "Rejected":',
         "promotion moves a version that is still pending approval",
         ("tests/pipelines/test_promotion.py",),
+    ),
+    # Cost (issue 16): the arithmetic mistakes that would mislead a budget decision.
+    Mutant(
+        "cost-spot-on-every-pool",
+        "infra/cost.py",
+        'spot = on_demand * (1 - t.spot_discount) if "spot" in capacity else on_demand',
+        "spot = on_demand * (1 - t.spot_discount)",
+        "an on-demand-only pool is priced at spot in the spot ceiling",
+        (COST,),
+    ),
+    Mutant(
+        "cost-idle-at-max",
+        "infra/cost.py",
+        "idle=per_node * desired,",
+        "idle=per_node * most,",
+        "system nodes are priced at their maximum while idle",
+        (COST,),
+    ),
+    Mutant(
+        "cost-cheapest-gpu-ceiling",
+        "infra/cost.py",
+        "dearest = max(unit_prices)",
+        "dearest = min(unit_prices)",
+        "the GPU ceiling uses the cheapest GPU, understating the worst case",
+        (COST,),
+    ),
+    Mutant(
+        "cost-unknown-type-is-free",
+        "infra/cost.py",
+        'self.unpriced(r, f"no price rule for {r.type}")',
+        "pass",
+        "a resource type with no price rule silently costs nothing",
+        (COST,),
+    ),
+    Mutant(
+        "cost-endpoints-per-hour-not-month",
+        "infra/cost.py",
+        "idle=price * self.hours * count,",
+        "idle=price * count,",
+        "serving endpoints are priced per hour instead of per month",
+        (COST,),
     ),
 )
 

@@ -265,7 +265,12 @@ def test_prices_refresh_on_the_command_line(tmp_path, monkeypatch, capsys):
     assert "prices refresh:" in capsys.readouterr().err
 
 
-def test_cost_prints_three_figures_per_stack_and_json_for_machines(capsys):
+def test_cost_prints_three_figures_per_stack_and_json_for_machines(capsys, monkeypatch):
+    from pipelines import offline
+
+    real = offline.plan_stack
+    # the session's plan of a known stack (planned once for all tests); an unknown one goes the real way
+    monkeypatch.setattr(offline, "plan_stack", lambda s, **kw: stack_plan(s) if s in STACKS else real(s, **kw))
     assert main(["cost", "dev", "--format", "json"]) == 0
     (dev,) = json.loads(capsys.readouterr().out)
     expected = from_plan(stack_plan("dev"))
@@ -304,3 +309,11 @@ def test_the_diff_says_what_a_change_does_to_the_cost():
     assert f"| staging | {bi:,.2f} → {ai:,.2f} (+{ai - bi:,.2f}) | {bo:,.2f} → {ao:,.2f}" in md
     diff.cost = None
     assert "cost (USD a month)" not in render_text(diff) and "Monthly cost" not in render_markdown([diff], {})
+
+
+def test_a_pool_that_cannot_use_spot_costs_the_same_in_the_spot_ceiling():
+    (pool,) = [r for r in small_plan() if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+    spec = json.loads(json.dumps(pool.inputs))
+    spec["spec"]["template"]["spec"]["requirements"][1]["values"] = ["on-demand"]
+    cost = estimate("t", "xx-test-1", [Res(pool.type, "gpu", "in-cluster", spec)], TABLE)
+    assert cost.ceiling_spot == cost.ceiling_on_demand == pytest.approx(8760)
