@@ -183,6 +183,35 @@ class DatasetDefinition(_Section):
         return self
 
 
+def _names(items: object, key: str = "name") -> set[str]:
+    return {i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str)} if isinstance(items, list) else set()
+
+
+def _raw_references(kind: str, data: dict) -> list[tuple[str, str]]:
+    """The cross-field checks that still make sense when a field of the file did not parse, so one
+    run reports every problem (pydantic skips a model's own validator once a field fails)."""
+    problems: list[tuple[str, str]] = []
+    if kind == "dataset":
+        known = _names(data.get("columns"))
+        rules = data.get("rules") if isinstance(data.get("rules"), dict) else {}
+        named = [(f"rules.complete[{i}]", c) for i, c in enumerate(rules.get("complete") or [])]
+        named += [(f"rules.uniqueKey[{i}]", c) for i, c in enumerate(rules.get("uniqueKey") or [])]
+        ranges = rules.get("ranges") if isinstance(rules.get("ranges"), list) else []
+        named += [(f"rules.ranges[{i}].column", x.get("column")) for i, x in enumerate(ranges) if isinstance(x, dict)]
+        if isinstance(rules.get("freshness"), dict):
+            named.append(("rules.freshness.column", rules["freshness"].get("column")))
+        for path, column in named:
+            if isinstance(column, str) and known and column not in known:
+                problems.append((path, f"{column!r} is not a column of the dataset ({', '.join(sorted(known))})"))
+    else:
+        known = _names(data.get("features"))
+        for key in ("recordIdentifier", "eventTime"):
+            value = data.get(key)
+            if isinstance(value, str) and known and value not in known:
+                problems.append((key, f"{value!r} is not one of the features"))
+    return problems
+
+
 class DefinitionError(pulumi.RunError):
     """Definition files are invalid. Lists every problem with file, definition and field."""
 
@@ -226,7 +255,10 @@ def _load(model, kind: str, setting: str, names: Sequence[str], directory: Path)
         try:
             definition = model.model_validate(data)
         except ValidationError as err:
-            problems += [f"  - {label}: {p}: {m}" for p, m in _path_message(err, root=model)]
+            found = _path_message(err, root=model)
+            reported = {p for p, _ in found}
+            found += [(p, m) for p, m in _raw_references(kind, data) if p not in reported]
+            problems += [f"  - {label}: {p}: {m}" for p, m in found]
             continue
         if definition.name != name:
             problems.append(f"  - {label}: name: must be {name!r}, the file's name")

@@ -144,3 +144,56 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
         load_feature_groups(["transactions", "profiles"], tmp_path)
     assert len(caught.value.problems) == 2
     assert str(caught.value).startswith("2 problems in definition files:")
+
+
+OWN_DATASET = {
+    "name": "payments",
+    "description": "a dataset this test owns",
+    "zone": "raw",
+    "prefix": "payments/",
+    "columns": [{"name": "amount", "type": "money"}, {"name": "event_time", "type": "timestamp"}],
+    "rules": {"complete": ["amount", "fee"], "freshness": {"column": "updated_at", "maxAgeHours": 0}},
+}
+OWN_GROUP = {
+    "name": "payments",
+    "description": "a feature group this test owns",
+    "recordIdentifier": "payment_id",
+    "eventTime": "ts",
+    "features": [{"name": "payment_id", "type": "String"}, {"name": "amount", "type": "Integer"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "doc", "expected"),
+    [
+        (  # a column of the wrong type, and rules naming columns that do not exist
+            "datasets",
+            OWN_DATASET,
+            ["columns[0].type", "rules.freshness.maxAgeHours", "rules.complete[1]", "rules.freshness.column"],
+        ),
+        (  # a bad schedule hides nothing either
+            "datasets",
+            {
+                **OWN_DATASET,
+                "columns": OWN_DATASET["columns"][1:],
+                "schedule": "daily",
+                "rules": {"uniqueKey": ["txn"]},
+            },
+            ["schedule", "rules.uniqueKey[0]"],
+        ),
+        (  # a feature of an unknown type, and an event time that is not a feature
+            "features",
+            OWN_GROUP,
+            ["features[1].type", "eventTime"],
+        ),
+    ],
+)
+def test_a_type_error_does_not_hide_the_files_other_problems(tmp_path, kind, doc, expected):
+    """Pydantic skips a model's cross-field validator once a field fails: the reference checks run on
+    the file as written, so one run names every problem (issue 17)."""
+    _write(tmp_path, kind, doc["name"], doc)
+    load = load_datasets if kind == "datasets" else load_feature_groups
+    with pytest.raises(DefinitionError) as caught:
+        load([doc["name"]], tmp_path)
+    paths = [line.split(": ")[1] for line in caught.value.problems]
+    assert paths == expected, caught.value.problems
