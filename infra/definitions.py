@@ -184,7 +184,11 @@ class DatasetDefinition(_Section):
 
 
 def _names(items: object, key: str = "name") -> set[str]:
-    return {i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str)} if isinstance(items, list) else set()
+    return (
+        {i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str)}
+        if isinstance(items, list)
+        else set()
+    )
 
 
 def _raw_references(kind: str, data: dict) -> list[tuple[str, str]]:

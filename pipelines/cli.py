@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("stacks", nargs="+", metavar="stack", help="stacks whose plans to compare")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
     diff.add_argument("--markdown", type=Path, help="also write a pull-request comment in Markdown to FILE")
+    diff.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
     diff.add_argument(
         "--exit-code", action="store_true", help="exit 1 when any stack changes, like `git diff --exit-code`"
     )
@@ -196,7 +197,12 @@ def _diff(args: argparse.Namespace) -> int:
                 diffs[-1].cost = cost_change(base, head)
             except KeyError as err:  # a region without prices: the comment says so instead of a figure
                 print(f"Cost not estimated: {err}", file=sys.stderr)
-        print(render_text(diffs[-1], verdicts[stack]) + "\n")
+        if args.format == "text":
+            print(render_text(diffs[-1], verdicts[stack]) + "\n")
+    if args.format == "json":
+        from pipelines.diff import to_json
+
+        print(json.dumps([to_json(d, verdicts.get(d.stack, "")) for d in diffs], indent=2, default=str))
     if args.markdown:
         args.markdown.write_text(render_markdown(diffs, verdicts))
     return EXIT_VIOLATIONS if args.exit_code and not all(d.empty for d in diffs) else 0

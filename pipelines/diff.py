@@ -189,6 +189,33 @@ def cost_lines(diff: PlanDiff) -> list[str]:
     return [f"  cost (USD a month): idle {_money(bi, ai)}; ceiling on-demand {_money(bo, ao)}; spot {_money(bs, as_)}"]
 
 
+def to_json(diff: PlanDiff, verdicts: str = "") -> dict[str, Any]:
+    """One stack's diff for machines: what is added, removed (and whether it was protected), changed
+    (each input and option, before and after), the cost before and after, and the policy verdict."""
+    out: dict[str, Any] = {
+        "stack": diff.stack,
+        "added": [{"type": t, "name": n} for t, n in diff.added],
+        "removed": [{"type": t, "name": n, "protected": p} for t, n, p in diff.removed],
+        "changed": [
+            {
+                "type": c.type,
+                "name": c.name,
+                "inputs": {k: {"before": b, "after": a} for k, (b, a) in c.fields.items()},
+                "options": {k: {"before": b, "after": a} for k, (b, a) in c.options.items()},
+            }
+            for c in diff.changed
+        ],
+        "policy": verdicts.splitlines()[0] if verdicts else None,
+    }
+    if diff.cost is not None:
+        names = ("idle", "ceiling_on_demand", "ceiling_spot")
+        out["cost"] = {
+            "before": dict(zip(names, diff.cost[0], strict=True)),
+            "after": dict(zip(names, diff.cost[1], strict=True)),
+        }
+    return out
+
+
 def render_text(diff: PlanDiff, verdicts: str = "") -> str:
     lines = [
         f"Stack {diff.stack}: +{len(diff.added)} added, -{len(diff.removed)} removed, ~{len(diff.changed)} changed"

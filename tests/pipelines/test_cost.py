@@ -295,7 +295,7 @@ def test_cost_prints_three_figures_per_stack_and_json_for_machines(capsys, monke
 
 
 def test_the_diff_says_what_a_change_does_to_the_cost():
-    from pipelines.diff import compare, cost_change, render_markdown, render_text
+    from pipelines.diff import compare, cost_change, render_markdown, render_text, to_json
 
     base, head = stack_plan("dev"), stack_plan("staging")  # two plans of different sizes
     diff = compare(base, head)
@@ -307,6 +307,10 @@ def test_the_diff_says_what_a_change_does_to_the_cost():
     md = render_markdown([diff], {})
     assert "| stack | idle | ceiling on-demand | ceiling spot |" in md
     assert f"| staging | {bi:,.2f} → {ai:,.2f} (+{ai - bi:,.2f}) | {bo:,.2f} → {ao:,.2f}" in md
+    assert to_json(diff)["cost"] == {
+        "before": {"idle": bi, "ceiling_on_demand": bo, "ceiling_spot": diff.cost[0][2]},
+        "after": {"idle": ai, "ceiling_on_demand": ao, "ceiling_spot": diff.cost[1][2]},
+    }
     diff.cost = None
     assert "cost (USD a month)" not in render_text(diff) and "Monthly cost" not in render_markdown([diff], {})
 

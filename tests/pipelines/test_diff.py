@@ -92,3 +92,23 @@ def test_exit_code_says_whether_anything_changes(monkeypatch, capsys, changed, c
     assert main(["diff", "dev", "--base", "HEAD", "--exit-code"]) == code
     assert main(["diff", "dev", "--base", "HEAD"]) == 0  # without the flag a diff is not a failure
     assert ("~1 changed" in capsys.readouterr().out) is changed
+
+
+def test_diff_as_json_for_machines(monkeypatch, capsys):
+    from pipelines import diff, offline
+    from tests.policies.test_rules import plan_of, res
+
+    base = plan_of(res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"), res("aws:sqs/queue:Queue", {}, name="q"))
+    head = plan_of(res("aws:sns/topic:Topic", {"name": "t2"}, name="alerts"), res("aws:kms/key:Key", {}, name="k"))
+    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref: base)
+    monkeypatch.setattr(offline, "plan_stack", lambda stack, **kw: head)
+    assert main(["diff", "dev", "--base", "HEAD", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    (d,) = json.loads(out)  # only JSON on stdout
+    assert d["stack"] == "dev"
+    assert d["added"] == [{"type": "aws:kms/key:Key", "name": "k"}]
+    assert d["removed"] == [{"type": "aws:sqs/queue:Queue", "name": "q", "protected": False}]
+    (changed,) = d["changed"]
+    assert (changed["name"], changed["inputs"]) == ("alerts", {"name": {"before": "t", "after": "t2"}})
+    assert d["policy"].startswith("Policies: ")
+    assert "cost" not in d  # these plans have no region with prices: not estimated, and said on stderr
