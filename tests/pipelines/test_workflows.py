@@ -66,6 +66,13 @@ VERIFIED_PINS = {
         "GITHUB_TOKEN append delete follow_symbolic_links header hide hide_and_recreate hide_classify hide_details"
         " ignore_empty message number only_create only_update owner path recreate repo skip_unchanged",
     ),
+    # Code scanning's SARIF upload, an action in a subdirectory of github/codeql-action (v4.36.2 =
+    # 8aad20d1..., `git rev-list -n1 v4.36.2`; inputs from `git show v4.36.2:upload-sarif/action.yml`).
+    "github/codeql-action/upload-sarif": (
+        "8aad20d150bbac5944a9f9d289da16a4b0d87c1e",
+        "v4.36.2",
+        "category checkout_path matrix ref sarif_file sha token wait-for-processing",
+    ),
     "astral-sh/setup-uv": (
         "20cfd1bf945f4377ade1205e4dbc17946fc9a30d",
         "v10.0.1",
@@ -76,7 +83,7 @@ VERIFIED_PINS = {
     ),
 }
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$")
-PINNED = re.compile(r"([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)")
+PINNED = re.compile(r"([\w.-]+/[\w.-]+(?:/[\w.-]+)?)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)")
 RUNNER = "codebuild-mlplatform-{stack}-ci-runner-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
 
 
