@@ -77,8 +77,45 @@ def compare(base: Plan, head: Plan) -> PlanDiff:
     )
 
 
+CACHE_DIR_ENV = "MLPLATFORM_CACHE_DIR"
+
+
+def _cached_plan_path(stack: str, ref: str, repo: Path) -> Path | None:
+    """Where the plan of ``stack`` at ``ref`` is kept: keyed by the ref's tree (its code and stack
+    files), the stack, the Plan schema and the installed Pulumi packages, which are all a plan depends
+    on. None when git cannot name the tree (the worktree then reports the error)."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from pipelines.plan import SCHEMA_VERSION
+
+    tree = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{tree}}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if tree.returncode != 0:
+        return None
+    versions = []
+    for package in ("pulumi", "pulumi-aws", "pulumi-kubernetes", "pulumi-policy"):
+        try:
+            versions.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            versions.append(f"{package}==?")
+    key = hashlib.sha256("|".join([tree.stdout.strip(), stack, str(SCHEMA_VERSION), *versions]).encode()).hexdigest()
+    folder = Path(os.environ.get(CACHE_DIR_ENV) or repo / ".mlplatform-cache") / "plans"
+    return folder / f"{stack}-{key[:24]}.json"
+
+
 def plan_at_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:  # pragma: no mutate block
-    """Plan ``stack`` with the code and stack files of a git ref, in a throwaway worktree."""
+    """Plan ``stack`` with the code and stack files of a git ref, in a throwaway worktree, once per
+    tree: the plan is kept (``.mlplatform-cache/``, or $MLPLATFORM_CACHE_DIR) and reused while the ref's
+    tree and the installed packages are the same, so each new push of a pull request plans only its head."""
+    cached = _cached_plan_path(stack, ref, repo)
+    if cached is not None and cached.is_file():
+        try:
+            return Plan.from_dict(json.loads(cached.read_text()))
+        except (ValueError, KeyError, TypeError):
+            cached.unlink(missing_ok=True)  # unreadable or from another schema: plan again
     with tempfile.TemporaryDirectory(prefix="mlplatform-base-") as tmp:
         tree = Path(tmp) / "tree"
         added = subprocess.run(
@@ -100,7 +137,11 @@ def plan_at_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:  # pragma
             )  # fmt: skip
             if done.returncode != 0 or not out.exists():
                 raise BaseRefError(f"the plan of {stack} at {ref} failed:\n{done.stderr.strip()[-2000:]}")
-            return Plan.from_dict(json.loads(out.read_text()))
+            plan = Plan.from_dict(json.loads(out.read_text()))
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(out.read_text())
+            return plan
         finally:
             subprocess.run(
                 ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True, check=False

@@ -64,13 +64,30 @@ def test_markdown_is_a_compact_comment_and_stays_under_githubs_limit():
     assert len(full) <= COMMENT_LIMIT and "cut" not in full
 
 
-def test_diff_against_head_plans_the_base_in_a_worktree(capsys):
+def test_diff_against_head_plans_the_base_in_a_worktree_once_per_tree(capsys, monkeypatch, tmp_path):
+    import subprocess
+
+    from pipelines import diff
     from pipelines.cli import main
 
+    monkeypatch.setenv(diff.CACHE_DIR_ENV, str(tmp_path))
     assert main(["diff", "dev", "--base", "HEAD"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Stack dev: +")
     assert f"Policies: {len(RULES)} rules" in out
+    (kept,) = (tmp_path / "plans").glob("dev-*.json")
+    real = subprocess.run
+
+    def no_worktree(cmd, *a, **kw):
+        assert "worktree" not in cmd, "the base was planned again"
+        return real(cmd, *a, **kw)
+
+    monkeypatch.setattr(diff.subprocess, "run", no_worktree)
+    assert diff.plan_at_ref("dev", "HEAD").to_json() == kept.read_text()  # the same tree: the kept plan
+    kept.write_text("{not json")  # a damaged entry is dropped and planned again, never trusted
+    with pytest.raises(AssertionError, match="the base was planned again"):
+        diff.plan_at_ref("dev", "HEAD")
+    assert not kept.exists()
 
 
 def test_unknown_base_ref_is_a_user_error(capsys):
