@@ -120,13 +120,12 @@ def plan_promotion(root: Path, source: str, target: str, *, force: bool = False,
     _, src = _config(root, source)
     old_text, dst = _config(root, target)
     changed = {}
-    text = old_text
     for path in promotable:
         new, old = _get(src, path), _get(dst, path)
         if new is None or new == old:
             continue
         changed[path] = (old, new)
-        text = _set_in_text(text, path, new)
+    text = _edited(old_text, {path: new for path, (_, new) in changed.items()}) if changed else old_text
     expected = json.loads(json.dumps(dst))
     for path, (_, new) in changed.items():
         section, _, key = path.partition(".")
@@ -161,46 +160,58 @@ def write(root: Path, promotion: Promotion, *, reason: str = "") -> None:
             f.write(json.dumps(entry) + "\n")
 
 
-def _set_in_text(text: str, path: str, value: Any) -> str:
-    """Set ``mlplatform:<section>.<key>`` in a stack file's text, keeping everything else as is."""
-    section, _, key = path.partition(".")
-    lines = text.splitlines(keepends=True)
-    rendered = _render(key, value, 4)
-    header = f"  {NAMESPACE}:{section}:"
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == header), None)
-    if start is None:  # the section is new to the target: append it to the config
-        return text.rstrip("\n") + "\n" + header + "\n" + "".join(rendered)
-    end = start + 1
-    while end < len(lines) and (lines[end].startswith("   ") or not lines[end].strip()):
-        end += 1
-    key_at = next((i for i in range(start + 1, end) if lines[i].startswith(f"    {key}:")), None)
-    if key_at is None:
-        return "".join(lines[:end] + rendered + lines[end:])
-    stop = key_at + 1
-    while stop < end and lines[stop].startswith("     "):  # the key's own nested lines
-        stop += 1
-    return "".join(lines[:key_at] + rendered + lines[stop:])
+def _edited(text: str, values: dict[str, Any]) -> str:
+    """Set ``mlplatform:<section>.<key>`` to each value in a stack file's text, round-trip: the rest
+    of the file (comments, quoting, order, flow or block style) is written back as it was."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)  # the stack files' layout
+    doc = y.load(text)
+    config = doc["config"]
+    for path, value in values.items():
+        section, _, key = path.partition(".")
+        name = f"{NAMESPACE}:{section}"
+        if name not in config or not hasattr(config[name], "keys"):
+            config[name] = _styled({})
+        config[name][key] = _styled(value)
+    out = io.StringIO()
+    y.dump(doc, out)
+    return out.getvalue()
 
 
-def _scalar(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+def _styled(value: Any) -> Any:
+    """A value in the stack files' style: mappings as blocks, lists of scalars inline, the items of a
+    list of mappings one per line, each inline."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-
-def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1000).strip()
-
-
-def _render(key: str, value: Any, indent: int) -> list[str]:
-    """The stack files' style: mappings as blocks, lists of scalars inline, list items one per line."""
-    pad = " " * indent
     if isinstance(value, dict):
-        out = [f"{pad}{key}:\n"]
-        for k, v in value.items():
-            out += _render(k, v, indent + 2)
+        out = CommentedMap((k, _styled(v)) for k, v in value.items())
         return out
-    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
-        return [f"{pad}{key}:\n"] + [f"{pad}  - {_flow(v)}\n" for v in value]
-    return [f"{pad}{key}: {_flow(value) if isinstance(value, list) else _scalar(value)}\n"]
+    if isinstance(value, list):
+        seq = CommentedSeq(_flow(v) for v in value)
+        if not any(isinstance(v, dict | list) for v in value):
+            seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def _flow(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        out = CommentedMap((k, _flow(v)) for k, v in value.items())
+        out.fa.set_flow_style()
+        return out
+    if isinstance(value, list):
+        seq = CommentedSeq(_flow(v) for v in value)
+        seq.fa.set_flow_style()
+        return seq
+    return value
 
 
 @dataclass(frozen=True)

@@ -279,3 +279,29 @@ def test_promote_without_credentials_says_it_could_not_check_the_models(project,
     err = capsys.readouterr().err
     assert "Model check skipped: could not check that arn:aws:sagemaker:" in err and "no AWS credentials" in err
     assert _config(project, "staging")["mlplatform:serving"]["modelVersions"][family] == versions[family] + 1
+
+
+def test_promote_changes_only_the_promoted_lines_and_keeps_quoting_and_comments(project):
+    """Round-trip editing (ruamel.yaml): the target keeps its comments, quoting and layout; only the
+    lines of the promoted values differ."""
+    import difflib
+
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    text = staging.read_text()
+    # quoting and comments the promotion was not asked to touch, in and around the promoted section
+    text = text.replace('kubernetesVersion: "1.34"', "kubernetesVersion: '1.34'  # single quotes stay")
+    assert "kubernetesVersion: '1.34'  # single quotes stay" in text
+    staging.write_text(text)
+    _edit_dev(project, **{"nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724"})
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
+    after = staging.read_text()
+    changed = [
+        line
+        for line in difflib.unified_diff(text.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert [line[0] + line[1:].strip() for line in changed] == [
+        "-nodeImage: al2023@v20260714",
+        "+nodeImage: al2023@v20260724",
+    ]
+    assert "kubernetesVersion: '1.34'  # single quotes stay" in after
