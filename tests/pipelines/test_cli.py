@@ -19,14 +19,18 @@ from tests.plans import stack_plan
 
 
 def test_plan_prints_the_component_tree_counts_and_outputs(capsys):
+    from tests.plans import settings_of
+
     assert main(["plan", "dev"]) == 0
     out = capsys.readouterr().out
-    assert "├─ keys  mlplatform:encryption:Encryption (8)" in out
+    plan, s = stack_plan("dev"), settings_of("dev")
+    keys = plan.get("mlplatform:encryption:Encryption", "keys")
+    assert f"├─ keys  mlplatform:encryption:Encryption ({len(plan.children(keys.urn))})" in out
     assert "│  ├─ keys-data  aws:kms/key:Key" in out
     assert re.search(r"^[│ ]+├─ lake-raw  aws:s3/bucket:Bucket$", out, re.MULTILINE)
-    assert re.search(r"^  aws:kms/key:Key +4$", out, re.MULTILINE)
-    assert "kmsKeyArns:" in out and "arn:aws:kms:eu-west-1:111111111111:key/" in out
-    custom = sum(1 for r in stack_plan("dev") if r.custom)
+    assert re.search(rf"^  aws:kms/key:Key +{len(s.encryption.domains)}$", out, re.MULTILINE)
+    assert "kmsKeyArns:" in out and f"arn:aws:kms:{s.region}:{s.account_id}:key/" in out
+    custom = sum(1 for r in plan if r.custom)
     assert f"Planned stack 'dev' offline: {custom} resources" in out
 
 
