@@ -65,6 +65,15 @@ class AccessLab:
             f"{p.stack}:{zone}": name for p in foreign_plans for zone, name in p.outputs["buckets"].items()
         }
         self.role_arns: dict[str, str] = {}
+        # Who the cases act for, from the stack's own settings (a fork's teams and families work too):
+        # the first team and the one after it, and the first model family.
+        from tests.plans import settings_of
+
+        settings = settings_of(plan.stack)
+        teams = [t.name for t in settings.training.teams]
+        self.team, self.other_team = teams[0], (teams[1] if len(teams) > 1 else None)
+        self.family = settings.registry.model_families[0]
+        self.names = {"team": self.team, "other_team": self.other_team or "", "family": self.family}
         self.sessions: dict[str, boto3.Session] = {}
         self.key_ids: dict[str, str] = {}
         self.ciphertexts: dict[str, bytes] = {}
@@ -88,14 +97,8 @@ class AccessLab:
         s3, iam, kms = admin.client("s3"), admin.client("iam"), admin.client("kms")
         for name in (*self.buckets.values(), *self.foreign_buckets.values()):
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-            for key in (
-                "data/part-0.parquet",
-                "experiments/recsys/ckpt",
-                "experiments/fraud/ckpt",
-                "models/churn/1",
-                OFFLINE_FEATURES,
-                *self.objects,
-            ):
+            runs = [f"experiments/{t}/ckpt" for t in (self.team, self.other_team) if t]
+            for key in ("data/part-0.parquet", *runs, f"models/{self.family}/1", OFFLINE_FEATURES, *self.objects):
                 s3.put_object(Bucket=name, Key=key, Body=b"x")
         for domain in self.plan.outputs["kmsKeyArns"]:
             key_id = kms.create_key(Description=domain, Tags=[{"TagKey": "environment", "TagValue": self.plan.stack}])[
@@ -145,12 +148,17 @@ class AccessLab:
                 region_name=REGION,
             )
 
+    def key(self, template: str) -> str:
+        """An object key or role name with {team}, {other_team} and {family} of this stack filled in."""
+        return template.format(**self.names)
+
     def attempt(self, role: str, call: Callable[[boto3.Session, AccessLab], Any]) -> str | None:
-        """Run ``call`` as ``role`` with IAM authentication on: None if it succeeded, ``DENIED`` if
-        IAM refused it (HTTP 403), else the error code (a call that fails for another reason)."""
+        """Run ``call`` as ``role`` (which may name {team}) with IAM authentication on: None if it
+        succeeded, ``DENIED`` if IAM refused it (HTTP 403), else the error code (a call that fails for
+        another reason)."""
         with enable_iam_authentication():
             try:
-                call(self.sessions[role], self)
+                call(self.sessions[self.key(role)], self)
             except ClientError as err:
                 if err.response["ResponseMetadata"]["HTTPStatusCode"] == 403:
                     return DENIED

@@ -20,7 +20,8 @@ PODS_TRUST = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},'
     '"Action":["sts:AssumeRole","sts:TagSession"]}]}'
 )
-OWN_RUN, OTHER_RUN, MODEL = "experiments/recsys/ckpt", "experiments/fraud/ckpt", "models/churn/1"
+# Keys of the objects the lab puts in every bucket; {team}, {other_team} and {family} are the stack's.
+OWN_RUN, OTHER_RUN, MODEL = "experiments/{team}/ckpt", "experiments/{other_team}/ckpt", "models/{family}/1"
 
 
 def s3(s, _):
@@ -28,19 +29,19 @@ def s3(s, _):
 
 
 def get(zone: str, key: str = OBJ):
-    return lambda s, lab: s3(s, lab).get_object(Bucket=lab.buckets[zone], Key=key)
+    return lambda s, lab: s3(s, lab).get_object(Bucket=lab.buckets[zone], Key=lab.key(key))
 
 
 def put(zone: str, key: str):
-    return lambda s, lab: s3(s, lab).put_object(Bucket=lab.buckets[zone], Key=key, Body=b"new")
+    return lambda s, lab: s3(s, lab).put_object(Bucket=lab.buckets[zone], Key=lab.key(key), Body=b"new")
 
 
 def delete(zone: str, key: str = OBJ):
-    return lambda s, lab: s3(s, lab).delete_object(Bucket=lab.buckets[zone], Key=key)
+    return lambda s, lab: s3(s, lab).delete_object(Bucket=lab.buckets[zone], Key=lab.key(key))
 
 
 def listing(zone: str, prefix: str = ""):
-    return lambda s, lab: s3(s, lab).list_objects_v2(Bucket=lab.buckets[zone], Prefix=prefix)
+    return lambda s, lab: s3(s, lab).list_objects_v2(Bucket=lab.buckets[zone], Prefix=lab.key(prefix))
 
 
 def foreign_get(zone: str):
@@ -116,7 +117,7 @@ def bucket_config(action: str, zone: str = "raw"):
 def registry(action: str):
     def call(s, lab):
         client = s.client("sagemaker")
-        package, group = lab.model_packages["churn"], lab.plan.outputs["modelPackageGroups"]["churn"]
+        package, group = lab.model_packages[lab.family], lab.plan.outputs["modelPackageGroups"][lab.family]
         if action == "approve":
             client.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
         elif action == "describe":
@@ -164,14 +165,14 @@ class Case:
     stacks: tuple[str, ...] = ("dev", "prod")
 
 
-ROLE = "training-recsys"
+ROLE = "training-{team}"  # the stack's first team; "another team" is the second
 CASES = [
     # training (per team): read curated data, read/write its own team's runs; nothing else
     Case(ROLE, "read curated objects", get("curated"), True),
     Case(ROLE, "list curated data", listing("curated", "data/"), True),
     Case(ROLE, "write own team's checkpoint", put("artifacts", OWN_RUN + "-2"), True),
     Case(ROLE, "read own team's checkpoint", get("artifacts", OWN_RUN), True),
-    Case(ROLE, "list own team's runs", listing("artifacts", "experiments/recsys/"), True),
+    Case(ROLE, "list own team's runs", listing("artifacts", "experiments/{team}/"), True),
     Case(ROLE, "decrypt with the data key", kms("decrypt"), True),
     Case(ROLE, "write curated data (read only)", put("curated", "data/evil"), False),
     Case(ROLE, "read raw data (not granted)", get("raw"), False),
@@ -200,7 +201,7 @@ CASES = [
     Case("feature-ingestion", "read the other environment's raw data", foreign_get("raw"), False),
     # model publisher: runs in, versioned models out
     Case("model-publisher", "read a training run", get("artifacts", OWN_RUN), True),
-    Case("model-publisher", "write a model version", put("artifacts", "models/churn/2"), True),
+    Case("model-publisher", "write a model version", put("artifacts", "models/{family}/2"), True),
     Case("model-publisher", "overwrite a run (read only)", put("artifacts", OWN_RUN), False),
     Case("model-publisher", "delete a model version", delete("artifacts", MODEL), False),
     Case("model-publisher", "write curated data", put("curated", "data/evil"), False),
@@ -210,7 +211,7 @@ CASES = [
     # model approver: reviews models, changes nothing in the lake
     Case("model-approver", "read a model version", get("artifacts", MODEL), True),
     Case("model-approver", "list model versions", listing("artifacts", "models/"), True),
-    Case("model-approver", "write a model version", put("artifacts", "models/churn/9"), False),
+    Case("model-approver", "write a model version", put("artifacts", "models/{family}/9"), False),
     Case("model-approver", "read training runs", get("artifacts", OWN_RUN), False),
     Case("model-approver", "read raw data", get("raw"), False),
     Case("model-approver", "read the offline feature store", get("curated", OFFLINE_FEATURES), False),
@@ -333,7 +334,7 @@ def test_a_teams_service_account_reaches_only_its_own_runs(labs, stack):
 INVARIANTS = [
     ("writes the raw zone", put("raw", "data/invariant"), set()),  # producers outside the platform
     ("writes curated data", put("curated", "data/invariant"), {"feature-ingestion"}),
-    ("writes a model version", put("artifacts", "models/churn/invariant"), {"model-publisher"}),
+    ("writes a model version", put("artifacts", "models/{family}/invariant"), {"model-publisher"}),
     ("approves a model package", registry("approve"), {"model-approver"}),
     ("deletes curated data", delete("curated"), set()),
     ("deletes a model version", delete("artifacts", MODEL), set()),

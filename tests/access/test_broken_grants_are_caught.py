@@ -7,7 +7,9 @@ import json
 from pipelines.plan import Plan
 from tests.access.lab import DENIED, AccessLab
 from tests.access.test_access_matrix import OBJ, get, put
-from tests.plans import stack_plan
+from tests.plans import settings_of, stack_plan
+
+TEAM = settings_of("dev").training.teams[0].name
 
 
 def _broken_dev_plan() -> Plan:
@@ -16,7 +18,7 @@ def _broken_dev_plan() -> Plan:
     for rp in plan.of_type("aws:iam/rolePolicy:RolePolicy"):
         doc = json.loads(rp.inputs["policy"])
         for st in doc["Statement"]:
-            if rp.name == "identity-training-recsys" and st["Sid"] == "ReadLakeCuratedObjects":
+            if rp.name == f"identity-training-{TEAM}" and st["Sid"] == "ReadLakeCuratedObjects":
                 st["Resource"] = st["Resource"].removesuffix("/*")  # the classic missing /*
             if rp.name == "identity-feature-ingestion" and st["Sid"] == "WriteLakeCuratedObjects":
                 st["Resource"] = st["Resource"].replace(curated, raw)  # the wrong bucket
@@ -26,7 +28,7 @@ def _broken_dev_plan() -> Plan:
 
 def test_a_missing_slash_star_and_a_wrong_bucket_are_denied():
     with AccessLab(_broken_dev_plan()).running() as lab:
-        assert lab.attempt("training-recsys", get("curated", OBJ)) == DENIED
+        assert lab.attempt(f"training-{TEAM}", get("curated", OBJ)) == DENIED
         assert lab.attempt("feature-ingestion", put("curated", "data/new")) == DENIED
         # ...while the grants nobody broke still work
         assert lab.attempt("feature-ingestion", get("raw", OBJ)) is None

@@ -44,7 +44,7 @@ def _everything(lab: AccessLab, *, foreign: bool = True) -> list[tuple[str, str]
     buckets = [lab.buckets[z] for z in zones]
     if foreign:
         buckets += [name for key, name in lab.foreign_buckets.items() if key.split(":")[1] in zones]
-    return [(b, k) for b in buckets for k in (*lab.objects, "models/churn/1")]
+    return [(b, k) for b in buckets for k in (*lab.objects, f"models/{lab.family}/1")]
 
 
 def _readable(lab: AccessLab, role: str) -> set[tuple[str, str]]:

@@ -29,44 +29,55 @@ def _config(project: Path, stack: str) -> dict:
     return yaml.safe_load((project / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def _edit_dev(project: Path, **replacements: str) -> None:
+def _dev(project: Path, path: str):
+    """A setting of the copy's dev stack file, as written (section.key)."""
+    section, _, key = path.partition(".")
+    return _config(project, "dev")[f"mlplatform:{section}"][key]
+
+
+def _set_dev(project: Path, **values) -> None:
+    """Set settings (section.key, dots as __) of the copy's dev stack file, whatever its layout: the
+    tests say what they change, not which text the example file happens to have."""
+    from pipelines.promotion import _edited
+
     path = project / "stacks" / "Pulumi.dev.yaml"
-    text = path.read_text()
-    for old, new in replacements.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path.write_text(text)
+    path.write_text(_edited(path.read_text(), {k.replace("__", "."): v for k, v in values.items()}))
+
+
+NEW_IMAGE = "al2023@v20991231"  # a node image pin no example stack has
 
 
 def test_promote_moves_exactly_the_promotable_settings(project, capsys):
-    _edit_dev(
+    families = [*_dev(project, "registry.modelFamilies"), "ranker"]
+    nodes = {**_dev(project, "training.systemNodes")}
+    nodes["minSize"] = nodes["desiredSize"] = nodes["maxSize"]
+    old_image = _dev(project, "training.nodeImage")
+    _set_dev(
         project,
-        **{
-            "nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724",  # promotable (the node image pin)
-            "[churn, fraud-detector, recommender]": "[churn, fraud-detector, ranker, recommender]",
-            "monthlyBudgetUsd: 1500": "monthlyBudgetUsd: 900",  # per environment
-            "minSize: 1": "minSize: 2",  # per environment (a size)
-        },
+        training__nodeImage=NEW_IMAGE,  # promotable (the node image pin)
+        registry__modelFamilies=families,  # promotable
+        monitoring__monthlyBudgetUsd=_dev(project, "monitoring.monthlyBudgetUsd") + 1,  # per environment
+        training__systemNodes=nodes,  # per environment (sizes)
     )
     before = _config(project, "staging")
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     after = _config(project, "staging")
-    assert after["mlplatform:training"]["nodeImage"] == "al2023@v20260724"
-    assert after["mlplatform:registry"]["modelFamilies"] == ["churn", "fraud-detector", "ranker", "recommender"]
+    assert after["mlplatform:training"]["nodeImage"] == NEW_IMAGE
+    assert after["mlplatform:registry"]["modelFamilies"] == families
     # everything else is as staging had it
     assert after["mlplatform:monitoring"]["monthlyBudgetUsd"] == before["mlplatform:monitoring"]["monthlyBudgetUsd"]
     assert after["mlplatform:training"]["systemNodes"] == before["mlplatform:training"]["systemNodes"]
-    assert after["mlplatform:accountId"] == "222222222222"
+    assert after["mlplatform:accountId"] == before["mlplatform:accountId"]
     changed = {k for k in after if after[k] != before[k]}
     assert changed == {"mlplatform:training", "mlplatform:registry"}
     out = capsys.readouterr().out
-    assert "-    nodeImage: al2023@v20260714" in out and "+    nodeImage: al2023@v20260724" in out  # the diff is shown
+    assert f"-    nodeImage: {old_image}" in out and f"+    nodeImage: {NEW_IMAGE}" in out  # the diff is shown
     text = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     assert "# staging: prod at small scale." in text and "# Served from dev's registry" in text
 
 
 def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, capsys):
-    _edit_dev(project, **{"nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724"})
+    _set_dev(project, training__nodeImage=NEW_IMAGE)
     assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview"]) == 2
     assert "dev -> prod skips staging; promote through it, or pass --force with --reason" in capsys.readouterr().err
     assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview", "--force"]) == 2
@@ -87,20 +98,17 @@ def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, ca
 
 
 def test_promote_validates_the_result_with_the_targets_settings(project, capsys):
-    # dev may stop serving churn, but staging's churn endpoint then has no version to serve
-    _edit_dev(project, **{"modelVersions: {churn: 3, fraud-detector: 7}": "modelVersions: {fraud-detector: 8}"})
-    _edit_dev(
-        project,
-        **{
-            "      - name: churn\n        modelFamily: churn": (
-                "      - name: fraud\n        modelFamily: fraud-detector"
-            )
-        },
-    )
+    # dev may stop serving a family, but staging's endpoint of that family then has no version to serve
+    from tests.plans import settings_of
+
+    served = settings_of("staging").serving.endpoints[0].model_family
+    others = [f for f in _dev(project, "registry.modelFamilies") if f != served]
+    endpoints = [{**e, "modelFamily": others[0]} for e in _dev(project, "serving.endpoints")]
+    _set_dev(project, serving__modelVersions={others[0]: 1}, serving__endpoints=endpoints)
     before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "mlplatform:serving.endpoints[0].modelFamily: 'churn' has no version in serving.modelVersions" in err
+    assert f"mlplatform:serving.endpoints[0].modelFamily: {served!r} has no version in serving.modelVersions" in err
     assert (project / "stacks" / "Pulumi.staging.yaml").read_text() == before  # nothing written
 
 
@@ -119,7 +127,7 @@ def test_guard_rejects_a_preview_that_replaces_a_protected_bucket():
 
 
 def test_promotion_is_undone_when_the_engine_preview_would_lose_data(project, monkeypatch, capsys):
-    _edit_dev(project, **{"nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724"})
+    _set_dev(project, training__nodeImage=NEW_IMAGE)
     before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     recorded = json.loads((PREVIEWS / "replace-protected-bucket.json").read_text())
     monkeypatch.setattr(engine, "preview", lambda stack, refresh=False: recorded)
@@ -171,7 +179,7 @@ def test_automation_api_events_become_steps_the_guard_reads():
 
 def test_promote_refuses_a_chart_pin_whose_upstream_facts_were_not_verified(project, capsys):
     # The version-bump guard: a chart bump must come with re-read upstream facts (components/upstream).
-    _edit_dev(project, **{'karpenter: "1.11.1"': 'karpenter: "1.12.1"'})
+    _set_dev(project, training__charts={**_dev(project, "training.charts"), "karpenter": "1.12.1"})
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 2
     err = capsys.readouterr().err
     assert "mlplatform:training.charts.karpenter: 1.12.1 has no verified upstream facts (verified: 1.11.1)" in err
@@ -239,7 +247,7 @@ def test_promote_refuses_a_model_version_the_registry_has_not_approved(project, 
     family = next(iter(versions))
     group = f"mlplatform-{registry.environment}-{family}"
     new = versions[family] + 1
-    _edit_dev(project, **{f"{family}: {versions[family]}": f"{family}: {new}"})
+    _set_dev(project, serving__modelVersions={**versions, family: new})
     staging = project / "stacks" / "Pulumi.staging.yaml"
     before = staging.read_text()
     with mock_aws():
@@ -257,7 +265,7 @@ def test_promote_refuses_a_model_version_the_registry_has_not_approved(project, 
         )
         assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
         assert _config(project, "staging")["mlplatform:serving"]["modelVersions"][family] == new
-        _edit_dev(project, **{f"{family}: {new}": f"{family}: {new + 5}"})  # a version never registered
+        _set_dev(project, serving__modelVersions={**versions, family: new + 5})  # a version never registered
         capsys.readouterr()
         assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 1
         missing = f"arn:aws:sagemaker:eu-west-1:{registry.account_id}:model-package/{group}/{new + 5}"
@@ -274,7 +282,7 @@ def test_promote_without_credentials_says_it_could_not_check_the_models(project,
 
     versions = settings_of("dev").serving.model_versions
     family = next(iter(versions))
-    _edit_dev(project, **{f"{family}: {versions[family]}": f"{family}: {versions[family] + 1}"})
+    _set_dev(project, serving__modelVersions={**versions, family: versions[family] + 1})
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     err = capsys.readouterr().err
     assert "Model check skipped: could not check that arn:aws:sagemaker:" in err and "no AWS credentials" in err
@@ -289,10 +297,13 @@ def test_promote_changes_only_the_promoted_lines_and_keeps_quoting_and_comments(
     staging = project / "stacks" / "Pulumi.staging.yaml"
     text = staging.read_text()
     # quoting and comments the promotion was not asked to touch, in and around the promoted section
-    text = text.replace('kubernetesVersion: "1.34"', "kubernetesVersion: '1.34'  # single quotes stay")
-    assert "kubernetesVersion: '1.34'  # single quotes stay" in text
+    import re
+
+    version = _config(project, "staging")["mlplatform:training"]["kubernetesVersion"]
+    text = re.sub(r"kubernetesVersion: .*", f"kubernetesVersion: '{version}'  # single quotes stay", text, count=1)
     staging.write_text(text)
-    _edit_dev(project, **{"nodeImage: al2023@v20260714": "nodeImage: al2023@v20260724"})
+    old_image = _dev(project, "training.nodeImage")
+    _set_dev(project, training__nodeImage=NEW_IMAGE)
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     after = staging.read_text()
     changed = [
@@ -300,8 +311,5 @@ def test_promote_changes_only_the_promoted_lines_and_keeps_quoting_and_comments(
         for line in difflib.unified_diff(text.splitlines(), after.splitlines(), lineterm="", n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
-    assert [line[0] + line[1:].strip() for line in changed] == [
-        "-nodeImage: al2023@v20260714",
-        "+nodeImage: al2023@v20260724",
-    ]
-    assert "kubernetesVersion: '1.34'  # single quotes stay" in after
+    assert [line[0] + line[1:].strip() for line in changed] == [f"-nodeImage: {old_image}", f"+nodeImage: {NEW_IMAGE}"]
+    assert f"kubernetesVersion: '{version}'  # single quotes stay" in after
