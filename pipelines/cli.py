@@ -79,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("stacks", nargs="+", metavar="stack", help="stacks whose plans to compare")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main or HEAD~1")
     diff.add_argument("--markdown", type=Path, help="also write a pull-request comment in Markdown to FILE")
-    diff.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
+    diff.add_argument(
+        "--format",
+        choices=["text", "json", "markdown"],
+        default="text",
+        help="text (default), json, or markdown (the pull-request comment)",
+    )
+    diff.add_argument("-o", "--output", type=Path, help="write the report to FILE instead of standard output")
     diff.add_argument(
         "--exit-code", action="store_true", help="exit 1 when any stack changes, like `git diff --exit-code`"
     )
@@ -179,9 +185,13 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from pipelines.diff import BaseRefError, compare, cost_change, plan_at_ref, render_markdown, render_text
+    from pipelines.diff import BaseRefError, compare, cost_change, plan_at_ref, render_markdown, render_text, to_json
     from pipelines.offline import plan_stack
 
+    for target in (args.output, args.markdown):
+        if target is not None and not target.parent.is_dir():
+            print(f"mlplatform: {target}: the directory {target.parent} does not exist", file=sys.stderr)
+            return EXIT_USER_ERROR
     diffs, verdicts = [], {}
     for stack in args.stacks:
         try:
@@ -197,12 +207,16 @@ def _diff(args: argparse.Namespace) -> int:
                 diffs[-1].cost = cost_change(base, head)
             except KeyError as err:  # a region without prices: the comment says so instead of a figure
                 print(f"Cost not estimated: {err}", file=sys.stderr)
-        if args.format == "text":
-            print(render_text(diffs[-1], verdicts[stack]) + "\n")
     if args.format == "json":
-        from pipelines.diff import to_json
-
-        print(json.dumps([to_json(d, verdicts.get(d.stack, "")) for d in diffs], indent=2, default=str))
+        report = json.dumps([to_json(d, verdicts.get(d.stack, "")) for d in diffs], indent=2, default=str) + "\n"
+    elif args.format == "markdown":
+        report = render_markdown(diffs, verdicts)
+    else:
+        report = "".join(render_text(d, verdicts[d.stack]) + "\n\n" for d in diffs)
+    if args.output:
+        args.output.write_text(report)
+    else:
+        print(report, end="")
     if args.markdown:
         args.markdown.write_text(render_markdown(diffs, verdicts))
     return EXIT_VIOLATIONS if args.exit_code and not all(d.empty for d in diffs) else 0

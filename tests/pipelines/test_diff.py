@@ -129,3 +129,21 @@ def test_diff_as_json_for_machines(monkeypatch, capsys):
     assert (changed["name"], changed["inputs"]) == ("alerts", {"name": {"before": "t", "after": "t2"}})
     assert d["policy"].startswith("Policies: ")
     assert "cost" not in d  # these plans have no region with prices: not estimated, and said on stderr
+
+
+def test_diff_writes_any_format_to_a_file(monkeypatch, capsys, tmp_path):
+    from pipelines import diff, offline
+    from tests.policies.test_rules import plan_of, res
+
+    base = plan_of(res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"))
+    head = plan_of(res("aws:sns/topic:Topic", {"name": "t2"}, name="alerts"))
+    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref: base)
+    monkeypatch.setattr(offline, "plan_stack", lambda stack, **kw: head)
+    for fmt, expected in (("markdown", "### Offline plan of this pull request"), ("text", "Stack dev: +0 added")):
+        out = tmp_path / f"diff.{fmt}"
+        assert main(["diff", "dev", "--base", "HEAD", "--format", fmt, "-o", str(out)]) == 0
+        assert expected in out.read_text()
+        assert capsys.readouterr().out == ""  # the report went to the file
+    missing = tmp_path / "no" / "diff.md"
+    assert main(["diff", "dev", "--base", "HEAD", "-o", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err and not missing.parent.exists()
