@@ -53,8 +53,10 @@ def test_the_pack_has_unique_rule_ids():
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_rule_passes_on_the_real_stack(stack):
-    violations = evaluate(stack_plan(stack))
+def test_every_mandatory_rule_passes_on_the_real_stack(stack):
+    """A stack may carry advice (an advisory rule, such as a GPU ceiling above its budget outside prod:
+    a fork that adds capacity gets it); it must pass every mandatory rule."""
+    violations = [v for v in evaluate(stack_plan(stack)) if v.mandatory]
     assert violations == [], "\n".join(f"{v.rule}: {v.path}: {v.message}" for v in violations)
 
 
