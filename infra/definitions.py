@@ -144,7 +144,12 @@ Schedule = Annotated[
 class DatasetDefinition(_Section):
     """One dataset and its data-quality rules, as in ``stacks/datasets/<name>.yaml``."""
 
-    name: Annotated[str, _matches(r"[a-z][a-z0-9_]{0,62}", "lowercase letters, digits and '_' (a Glue table name)")]
+    # At most 31 characters: the longest name derived from it, mlplatform-staging-dq-<name>-low-score
+    # (an EventBridge rule), must stay within 64.
+    name: Annotated[
+        str,
+        _matches(r"[a-z][a-z0-9_]{0,30}", "lowercase letters, digits and '_' (a Glue table name), at most 31"),
+    ]
     description: str = Field(min_length=1, max_length=256)
     zone: Literal["raw", "curated"]
     prefix: Annotated[str, _matches(r"([a-z0-9_.=-]+/)+", "an S3 prefix ending in '/', such as transactions/")]

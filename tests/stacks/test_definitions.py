@@ -169,6 +169,11 @@ BAD_DATASETS = [
     (_dataset(schedule="rate(1 days)"), f"{DS}: schedule: 'rate(1 days)' is not valid"),  # Scheduler: 1 day
     (_dataset(schedule="cron(0 5 * * *)"), f"{DS}: schedule: 'cron(0 5 * * *)' is not valid"),  # six fields
     (_dataset(minScore=1.5), f"{DS}: minScore: must be less than or equal to 1"),
+    (
+        _dataset(name="t" * 32),
+        f"stacks/datasets/transactions.yaml (dataset '{'t' * 32}'): name: '{'t' * 32}' is not valid; expected "
+        "lowercase letters, digits and '_' (a Glue table name), at most 31",
+    ),
 ]
 
 
