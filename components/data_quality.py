@@ -21,6 +21,7 @@ import pulumi
 
 from components.conventions import partition_for, physical_name
 from components.documents import Statement
+from components.identity import Scope
 from components.upstream import serving as facts
 
 _FORMATS = {
@@ -110,20 +111,17 @@ RESULTS_PREFIX = "data-quality/{dataset}/"
 
 
 @dataclass(frozen=True)
-class DataQualityGrants:
+class DataQualityGrants(Scope):
     """What a dataset's Glue role needs besides reading its data and writing its results (access
     matrix resource "data-quality"): its table, its ruleset, Glue's libraries, logs and metrics."""
 
-    environment: str
-    account_id: str
-    region: str
-    zones: dict[str, str]  # dataset -> zone
+    zones: dict[str, str] = field(default_factory=dict)  # dataset -> zone
 
     def grant_evaluate(self, dataset: str) -> list[Statement]:
-        p = partition_for(self.region)
+        p = self.partition
 
         def arn(resource: str) -> str:
-            return f"arn:{p}:glue:{self.region}:{self.account_id}:{resource}"
+            return self.regional("glue", resource)
 
         database = database_name(self.environment, self.zones[dataset])
         ruleset = ruleset_name_of(self.environment, dataset)
@@ -311,14 +309,15 @@ class DataQuality(pulumi.ComponentResource):
                     schedule_expression=ds.schedule,
                     # A window spreads the runs of many datasets scheduled at the same time.
                     flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
-                        mode="FLEXIBLE", maximum_window_in_minutes=15
+                        mode="FLEXIBLE", maximum_window_in_minutes=facts.SCHEDULE_WINDOW_MINUTES
                     ),
                     target=aws.scheduler.ScheduleTargetArgs(
                         arn=facts.DQ_TARGET.format(partition=p),
                         role_arn=role.role.arn,
                         input=request,
                         retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                            maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+                            maximum_retry_attempts=facts.SCHEDULE_RETRIES,
+                            maximum_event_age_in_seconds=facts.SCHEDULE_EVENT_AGE_S,
                         ),
                     ),
                 ),
@@ -338,8 +337,8 @@ def evaluation_request(database: str, table: str, role_arn: str, ruleset: str, *
         "DataSource": {"GlueTable": {"DatabaseName": database, "TableName": table}},
         "Role": role_arn,
         "RulesetNames": [ruleset],
-        "NumberOfWorkers": 2,
-        "Timeout": 120,
+        "NumberOfWorkers": facts.DQ_WORKERS,
+        "Timeout": facts.DQ_TIMEOUT_MINUTES,
         # Metrics: the dashboard's pass/fail counts, and EventBridge publishing needs them too.
         "AdditionalRunOptions": {"CloudWatchMetricsEnabled": True},
     }

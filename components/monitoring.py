@@ -368,11 +368,10 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
 
 def dashboard(args: MonitoringArgs) -> dict:
     """One metric widget per alarm (same namespace, metric and dimensions), with its threshold."""
-    widgets = []
-    for i, spec in enumerate(alarm_specs(args)):
-        metric = [spec["namespace"], spec["metric"]]
-        for k, v in spec["dimensions"].items():
-            metric += [k, v]
+    widgets: list[dict] = []
+
+    def widget(title: str, metrics: list, **properties) -> None:
+        i = len(widgets)  # two columns, six rows high
         widgets.append(
             {
                 "type": "metric",
@@ -380,40 +379,28 @@ def dashboard(args: MonitoringArgs) -> dict:
                 "y": (i // 2) * 6,
                 "width": 12,
                 "height": 6,
-                "properties": {
-                    "title": spec["description"],
-                    "region": args.region,
-                    "metrics": [metric],
-                    "stat": spec["statistic"],
-                    "period": spec["period"],
-                    "annotations": {"horizontal": [{"label": "alarm", "value": spec["threshold"]}]},
-                },
+                "properties": {"title": title, "region": args.region, "metrics": metrics, **properties},
             }
+        )
+
+    for spec in alarm_specs(args):
+        metric = [spec["namespace"], spec["metric"]]
+        for k, v in spec["dimensions"].items():
+            metric += [k, v]
+        widget(
+            spec["description"],
+            [metric],
+            stat=spec["statistic"],
+            period=spec["period"],
+            annotations={"horizontal": [{"label": "alarm", "value": spec["threshold"]}]},
         )
     # Evaluation results per dataset: Glue's pass/fail counts, found by the ruleset's name (the
     # metrics' dimensions are not documented; a search needs none, CloudWatch search-expression-syntax).
     for j, (dataset, (_, ruleset)) in enumerate(sorted(args.data_quality_datasets.items())):
-        i = len(widgets)
-        widgets.append(
-            {
-                "type": "metric",
-                "x": (i % 2) * 12,
-                "y": (i // 2) * 6,
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": f"Data quality of {dataset}: rules passed and failed per evaluation",
-                    "region": args.region,
-                    "metrics": [
-                        [
-                            {
-                                "expression": f"SEARCH('{{\"{DQ_NAMESPACE}\"}} \"{ruleset}\"', 'Sum', 86400)",
-                                "id": f"dq{j}",
-                            }
-                        ]
-                    ],
-                    "period": 86400,
-                },
-            }
+        search = f"SEARCH('{{\"{DQ_NAMESPACE}\"}} \"{ruleset}\"', 'Sum', 86400)"
+        widget(
+            f"Data quality of {dataset}: rules passed and failed per evaluation",
+            [[{"expression": search, "id": f"dq{j}"}]],
+            period=86400,
         )
     return {"widgets": widgets}

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import partition_for, physical_name
+from components.conventions import physical_name
 from components.documents import Statement
+from components.identity import Scope
 from components.upstream import serving as facts
 
 VARIANT = "primary"  # guardrails need the same variant name in the old and new configuration
@@ -34,20 +35,12 @@ REPORTS_PREFIX = "monitoring/{endpoint}/reports/"
 
 
 @dataclass(frozen=True)
-class RegistrySource:
-    """The registry a stack serves from, by the names the platform gives its resources."""
+class RegistrySource(Scope):
+    """The registry a stack serves from (its environment's Scope), by the names the platform gives
+    its resources."""
 
-    environment: str
-    account_id: str
-    region: str
-
-    @property
-    def partition(self) -> str:
-        return partition_for(self.region)
-
-    def package_arn(self, family: str, version: int) -> str:
-        group = physical_name(self.environment, family)
-        return f"arn:{self.partition}:sagemaker:{self.region}:{self.account_id}:model-package/{group}/{version}"
+    def package_arn(self, family: str, version: int | str) -> str:
+        return self.regional("sagemaker", f"model-package/{physical_name(self.environment, family)}/{version}")
 
     @property
     def artifacts_bucket(self) -> str:
@@ -55,8 +48,7 @@ class RegistrySource:
 
     @property
     def inference_repository(self) -> str:
-        where = f"{self.partition}:ecr:{self.region}:{self.account_id}"
-        return f"arn:{where}:repository/mlplatform-{self.environment}/inference"
+        return self.regional("ecr", f"repository/mlplatform-{self.environment}/inference")
 
     # --- grants: what a serving role needs of the registry (access matrix resource "served-models")
 
@@ -69,7 +61,7 @@ class RegistrySource:
             Statement(
                 sid="DecryptServedModelArtifacts",
                 actions=["kms:Decrypt"],
-                resources=[f"arn:{self.partition}:kms:{self.region}:{self.account_id}:key/*"],
+                resources=[self.keys],
                 conditions={
                     "StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
                     # S3's encryption context is the bucket's (or object's) ARN (S3 guide, UsingKMSEncryption).
@@ -109,24 +101,14 @@ LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents
 
 
 @dataclass(frozen=True)
-class EndpointGrants:
+class EndpointGrants(Scope):
     """What an endpoint's execution role and its monitor's role need beyond data (access matrix
     resource "endpoints"): network interfaces in the stack's region, their own log groups, the
     rollback alarms, and (monitor) the drift metrics' namespace."""
 
-    environment: str
-    account_id: str
-    region: str
-
-    def _where(self, service: str, resource: str) -> str:
-        return f"arn:{partition_for(self.region)}:{service}:{self.region}:{self.account_id}:{resource}"
-
     def _vpc(self) -> Statement:
         return Statement(
-            sid="NetworkInterfacesInTheVpc",
-            actions=list(VPC_ACTIONS),
-            resources=["*"],
-            conditions={"StringEquals": {"aws:RequestedRegion": self.region}},
+            sid="NetworkInterfacesInTheVpc", actions=list(VPC_ACTIONS), resources=["*"], conditions=self.in_region
         )
 
     def grant_run(self, endpoint: str) -> list[Statement]:
@@ -136,7 +118,7 @@ class EndpointGrants:
             Statement(
                 sid="EndpointLogs",
                 actions=list(LOG_ACTIONS),
-                resources=[self._where("logs", f"log-group:/aws/sagemaker/Endpoints/{name}*")],
+                resources=[self.regional("logs", f"log-group:/aws/sagemaker/Endpoints/{name}*")],
             ),
             # Guardrails: "your IAM execution role has permission to perform cloudwatch:DescribeAlarms
             # on the auto-rollback alarms" (deployment-guardrails-configuration).
@@ -144,7 +126,7 @@ class EndpointGrants:
                 sid="ReadRollbackAlarms",
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=[
-                    self._where("cloudwatch", f"alarm:{physical_name(self.environment, k)}")
+                    self.regional("cloudwatch", f"alarm:{physical_name(self.environment, k)}")
                     for k in rollback_alarm_keys(endpoint)
                 ],
             ),
@@ -156,7 +138,7 @@ class EndpointGrants:
             Statement(
                 sid="MonitoringJobLogs",
                 actions=list(LOG_ACTIONS),
-                resources=[self._where("logs", "log-group:/aws/sagemaker/ProcessingJobs*")],
+                resources=[self.regional("logs", "log-group:/aws/sagemaker/ProcessingJobs*")],
             ),
             Statement(
                 sid="PublishDriftMetrics",
@@ -521,7 +503,9 @@ class Serving(pulumi.ComponentResource):
                         security_group_ids=vpc["security_group_ids"], subnets=vpc["subnets"]
                     ),
                 ),
-                stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(max_runtime_in_seconds=3600),
+                stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(
+                    max_runtime_in_seconds=facts.MONITOR_MAX_RUNTIME_S
+                ),
             ),
             opts=child,
         )

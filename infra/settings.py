@@ -361,9 +361,6 @@ class ExperimentsSettings(_Section):
     ] = "Sun:02:00"
 
 
-MetricName = Annotated[str, _matches(r"[A-Za-z][A-Za-z0-9_.-]{0,254}", "a CloudWatch metric name")]
-
-
 class SlackChannel(_Section):
     workspace_id: Annotated[str, _matches(r"T[A-Z0-9]{8,11}", "a Slack workspace (team) id such as T0123ABCDE")]
     channel_id: Annotated[str, _matches(r"[CG][A-Z0-9]{8,11}", "a Slack channel id such as C0123ABCDE")]
@@ -415,9 +412,39 @@ class MonitoringSettings(_Section):
 EndpointName = Annotated[
     str, _matches(r"[a-z0-9](-?[a-z0-9]){0,29}", "lowercase letters, digits and single hyphens, at most 30 characters")
 ]
+
+
+@functools.cache
+def sagemaker_instance_types(shape: str) -> tuple[str, ...]:
+    """The instance types SageMaker accepts where ``shape`` is used, from the botocore service model
+    installed with boto3 (ProductionVariantInstanceType for endpoints, ProcessingInstanceType for
+    Model Monitor's jobs): a newer type needs a newer boto3, not a code change."""
+    from botocore.session import get_session
+
+    return tuple(get_session().get_service_model("sagemaker").shape_for(shape).enum)
+
+
+def _sagemaker_type(shape: str, what: str):
+    def check(value: str) -> str:
+        known = sagemaker_instance_types(shape)
+        if value != OFFLINE_SECRET and value not in known:
+            close = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]}?" if close else f" (botocore's {shape} lists them)"
+            raise ValueError(f"{value!r} is not {what}{hint}")
+        return value
+
+    return AfterValidator(check)
+
+
 ServingInstanceType = Annotated[
     str,
     _matches(r"ml\.[a-z0-9-]+\.[0-9]*(x?large|medium|small|micro)", "a SageMaker instance type such as ml.m5.large"),
+    _sagemaker_type("ProductionVariantInstanceType", "an instance type SageMaker endpoints offer"),
+]
+MonitorInstanceType = Annotated[
+    str,
+    _matches(r"ml\.[a-z0-9-]+\.[0-9]*(x?large|medium|small|micro)", "a SageMaker instance type such as ml.m5.xlarge"),
+    _sagemaker_type("ProcessingInstanceType", "an instance type Model Monitor's jobs run on"),
 ]
 S3Prefix = Annotated[str, _matches(r"([A-Za-z0-9_.=-]+/)+", "an S3 prefix ending in '/', such as baselines/churn/")]
 StackName = Annotated[str, _matches(r"[a-z0-9][a-z0-9-]{0,39}", "the name of a stack file's stack, such as dev")]
@@ -430,7 +457,7 @@ class ModelMonitorSettings(_Section):
     baseline_prefix: S3Prefix
     # Model Monitor runs hourly or daily (cron(0 * ? * * *) or cron(0 0 ? * * *)).
     schedule: Literal["hourly", "daily"] = "hourly"
-    instance_type: ServingInstanceType = "ml.m5.xlarge"
+    instance_type: MonitorInstanceType = "ml.m5.xlarge"
 
 
 class EndpointSettings(_Section):
@@ -471,7 +498,8 @@ class ServingSettings(_Section):
     # registry, consumed by the other accounts); None is this stack's own registry.
     registry_stack: StackName | None = None
     # Model family -> version number in that registry: what `mlplatform promote` moves.
-    model_versions: dict[ModelFamily, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    # (At most 99999: the version is part of the model's 63-character name.)
+    model_versions: dict[ModelFamily, Annotated[int, Field(ge=1, le=99_999)]] = Field(default_factory=dict)
     endpoints: list[EndpointSettings] = Field(default_factory=list)
 
 
@@ -616,6 +644,18 @@ class Settings(_Section):
                     problems.append(
                         (f"serving.modelVersions.{family}", f"is not in registry.modelFamilies ({families})")
                     )
+        from components.upstream.serving import MONITOR_IMAGE_ACCOUNTS
+
+        for i, e in enumerate(sv.endpoints):
+            if e.monitor and self.region not in MONITOR_IMAGE_ACCOUNTS:
+                problems.append(
+                    (
+                        f"serving.endpoints[{i}].monitor",
+                        f"no Model Monitor image is recorded for {self.region} (recorded: "
+                        f"{', '.join(sorted(MONITOR_IMAGE_ACCOUNTS))}; components/upstream/serving.py says where "
+                        "they come from)",
+                    )
+                )
         return problems
 
 

@@ -77,6 +77,9 @@ DRIFT_METRIC = "feature_baseline_drift_{feature}"
 DRIFT_DIMENSIONS = ("Endpoint", "MonitoringSchedule")
 # Model Monitor runs hourly or daily.
 MONITOR_SCHEDULES = {"hourly": ("cron(0 * ? * * *)", 3600), "daily": ("cron(0 0 ? * * *)", 86400)}
+# MonitoringStoppingCondition.MaxRuntimeInSeconds "cannot exceed the frequency of the job. For data
+# quality ... up to 3600 seconds for an hourly schedule" (botocore sagemaker).
+MONITOR_MAX_RUNTIME_S = 3600
 # "Amazon SageMaker Model Monitor is no longer open to new customers": an account that has never used
 # it cannot create monitoring schedules (endpoints without `monitor` are unaffected).
 
@@ -94,6 +97,12 @@ def monitor_image(region: str) -> str:
 # Universal target "arn:aws:scheduler:::aws-sdk:service:apiAction" (camelCase action); Input is the
 # API's request JSON. StartDataQualityRulesetEvaluationRunRequest requires DataSource, Role, RulesetNames.
 DQ_TARGET = "arn:{partition}:scheduler:::aws-sdk:glue:startDataQualityRulesetEvaluationRun"
+# NumberOfWorkers: "The number of G.1X workers ... The default is 5"; Timeout: minutes, min 1, "The
+# default is 2,880 minutes". A dataset's evaluation uses 2 workers and 2 hours at most.
+DQ_WORKERS, DQ_TIMEOUT_MINUTES = 2, 120
+# Scheduler RetryPolicy (MaximumRetryAttempts 0-185, MaximumEventAgeInSeconds 60-86400) and
+# FlexibleTimeWindow (FLEXIBLE, MaximumWindowInMinutes 1-1440), botocore scheduler shapes.
+SCHEDULE_RETRIES, SCHEDULE_EVENT_AGE_S, SCHEDULE_WINDOW_MINUTES = 3, 3600, 15
 DQ_REQUIRED = ("DataSource", "Role", "RulesetNames")
 # "Do not scope the aws:SourceArn statement to a specific schedule ... The ARN you specify must be a
 # schedule group."
@@ -111,3 +120,5 @@ DQ_METRICS = ("glue.data.quality.rules.passed", "glue.data.quality.rules.failed"
 # The evaluation event: source, detail-type, and detail.state / detail.score / detail.rulesetNames.
 DQ_EVENT_SOURCE = "aws.glue-dataquality"
 DQ_EVENT_TYPE = "Data Quality Evaluation Results Available"
+# A score below a minimum is matched with EventBridge's numeric matching ({"numeric": ["<", x]},
+# EventBridge user guide, eb-create-pattern-operators); tests run the pattern through moto's matcher.

@@ -9,7 +9,8 @@ from infra.policies.framework import is_prod, stack_of, stack_rule
 
 
 def _estimate(args):
-    """(settings, StackCost) of the stack being checked; None when its stack file cannot be read."""
+    """(settings, StackCost, a URN) of the stack being checked; None when its stack file cannot be read
+    or its region has no prices (nothing to judge by: README, Cost)."""
     from infra.cost import Res, estimate
     from infra.definitions import stack_settings
 
@@ -22,7 +23,10 @@ def _estimate(args):
     except Exception:
         return None
     resources = [Res(r.resource_type, r.name, "", r.props) for r in args.resources]
-    return settings, estimate(stack, settings.region, resources), urns[0]
+    try:
+        return settings, estimate(stack, settings.region, resources), urns[0]
+    except KeyError:  # a region infra/prices.json has no prices for (`mlplatform prices refresh --region`)
+        return None
 
 
 def _gpu_ceiling(args, prod: bool):

@@ -272,3 +272,29 @@ def test_a_changed_endpoint_gets_new_names_and_an_unchanged_one_keeps_them():
         "dev", overrides={"mlplatform:serving": {**serving, "endpoints": [bumped, *serving["endpoints"][1:]]}}
     )
     assert _served(plan, first["name"])[1].inputs["name"] == old_config.inputs["name"]  # scaling only: no redeploy
+
+
+def test_schedule_and_monitoring_values_are_within_the_apis_bounds(any_plan):
+    """The bounds come from the botocore service models, not from components/upstream/serving.py."""
+    session = get_session()
+    scheduler, sm = session.get_service_model("scheduler"), session.get_service_model("sagemaker")
+    retry, window = scheduler.shape_for("RetryPolicy").members, scheduler.shape_for("FlexibleTimeWindow").members
+    for schedule in any_plan.of_type("aws:scheduler/schedule:Schedule"):
+        r = schedule.inputs["target"]["retryPolicy"]
+        age, attempts = retry["MaximumEventAgeInSeconds"].metadata, retry["MaximumRetryAttempts"].metadata
+        assert age["min"] <= r["maximumEventAgeInSeconds"] <= age["max"]
+        assert attempts["min"] <= r["maximumRetryAttempts"] <= attempts["max"]
+        w = schedule.inputs["flexibleTimeWindow"]
+        assert w["mode"] in window["Mode"].enum
+        bounds = window["MaximumWindowInMinutes"].metadata
+        assert bounds["min"] <= w["maximumWindowInMinutes"] <= bounds["max"]
+    runtime = sm.shape_for("MonitoringStoppingCondition").members["MaxRuntimeInSeconds"]
+    schedules = {
+        s.inputs["monitoringScheduleConfig"]["monitoringJobDefinitionName"]: s.inputs
+        for s in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
+    }
+    for job in any_plan.of_type("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"):
+        seconds = job.inputs["stoppingCondition"]["maxRuntimeInSeconds"]
+        assert runtime.metadata["min"] <= seconds <= 3600  # "up to 3600 seconds for an hourly schedule"
+        assert "3600 seconds for an hourly schedule" in runtime.documentation
+        assert job.inputs["name"] in schedules

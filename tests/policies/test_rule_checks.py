@@ -807,6 +807,11 @@ def test_the_idle_cost_stays_under_its_cap_where_one_is_set(tmp_path, monkeypatc
     assert violations(cluster, rule) == []
     monkeypatch.setenv("MLPLATFORM_STACKS_DIR", str(tmp_path / "nowhere"))  # no stack file: nothing to judge by
     assert violations(cluster, rule) == []
+    from infra.cost import prices
+
+    monkeypatch.setitem(prices().data, "regions", {})  # a region without prices: not judged, no traceback
+    _cost_settings(tmp_path, monkeypatch, "dev", idleBudgetUsd=eks - 1)
+    assert violations(cluster, rule) == []
 
 
 STACK_RULE_TESTS = {

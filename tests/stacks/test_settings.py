@@ -532,3 +532,63 @@ def test_the_registry_stack_is_checked_against_its_own_file(tmp_path):
     assert problem == f"{setting}: names stack 'qa' but stacks/Pulumi.qa.yaml does not exist (stacks: dev)"
     (problem,) = _registry_problems(tmp_path, {"mlplatform:protect: false": "mlplatform:protect: maybe"})
     assert problem.startswith(f"{setting}: stack 'dev' is invalid: mlplatform:protect:")
+
+
+def _endpoint(**changes) -> dict:
+    return {"name": "a", "modelFamily": "churn", "instanceType": "ml.m5.large", **changes}
+
+
+@pytest.mark.parametrize(
+    ("serving", "path", "words"),
+    [
+        (
+            {"modelVersions": {"churn": 1}, "endpoints": [_endpoint(instanceType="ml.m5.larg")]},
+            "serving.endpoints[0].instanceType",
+            "'ml.m5.larg' is not valid; expected a SageMaker instance type such as ml.m5.large",
+        ),
+        (
+            {"modelVersions": {"churn": 1}, "endpoints": [_endpoint(instanceType="ml.m5.3xlarge")]},
+            "serving.endpoints[0].instanceType",
+            "'ml.m5.3xlarge' is not an instance type SageMaker endpoints offer; did you mean",
+        ),
+        (  # an endpoint type that processing jobs do not offer
+            {
+                "modelVersions": {"churn": 1},
+                "endpoints": [_endpoint(monitor={"baselinePrefix": "b/", "instanceType": "ml.inf2.xlarge"})],
+            },
+            "serving.endpoints[0].monitor.instanceType",
+            "'ml.inf2.xlarge' is not an instance type Model Monitor's jobs run on",
+        ),
+        (
+            {"modelVersions": {"churn": 100_000}},
+            "serving.modelVersions.churn",
+            "less than or equal to 99999",
+        ),
+    ],
+)
+def test_serving_instance_types_are_the_ones_sagemaker_offers(serving, path, words):
+    """Checked against the botocore model's enums (ProductionVariantInstanceType, ProcessingInstanceType)."""
+    from infra.settings import sagemaker_instance_types
+
+    assert "ml.inf2.xlarge" in sagemaker_instance_types("ProductionVariantInstanceType")
+    assert "ml.inf2.xlarge" not in sagemaker_instance_types("ProcessingInstanceType")
+    with pytest.raises(SettingsError) as caught:
+        parse("dev", values_of("dev", serving=serving))
+    lines = [m for p, m in caught.value.problems if p == NS + path]
+    assert lines and words in lines[0], caught.value.problems
+
+
+def test_a_monitor_needs_a_region_whose_model_monitor_image_is_recorded():
+    from components.upstream.serving import MONITOR_IMAGE_ACCOUNTS
+
+    region = "ap-southeast-2"
+    assert region not in MONITOR_IMAGE_ACCOUNTS
+    network = section("dev", "network", availabilityZones=[f"{region}a", f"{region}b"])
+    monitored = {"modelVersions": {"churn": 1}, "endpoints": [_endpoint(monitor={"baselinePrefix": "b/"})]}
+    with pytest.raises(SettingsError) as caught:
+        parse("dev", values_of("dev", region=region, network=network, serving=monitored))
+    (message,) = [m for p, m in caught.value.problems if p == NS + "serving.endpoints[0].monitor"]
+    assert f"no Model Monitor image is recorded for {region}" in message
+    # the same endpoint without a monitor is fine there
+    plain = {"modelVersions": {"churn": 1}, "endpoints": [_endpoint()]}
+    assert parse("dev", values_of("dev", region=region, network=network, serving=plain)).region == region
