@@ -23,6 +23,7 @@ import pulumi
 from bootstrap.settings import BootstrapSettings
 from components.conventions import PROJECT, aws_provider, partition_for, physical_name, stateful_options
 from components.documents import EVERYONE, Statement, document
+from components.storage import encryption_guard
 
 # The names the platform's stacks use: training.adminPrincipals and identity.approverPrincipals.
 ADMIN_ROLE = "ml-platform-admins"
@@ -42,10 +43,16 @@ def state_bucket_name(environment: str, account_id: str, region: str) -> str:
     return physical_name(environment, "pulumi-state", account_id, region)
 
 
-def backend_url(bucket: str, region: str) -> str:
-    # Pulumi's S3 backend URL (docs: "State and backends", AWS S3): the region, and the AWS SDK v2
-    # code path that the docs use in their example.
-    return f"s3://{bucket}?region={region}&awssdk=v2"
+def backend_url(bucket: str, region: str, key_arn: str) -> str:
+    """Pulumi's S3 backend URL (docs: "State and backends", AWS S3): the region, the AWS SDK v2 code
+    path the docs use in their example, and the encryption of every state object it writes.
+
+    The backend writes through gocloud.dev's s3blob (pulumi/pulumi pkg/go.mod; gocloud.dev
+    blob/s3blob ``OpenBucketURL``), which sends ``x-amz-server-side-encryption`` and the key id only
+    when the URL has ``ssetype`` and ``kmskeyid``; without them the bucket's default encryption
+    applies, which the bucket policy also accepts. Naming the key keeps the state on it even if the
+    bucket's default is changed. s3blob refuses unknown query parameters."""
+    return f"s3://{bucket}?region={region}&awssdk=v2&ssetype=aws:kms&kmskeyid={key_arn}"
 
 
 def secrets_provider(environment: str, region: str) -> str:
@@ -102,7 +109,7 @@ class AccountBootstrap(pulumi.ComponentResource):
         approvers = self._approvers_role()
 
         self.outputs = {
-            "backendUrl": bucket.bucket.apply(lambda b: backend_url(b, s.region)),
+            "backendUrl": pulumi.Output.all(bucket.bucket, key.arn).apply(lambda a: backend_url(a[0], s.region, a[1])),
             "secretsProvider": secrets_provider(s.environment, s.region),
             "stateBucket": bucket.bucket,
             "secretsKeyArn": key.arn,
@@ -322,33 +329,16 @@ class AccountBootstrap(pulumi.ComponentResource):
 
 
 def _state_bucket_statements(bucket_arn: str, key_arn: pulumi.Input[str]) -> list[Statement]:
-    """TLS only, and objects encrypted only with the secrets key. A request may omit the encryption
-    headers (the Pulumi CLI does; default encryption applies) but may not name another algorithm
-    or key."""
-    objects = f"{bucket_arn}/*"
+    """TLS only, and objects encrypted only with the secrets key: a write may name no encryption
+    (the bucket's default applies) but not another algorithm or key (components/storage.py)."""
     return [
         Statement(
             sid="DenyInsecureTransport",
             effect="Deny",
             principals=EVERYONE,
             actions=["s3:*"],
-            resources=[bucket_arn, objects],
+            resources=[bucket_arn, f"{bucket_arn}/*"],
             conditions={"Bool": {"aws:SecureTransport": "false"}},
         ),
-        Statement(
-            sid="DenyOtherEncryption",
-            effect="Deny",
-            principals=EVERYONE,
-            actions=["s3:PutObject"],
-            resources=[objects],
-            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-        ),
-        Statement(
-            sid="DenyOtherKmsKey",
-            effect="Deny",
-            principals=EVERYONE,
-            actions=["s3:PutObject"],
-            resources=[objects],
-            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
-        ),
+        *encryption_guard(bucket_arn, key_arn),
     ]

@@ -1,33 +1,33 @@
 """What runs inside the training cluster: Karpenter with CPU and GPU NodePools that scale to zero,
 the NVIDIA device plugin, a distributed-training operator (KubeRay), and one namespace per team
-with quotas, limits, a default-deny network policy and a ``trainer`` service account bound to the
-team's training role through EKS Pod Identity.
+with quotas, limits, a default-deny network policy and a ``trainer`` service account.
+
+Kubernetes resources only, applied through the cluster's (private) API by the in-cluster project
+(``cluster/``) where that API answers. Their AWS side (Karpenter's roles and queue, the Pod
+Identity associations) is components/cluster_integration.py in the platform project.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import physical_name
-from components.documents import Statement, document
-from components.identity import Scope, pod_identity_statement, service_role, service_trust
+from components.conventions import (
+    KARPENTER_NAMESPACE,
+    KARPENTER_SERVICE_ACCOUNT,
+    MONITORING_NAMESPACE,
+    TRAINER_SERVICE_ACCOUNT,
+)
 from components.upstream import charts as chart_facts
-from components.upstream import karpenter as karpenter_facts
-from components.upstream.eks import KARPENTER_NODE_POLICIES, MANAGED
 
-KARPENTER_NAMESPACE = "kube-system"
 OPERATOR_NAMESPACE = "kuberay-system"
-MONITORING_NAMESPACE = "monitoring"  # where kube-prometheus-stack runs (cluster_observability)
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 # Labels every GPU node gets from its NodePool. nvidia.com/gpu.present is the label the device
 # plugin chart's default affinity accepts when NFD is not installed (components/upstream/charts.py).
 GPU_NODE_LABELS = {"mlplatform/gpu": "true", "nvidia.com/gpu.present": "true"}
 POD_IDENTITY_AGENT = "169.254.170.23/32"  # where pods get their EKS Pod Identity credentials
-INTERRUPTION_EVENTS = karpenter_facts.INTERRUPTION_EVENTS
 # GPU nodes: removed when empty for this long (they never move pods around to save money), and when
 # expired (720h) a running job gets this long to finish before it is evicted.
 GPU_CONSOLIDATE_AFTER = "5m"
@@ -48,7 +48,6 @@ class Team:
     gpu_quota: int
     cpu_quota: int
     memory_quota_gi: int
-    role_arn: pulumi.Input[str]
     # Environment for the team's jobs (MLflow, artifacts): the ConfigMap "mlplatform" in its namespace.
     environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
@@ -64,12 +63,12 @@ class Charts:
 @dataclass(frozen=True)
 class ClusterAddonsArgs:
     environment: str
-    account_id: str
-    region: str
     cluster_name: pulumi.Input[str]
-    cluster_endpoint: pulumi.Input[str]
-    cluster_ca: pulumi.Input[str]
-    permissions_boundary: pulumi.Input[str]
+    # The cluster's Kubernetes provider (components/conventions.kubernetes_provider).
+    kubernetes_provider: pulumi.ProviderResource
+    # Karpenter's interruption queue and its nodes' role (components/cluster_integration.py).
+    interruption_queue: pulumi.Input[str]
+    node_role_name: pulumi.Input[str]
     cpu_families: Sequence[str] = ("m6i", "m7i", "c6i", "c7i", "r6i")
     cpu_capacity_types: Sequence[str] = ("spot", "on-demand")
     cpu_limit: int = 256
@@ -82,159 +81,32 @@ class ClusterAddonsArgs:
     cluster_key_arn: pulumi.Input[str] | None = None
     # A pinned AL2023 release (al2023@vYYYYMMDD): `@latest` would drift every node on each AMI release.
     node_image: str = "al2023@v20260714"
-    # The caller's Kubernetes API access (access entries and policy associations): with the cluster
-    # creator's implicit admin off, nothing in-cluster can be applied before these exist.
-    api_access: Sequence[pulumi.Resource] = ()
-    # The system node group and CoreDNS: where the controllers run, and what their pods need to start.
-    system_ready: Sequence[pulumi.Resource] = ()
     # How many system nodes there are at least: the Karpenter chart spreads its replicas one per node.
     system_nodes: int = 2
-    # EC2 needs the account's Spot service-linked role for spot capacity; create it unless the
-    # account has it already (then set this false: `aws iam get-role --role-name AWSServiceRoleForEC2Spot`).
-    create_spot_service_linked_role: bool = True
-
-    @property
-    def uses_spot(self) -> bool:
-        return "spot" in self.cpu_capacity_types or any("spot" in p.capacity_types for p in self.gpu_pools)
-
-
-def kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str], region: str):
-    """A kubeconfig that authenticates with `aws eks get-token` (the caller's AWS credentials)."""
-    return pulumi.Output.all(name, endpoint, ca).apply(
-        lambda a: json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": a[0], "cluster": {"server": a[1], "certificate-authority-data": a[2]}}],
-                "contexts": [{"name": a[0], "context": {"cluster": a[0], "user": a[0]}}],
-                "current-context": a[0],
-                "users": [
-                    {
-                        "name": a[0],
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": "aws",
-                                "args": ["eks", "get-token", "--cluster-name", a[0], "--region", region],
-                            }
-                        },
-                    }
-                ],
-            }
-        )
-    )
 
 
 class ClusterAddons(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:cluster_addons:ClusterAddons", name, None, opts)
-        import pulumi_kubernetes as k8s
-
         self.args = args
         self.component_name = name
-        self.scope = Scope(args.environment, args.account_id, args.region)
-        self.k8s = k8s.Provider(
-            f"{name}-k8s",
-            k8s.ProviderArgs(
-                kubeconfig=kubeconfig(args.cluster_name, args.cluster_endpoint, args.cluster_ca, args.region),
-                enable_server_side_apply=True,
-                delete_unreachable=False,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.api_access)),
-        )
-        # Charts wait for their pods to be ready: they need nodes and DNS first.
-        self._on_system = pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=list(args.system_ready))
+        self._on_k8s = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
         self._karpenter()
         self._gpu_software()
-        if args.operator == "kuberay":
-            self._operator()
+        # Team namespaces wait for the operator, so a destroy deletes them (and the RayJobs in them)
+        # while it still runs: KubeRay puts a finalizer on every RayJob that only it removes.
+        operator = self._operator() if args.operator == "kuberay" else None
         for team in args.teams:
-            self._team(team)
+            self._team(team, operator)
         self.register_outputs({"nodePools": list(self.node_pools), "teams": [t.name for t in args.teams]})
 
-    # --- Karpenter: roles, interruption queue, chart, node class and pools -------------------------
+    # --- Karpenter: chart, node class and pools --------------------------------------------------
 
     def _karpenter(self) -> None:
-        import pulumi_aws as aws
         import pulumi_kubernetes as k8s
 
-        name, args, scope = self.component_name, self.args, self.scope
-        env = args.environment
-        aws_child = pulumi.ResourceOptions(parent=self)
-        node_role = service_role(
-            f"{name}-karpenter-node",
-            parent=self,
-            name=physical_name(env, "karpenter-node"),
-            description="Nodes that Karpenter launches",
-            boundary=args.permissions_boundary,
-            trust=service_trust("Ec2", "ec2.amazonaws.com"),
-            managed=[MANAGED + m for m in KARPENTER_NODE_POLICIES],
-        )
-        node_access = aws.eks.AccessEntry(
-            f"{name}-karpenter-node",
-            aws.eks.AccessEntryArgs(cluster_name=args.cluster_name, principal_arn=node_role.role.arn, type="EC2_LINUX"),
-            opts=aws_child,
-        )
-        queue_name = physical_name(env, "karpenter")
-        queue = aws.sqs.Queue(
-            f"{name}-interruptions",
-            aws.sqs.QueueArgs(
-                name=queue_name,
-                message_retention_seconds=karpenter_facts.QUEUE_RETENTION_SECONDS,
-                sqs_managed_sse_enabled=True,
-            ),
-            opts=aws_child,
-        )
-        aws.sqs.QueuePolicy(
-            f"{name}-interruptions",
-            aws.sqs.QueuePolicyArgs(queue_url=queue.url, policy=document(interruption_queue_policy(queue.arn))),
-            opts=aws_child,
-        )
-        for event, pattern in INTERRUPTION_EVENTS.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{event}",
-                aws.cloudwatch.EventRuleArgs(
-                    name=physical_name(env, "karpenter", event), event_pattern=json.dumps(pattern)
-                ),
-                opts=aws_child,
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{event}",
-                aws.cloudwatch.EventTargetArgs(rule=rule.name, target_id="karpenter", arn=queue.arn),
-                opts=aws_child,
-            )
-        controller = service_role(
-            f"{name}-karpenter",
-            parent=self,
-            name=physical_name(env, "karpenter"),
-            description="Karpenter controller (EKS Pod Identity, kube-system/karpenter)",
-            boundary=args.permissions_boundary,
-            trust=pod_identity_statement(scope, KARPENTER_NAMESPACE, "karpenter"),
-            policy_name="controller",
-            statements=karpenter_controller_statements(scope),
-        )
-        association = aws.eks.PodIdentityAssociation(
-            f"{name}-karpenter",
-            aws.eks.PodIdentityAssociationArgs(
-                cluster_name=args.cluster_name,
-                namespace=KARPENTER_NAMESPACE,
-                service_account="karpenter",
-                role_arn=controller.role.arn,
-            ),
-            opts=aws_child,
-        )
-        launch_prerequisites: list[pulumi.Resource] = [node_access]
-        if args.uses_spot and args.create_spot_service_linked_role:
-            # Account-wide and possibly shared: kept when the stack is destroyed.
-            launch_prerequisites.append(
-                aws.iam.ServiceLinkedRole(
-                    f"{name}-spot",
-                    aws.iam.ServiceLinkedRoleArgs(aws_service_name="spot.amazonaws.com"),
-                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-                )
-            )
-
-        # CRDs first (custom resources wait for them); the controller after its role can act.
+        name, args = self.component_name, self.args
+        # CRDs first (custom resources wait for them).
         crds = k8s.helm.v3.Release(
             f"{name}-karpenter-crd",
             k8s.helm.v3.ReleaseArgs(
@@ -243,7 +115,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 version=args.charts.karpenter,
                 namespace=KARPENTER_NAMESPACE,
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s),
+            opts=self._on_k8s,
         )
         karpenter = k8s.helm.v3.Release(
             f"{name}-karpenter",
@@ -253,26 +125,27 @@ class ClusterAddons(pulumi.ComponentResource):
                 version=args.charts.karpenter,
                 namespace=KARPENTER_NAMESPACE,
                 skip_crds=True,
-                values=karpenter_values(args, queue_name),
+                values=karpenter_values(args),
             ),
-            opts=pulumi.ResourceOptions.merge(
-                self._on_system, pulumi.ResourceOptions(depends_on=[crds, association, *controller.ready])
-            ),
+            opts=pulumi.ResourceOptions.merge(self._on_k8s, pulumi.ResourceOptions(depends_on=[crds])),
         )
-        # Node class and pools are deleted before the controller, its role and the node role: their
-        # finalizers need the controller to terminate the nodes and delete the instance profiles.
-        after_karpenter = pulumi.ResourceOptions(
-            parent=self,
-            provider=self.k8s,
-            depends_on=[crds, karpenter, *launch_prerequisites, *node_role.ready, *controller.ready],
+        # Node class and pools are deleted before the controller: its finalizers (karpenter.sh/termination
+        # on NodeClaims and nodes, karpenter.k8s.aws/termination on the EC2NodeClass) terminate the
+        # instances and delete the instance profiles, and only the running controller removes them
+        # (kubernetes-sigs/karpenter v1.11.1 nodeclaim/lifecycle finalize; aws nodeclass finalize).
+        # pulumi-kubernetes deletes with foreground propagation, so a NodePool is gone only once its
+        # NodeClaims are: allow for draining and terminating GPU nodes beyond its 10-minute default.
+        after_karpenter = pulumi.ResourceOptions.merge(
+            self._on_k8s,
+            pulumi.ResourceOptions(depends_on=[crds, karpenter], custom_timeouts=pulumi.CustomTimeouts(delete="30m")),
         )
         self.node_class = k8s.apiextensions.CustomResource(
             f"{name}-default",
             api_version="karpenter.k8s.aws/v1",
             kind="EC2NodeClass",
             metadata={"name": "default"},
-            spec=node_class_spec(args, node_role_name=physical_name(env, "karpenter-node")),
-            opts=pulumi.ResourceOptions.merge(after_karpenter, pulumi.ResourceOptions(depends_on=[node_role.role])),
+            spec=node_class_spec(args),
+            opts=after_karpenter,
         )
         pools = {"cpu": cpu_pool_spec(args)} | {p.name: gpu_pool_spec(p) for p in args.gpu_pools}
         self.node_pools = {
@@ -306,14 +179,14 @@ class ClusterAddons(pulumi.ComponentResource):
                 create_namespace=True,
                 values=device_plugin_values(),
             ),
-            opts=self._on_system,
+            opts=self._on_k8s,
         )
 
-    def _operator(self) -> None:
+    def _operator(self) -> pulumi.Resource:
         import pulumi_kubernetes as k8s
 
         name, args = self.component_name, self.args
-        k8s.helm.v3.Release(
+        return k8s.helm.v3.Release(
             f"{name}-kuberay-operator",
             k8s.helm.v3.ReleaseArgs(
                 name="kuberay-operator",
@@ -324,17 +197,15 @@ class ClusterAddons(pulumi.ComponentResource):
                 create_namespace=True,
                 values={"nodeSelector": {"mlplatform/pool": "system"}},
             ),
-            opts=self._on_system,
+            opts=self._on_k8s,
         )
 
     # --- team namespaces ----------------------------------------------------------------------
 
-    def _team(self, team: Team) -> None:
-        import pulumi_aws as aws
+    def _team(self, team: Team, operator: pulumi.Resource | None) -> None:
         import pulumi_kubernetes as k8s
 
         name, ns_name = self.component_name, team.name
-        on_k8s = pulumi.ResourceOptions(parent=self, provider=self.k8s)
         ns = k8s.core.v1.Namespace(
             f"{name}-team-{ns_name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -347,9 +218,11 @@ class ClusterAddons(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/audit": "restricted",
                 },
             ),
-            opts=on_k8s,
+            opts=pulumi.ResourceOptions.merge(
+                self._on_k8s, pulumi.ResourceOptions(depends_on=[operator] if operator else None)
+            ),
         )
-        in_ns = pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=[ns])
+        in_ns = pulumi.ResourceOptions.merge(self._on_k8s, pulumi.ResourceOptions(depends_on=[ns]))
         meta = lambda n: k8s.meta.v1.ObjectMetaArgs(name=n, namespace=ns_name)  # noqa: E731
         k8s.core.v1.ResourceQuota(
             f"{name}-team-{ns_name}",
@@ -370,7 +243,8 @@ class ClusterAddons(pulumi.ComponentResource):
                 spec=spec,
                 opts=in_ns,
             )
-        k8s.core.v1.ServiceAccount(f"{name}-team-{ns_name}-trainer", metadata=meta("trainer"), opts=in_ns)
+        # Bound to the team's training role by EKS Pod Identity (components/cluster_integration.py).
+        k8s.core.v1.ServiceAccount(f"{name}-team-{ns_name}-trainer", metadata=meta(TRAINER_SERVICE_ACCOUNT), opts=in_ns)
         if team.environment:
             k8s.core.v1.ConfigMap(
                 f"{name}-team-{ns_name}-environment",
@@ -378,46 +252,16 @@ class ClusterAddons(pulumi.ComponentResource):
                 data=dict(team.environment),
                 opts=in_ns,
             )
-        aws.eks.PodIdentityAssociation(
-            f"{name}-team-{ns_name}-trainer",
-            aws.eks.PodIdentityAssociationArgs(
-                cluster_name=self.args.cluster_name,
-                namespace=ns_name,
-                service_account="trainer",
-                role_arn=team.role_arn,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
 
 
-def interruption_queue_policy(queue_arn: pulumi.Input[str]) -> list[Statement]:
-    """KarpenterInterruptionQueuePolicy of the getting-started template (v1.11.1)."""
-    return [
-        Statement(
-            sid="InterruptionEvents",
-            principals={"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
-            actions=["sqs:SendMessage"],
-            resources=[queue_arn],
-        ),
-        Statement(
-            sid="DenyInsecureTransport",
-            effect="Deny",
-            principals={"AWS": "*"},
-            actions=["sqs:*"],
-            resources=[queue_arn],
-            conditions={"Bool": {"aws:SecureTransport": "false"}},
-        ),
-    ]
-
-
-def karpenter_values(args: ClusterAddonsArgs, queue_name: str) -> dict:
+def karpenter_values(args: ClusterAddonsArgs) -> dict:
     """Values of the Karpenter chart. It runs only on system nodes (never on capacity it manages),
     with one replica per system node up to the chart's two (its required pod anti-affinity puts
     each replica on its own node, components/upstream/charts.py)."""
     return {
         "replicas": max(1, min(2, args.system_nodes)),
-        "settings": {"clusterName": args.cluster_name, "interruptionQueue": queue_name},
-        "serviceAccount": {"name": "karpenter"},
+        "settings": {"clusterName": args.cluster_name, "interruptionQueue": args.interruption_queue},
+        "serviceAccount": {"name": KARPENTER_SERVICE_ACCOUNT},
         "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
         "nodeSelector": {"mlplatform/pool": "system"},
     }
@@ -442,7 +286,7 @@ def device_plugin_values() -> dict:
     }
 
 
-def node_class_spec(args: ClusterAddonsArgs, node_role_name: str) -> dict:
+def node_class_spec(args: ClusterAddonsArgs) -> dict:
     ebs = {
         "volumeSize": f"{args.node_volume_gi}Gi",
         "volumeType": "gp3",
@@ -452,7 +296,7 @@ def node_class_spec(args: ClusterAddonsArgs, node_role_name: str) -> dict:
     if args.cluster_key_arn is not None:
         ebs["kmsKeyID"] = args.cluster_key_arn
     return {
-        "role": node_role_name,
+        "role": args.node_role_name,
         "amiSelectorTerms": [{"alias": args.node_image}],
         "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": args.cluster_name}}],
         "securityGroupSelectorTerms": [{"tags": {"aws:eks:cluster-name": args.cluster_name}}],
@@ -622,26 +466,3 @@ def gpu_pool_spec(pool: GpuPool) -> dict:
             "budgets": [{"nodes": "10%", "reasons": ["Empty"]}, {"nodes": "0", "reasons": ["Drifted"]}],
         },
     }
-
-
-def karpenter_controller_statements(scope: Scope) -> list[Statement]:
-    """The controller's permissions: the official policy of the pinned Karpenter version
-    (components/upstream/karpenter.py), for this environment's cluster, queue and node role."""
-    cluster = f"{scope.prefix}training"
-    statements = karpenter_facts.controller_policy(
-        partition=scope.partition,
-        region=scope.region,
-        account=scope.account_id,
-        cluster=cluster,
-        node_role_arn=f"arn:{scope.partition}:iam::{scope.account_id}:role/{scope.prefix}karpenter-node",
-        queue_arn=scope.regional("sqs", f"{scope.prefix}karpenter"),
-    )
-    return [
-        Statement(
-            sid=st["Sid"],
-            actions=[st["Action"]] if isinstance(st["Action"], str) else list(st["Action"]),
-            resources=[st["Resource"]] if isinstance(st["Resource"], str) else list(st["Resource"]),
-            conditions=st.get("Condition", {}),
-        )
-        for st in statements
-    ]

@@ -1,22 +1,21 @@
 """Observability inside the training cluster: Prometheus, Alertmanager and Grafana
 (kube-prometheus-stack), the NVIDIA DCGM exporter, a GPU dashboard from ``dashboards/gpu.json``
-and alert rules for GPU health and waste. Alertmanager routes to the platform's alert topic.
+and alert rules for GPU health and waste. Alertmanager routes to the platform's alert topic, with
+the role the platform project binds to its service account (components/cluster_integration.py).
+
+Kubernetes resources only: applied by the in-cluster project (``cluster/``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
-from components.conventions import physical_name
-from components.documents import Statement
-from components.identity import Scope, pod_identity_statement, service_role
+from components.conventions import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
 
-NAMESPACE = "monitoring"
-ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
+NAMESPACE = MONITORING_NAMESPACE
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
 GPU_NODES = {"mlplatform/gpu": "true"}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -65,13 +64,9 @@ GPU_RULES = [
 @dataclass(frozen=True)
 class ClusterObservabilityArgs:
     environment: str
-    account_id: str
     region: str
-    cluster_name: pulumi.Input[str]
     kubernetes_provider: pulumi.ProviderResource
     alert_topic_arn: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    permissions_boundary: pulumi.Input[str]
     retention_days: int = 15
     storage_gi: int = 50
     kube_prometheus_stack_version: str = "80.7.0"
@@ -81,49 +76,14 @@ class ClusterObservabilityArgs:
     # Protected stacks keep a volume when its claim goes; disposable ones delete it with the claim,
     # so a `pulumi destroy` of dev leaves no EBS volume behind.
     protect: bool = True
-    # The system node group and CoreDNS: the charts' pods need them to become ready.
-    system_ready: Sequence[pulumi.Resource] = ()
 
 
 class ClusterObservability(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:cluster_observability:ClusterObservability", name, None, opts)
-        import pulumi_aws as aws
         import pulumi_kubernetes as k8s
 
         on_k8s = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
-        aws_child = pulumi.ResourceOptions(parent=self)
-
-        # Alertmanager publishes to the (encrypted) alert topic through Pod Identity.
-        role, _, _ = service_role(
-            f"{name}-alertmanager",
-            parent=self,
-            name=physical_name(args.environment, "alertmanager"),
-            boundary=args.permissions_boundary,
-            trust=pod_identity_statement(
-                Scope(args.environment, args.account_id, args.region), NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT
-            ),
-            policy_name="publish-alerts",
-            statements=[
-                Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[args.alert_topic_arn]),
-                Statement(
-                    sid="EncryptAlerts",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[args.logs_key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sns.{args.region}.amazonaws.com"}},
-                ),
-            ],
-        )  # fmt: skip
-        aws.eks.PodIdentityAssociation(
-            f"{name}-alertmanager",
-            aws.eks.PodIdentityAssociationArgs(
-                cluster_name=args.cluster_name,
-                namespace=NAMESPACE,
-                service_account=ALERTMANAGER_SERVICE_ACCOUNT,
-                role_arn=role.arn,
-            ),
-            opts=aws_child,
-        )
         storage = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="gp3-encrypted"),
@@ -149,9 +109,7 @@ class ClusterObservability(pulumi.ComponentResource):
                 create_namespace=True,
                 values=stack_values(args),
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.kubernetes_provider, depends_on=[storage, *args.system_ready]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[storage]),
         )
         after_stack = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[stack])
         k8s.helm.v3.Release(

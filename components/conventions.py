@@ -5,6 +5,7 @@ Nothing here reads stack configuration: the composition root (``infra/``) passes
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -97,6 +98,62 @@ def aws_provider(
     )
 
 
+def kubernetes_provider(
+    name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    certificate_authority: pulumi.Input[str],
+    region: str,
+    opts: pulumi.ResourceOptions | None = None,
+):
+    """The one Kubernetes provider of a cluster: its API endpoint and CA, authenticated with
+    `aws eks get-token` (the caller's AWS credentials; the AWS CLI must be on PATH where it runs).
+
+    The kubeconfig's cluster entry must stay the same from one run to the next: pulumi-kubernetes
+    replaces the provider, and so every resource it manages, when the active cluster of the
+    kubeconfig changes (server, CA, tls-server-name, proxy-url: provider.go DiffConfig). So every
+    place that runs the in-cluster project reaches the same endpoint, never a tunnel to localhost.
+    """
+    import pulumi_kubernetes as k8s
+
+    return k8s.Provider(
+        name,
+        k8s.ProviderArgs(
+            kubeconfig=_kubeconfig(cluster_name, endpoint, certificate_authority, region),
+            enable_server_side_apply=True,
+            delete_unreachable=False,
+        ),
+        opts=opts,
+    )
+
+
+def _kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str], region: str):
+    return pulumi.Output.all(name, endpoint, ca).apply(
+        lambda a: json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": a[0], "cluster": {"server": a[1], "certificate-authority-data": a[2]}}],
+                "contexts": [{"name": a[0], "context": {"cluster": a[0], "user": a[0]}}],
+                "current-context": a[0],
+                "users": [
+                    {
+                        "name": a[0],
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "aws",
+                                "args": ["eks", "get-token", "--cluster-name", a[0], "--region", region],
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+    )
+
+
 def stateful_options(parent: pulumi.Resource, protect: bool, **extra: object) -> pulumi.ResourceOptions:
     """Options for a resource that holds data or identity (bucket, key, registry, log...).
 
@@ -104,3 +161,13 @@ def stateful_options(parent: pulumi.Resource, protect: bool, **extra: object) ->
     leaves the cloud resource in place (``retain_on_delete``).
     """
     return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect, **extra)
+
+
+# Where the platform's software runs inside the training cluster: the AWS side (Pod Identity
+# associations, components/cluster_integration.py) and the in-cluster side (the charts and
+# namespaces, components/cluster_addons.py and cluster_observability.py) must name the same ones.
+KARPENTER_NAMESPACE = "kube-system"
+KARPENTER_SERVICE_ACCOUNT = "karpenter"
+MONITORING_NAMESPACE = "monitoring"
+ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
+TRAINER_SERVICE_ACCOUNT = "trainer"  # in each team's namespace, named like the team

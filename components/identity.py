@@ -746,12 +746,14 @@ def service_role(
     policy_name: str = "access",
     managed: Sequence[str] = (),
     description: str | None = None,
+    aliases: Sequence[pulumi.Alias] = (),
 ) -> ServiceRole:
     """A role a component's service or controller assumes: one trust statement, a permission
-    boundary, an inline policy and the AWS managed policies it needs."""
+    boundary, an inline policy and the AWS managed policies it needs. ``aliases`` apply to each of
+    its resources (where a role moved from another component)."""
     import pulumi_aws as aws
 
-    child = pulumi.ResourceOptions(parent=parent)
+    child = pulumi.ResourceOptions(parent=parent, aliases=list(aliases) or None)
     role = aws.iam.Role(
         resource_name,
         aws.iam.RoleArgs(

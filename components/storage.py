@@ -68,6 +68,56 @@ class SecureBucketArgs:
             raise ValueError("object_lock_days must be >= 0 and object_lock_mode COMPLIANCE or GOVERNANCE")
 
 
+SSE = "s3:x-amz-server-side-encryption"
+SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
+def encryption_guard(
+    bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str], *, sse_s3_resources: Sequence[str] = ()
+) -> list[Statement]:
+    """Uploads that name an encryption must name the bucket's key; uploads that name none get the
+    bucket's default encryption (SSE-KMS with that key, S3 Bucket Key on).
+
+    Each Deny fires only when the header is present (``Null: false``). A bare
+    ``StringNotEqualsIfExists`` would fire when it is absent (IAM User Guide, condition operators:
+    "If the key is not present, evaluate the condition element as true") and refuse every writer
+    that leaves encryption to the bucket: the Pulumi state backend without ``ssetype``, boto3 and
+    MLflow with their defaults, multipart ``UploadPart`` (which carries no SSE headers). A request
+    that names ``aws:kms`` without a key is refused too: S3 would use the AWS managed key aws/s3
+    (S3 API reference, PutObject, x-amz-server-side-encryption-aws-kms-key-id). The key may be named
+    by its ARN or its id. ``sse_s3_resources`` (CloudTrail's digest files) may be SSE-S3."""
+    objects = pulumi.Output.concat(bucket_arn, "/*")
+    key_names = pulumi.Output.from_input(key_arn).apply(lambda arn: [arn, arn.rsplit("/", 1)[-1]])
+    return [
+        Statement(
+            sid="DenyOtherEncryption",
+            effect="Deny",
+            principals=EVERYONE,
+            actions=["s3:PutObject"],
+            # every object of the bucket, but the prefixes whose writer uses SSE-S3
+            resources=[] if sse_s3_resources else [objects],
+            not_resources=[*sse_s3_resources, bucket_arn] if sse_s3_resources else [],
+            conditions={"StringNotEquals": {SSE: "aws:kms"}, "Null": {SSE: "false"}},
+        ),
+        Statement(
+            sid="DenyOtherKmsKey",
+            effect="Deny",
+            principals=EVERYONE,
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"StringNotEquals": {SSE_KEY: key_names}, "Null": {SSE_KEY: "false"}},
+        ),
+        Statement(
+            sid="DenyKmsWithoutKey",
+            effect="Deny",
+            principals=EVERYONE,
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"StringEquals": {SSE: "aws:kms"}, "Null": {SSE_KEY: "true"}},
+        ),
+    ]
+
+
 class SecureBucket(pulumi.ComponentResource):
     """One S3 bucket with every hardening setting, and grant helpers for its objects."""
 
@@ -201,31 +251,8 @@ class SecureBucket(pulumi.ComponentResource):
                 )
             )
         else:
-            # Objects must be encrypted with this bucket's key: a request may omit the headers
-            # (default encryption applies) but may not name another algorithm or key.
             sse_s3 = [f"{self.arn}/{prefix}*" for prefix in a.sse_s3_prefixes]
-            statements += [
-                Statement(
-                    sid="DenyOtherEncryption",
-                    effect="Deny",
-                    principals=EVERYONE,
-                    actions=["s3:PutObject"],
-                    # every object of the bucket, but the prefixes whose writer uses SSE-S3
-                    resources=[] if sse_s3 else [objects],
-                    not_resources=[*sse_s3, self.arn] if sse_s3 else [],
-                    conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-                ),
-                Statement(
-                    sid="DenyOtherKmsKey",
-                    effect="Deny",
-                    principals=EVERYONE,
-                    actions=["s3:PutObject"],
-                    resources=[objects],
-                    conditions={
-                        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": a.kms_key_arn}
-                    },
-                ),
-            ]
+            statements += encryption_guard(self.arn, a.kms_key_arn, sse_s3_resources=sse_s3)
         return statements + list(a.extra_policy_statements)
 
     # --- grants: the exact actions and ARNs a role needs on this bucket -------------------------

@@ -8,8 +8,7 @@ import pulumi
 
 from components.audit import TRAIL_METRIC, Audit, AuditArgs
 from components.ci_runner import CiRunner, CiRunnerArgs
-from components.cluster_addons import INTERRUPTION_EVENTS, Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
-from components.cluster_observability import ClusterObservability, ClusterObservabilityArgs
+from components.cluster_integration import INTERRUPTION_EVENTS, ClusterIntegration, ClusterIntegrationArgs, spot_needed
 from components.conventions import aws_provider, physical_name, platform_tags
 from components.data_quality import DataQuality, DataQualityArgs, DataQualityGrants, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
@@ -256,50 +255,6 @@ class Platform:
             ),
             opts=aws_only,
         )
-        self.addons = ClusterAddons(
-            "in-cluster",
-            ClusterAddonsArgs(
-                **where,
-                cluster_name=self.cluster.cluster_name,
-                cluster_endpoint=self.cluster.endpoint,
-                cluster_ca=self.cluster.certificate_authority,
-                permissions_boundary=self.boundaries.cluster_arn,
-                cluster_key_arn=keys.key_arn("cluster"),
-                node_image=tr.node_image,
-                api_access=self.cluster.admin_access,
-                system_ready=[self.cluster.system_nodes, self.cluster.coredns],
-                system_nodes=sn.min_size,
-                create_spot_service_linked_role=tr.create_spot_service_linked_role,
-                cpu_families=tr.cpu_pool.instance_families,
-                cpu_capacity_types=tr.cpu_pool.capacity_types,
-                cpu_limit=tr.cpu_pool.cpu_limit,
-                gpu_pools=[GpuPool(p.name, p.instance_families, p.capacity_types, p.gpu_limit) for p in tr.gpu_pools],
-                teams=[
-                    Team(
-                        t.name,
-                        t.gpu_quota,
-                        t.cpu_quota,
-                        t.memory_quota_gi,
-                        self.identity.role_arns[f"training-{t.name}"],
-                        environment={
-                            # What a job of the team needs to find the platform (examples/rayjob uses them).
-                            "AWS_REGION": s.region,
-                            "MLFLOW_TRACKING_URI": self.experiments.server_arn,
-                            "ARTIFACTS_URI": f"s3://{zones['artifacts'].name}/experiments/{t.name}/",
-                        },
-                    )
-                    for t in tr.teams
-                ],
-                operator=tr.distributed_training_operator,
-                charts=Charts(
-                    tr.charts.karpenter,
-                    tr.charts.nvidia_device_plugin,
-                    tr.charts.kuberay_operator,
-                    s.monitoring.charts.kube_prometheus_stack,
-                ),
-            ),
-            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.cluster]),
-        )
         mon = s.monitoring
         self.monitoring = Monitoring(
             "monitoring",
@@ -329,24 +284,23 @@ class Platform:
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.data_quality]),
         )
         self.serving = self._serving(where, aws_only)
-        self.observability = ClusterObservability(
-            "observability",
-            ClusterObservabilityArgs(
+        # The AWS side of the software in the cluster. The software itself (charts, NodePools, team
+        # namespaces) is the in-cluster project's (infra/in_cluster.py): it needs the cluster's
+        # private API, which this project never calls, so this one runs from anywhere.
+        self.cluster_integration = ClusterIntegration(
+            "in-cluster",
+            ClusterIntegrationArgs(
                 **where,
                 cluster_name=self.cluster.cluster_name,
-                kubernetes_provider=self.addons.k8s,
+                permissions_boundary=self.boundaries.cluster_arn,
+                workload_boundary=self.boundaries.workload_arn,
                 alert_topic_arn=self.monitoring.topic_arn,
                 logs_key_arn=keys.key_arn("logs"),
-                permissions_boundary=self.boundaries.workload_arn,
-                retention_days=mon.prometheus_retention_days,
-                storage_gi=mon.prometheus_storage_gi,
-                kube_prometheus_stack_version=mon.charts.kube_prometheus_stack,
-                dcgm_exporter_version=mon.charts.dcgm_exporter,
-                volume_key_arn=keys.key_arn("cluster"),
-                protect=s.protect,
-                system_ready=[self.cluster.system_nodes, self.cluster.coredns],
+                team_roles={t.name: self.identity.role_arns[f"training-{t.name}"] for t in tr.teams},
+                uses_spot=spot_needed([tr.cpu_pool.capacity_types, *(p.capacity_types for p in tr.gpu_pools)]),
+                create_spot_service_linked_role=tr.create_spot_service_linked_role,
             ),
-            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.addons]),
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.cluster]),
         )
         self.ci_runner = None
         if ci.github_repository and ci.runner == "codebuild":
@@ -404,7 +358,12 @@ class Platform:
             "auditTrailArn": self.audit.trail_arn,
             "clusterName": cluster_name,
             "vpcId": self.network.vpc.id,
-            "gpuNodePools": [p for p in self.addons.node_pools if p != "cpu"],
+            "gpuNodePools": [p.name for p in tr.gpu_pools],
+            # What the in-cluster project (infra/in_cluster.py) reads through a StackReference.
+            "clusterEndpoint": self.cluster.endpoint,
+            "clusterCertificateAuthority": self.cluster.certificate_authority,
+            "karpenterInterruptionQueue": self.cluster_integration.queue_name,
+            "karpenterNodeRole": self.cluster_integration.node_role_name,
             "alertTopicArn": self.monitoring.topic_arn,
             "endpoints": {e.name: self.serving.endpoint_names[e.name] for e in self.endpoint_specs},
             "servedModelPackages": {e.name: src.package_arn(e.family, e.version) for e in self.endpoint_specs},

@@ -613,12 +613,29 @@ class Settings(_Section):
         if env == "prod" and self.audit.object_lock_days == 0:
             problems.append(("audit.objectLockDays", "must be at least 1 in prod: the audit trail is write-once"))
         if self.training.endpoint_public_access:
-            if env == "prod":
-                problems.append(("training.endpointPublicAccess", "must be false in prod: the cluster API is private"))
+            if env != "dev":
+                problems.append(
+                    (
+                        "training.endpointPublicAccess",
+                        f"must be false in {env}: the cluster API of staging and prod is private (only dev may "
+                        "open it to named ranges)",
+                    )
+                )
             elif not self.training.public_access_cidrs:
                 problems.append(
                     ("training.publicAccessCidrs", "must name at least one CIDR when endpointPublicAccess is true")
                 )
+        elif self.ci.runner == "none" or not self.ci.github_repository:
+            # The in-cluster project (cluster/) must run where the API answers: docs/deploying.md.
+            why = "is 'none'" if self.ci.runner == "none" else "has no runner without ci.githubRepository"
+            problems.append(
+                (
+                    "ci.runner",
+                    f"{why} and the cluster API is private (training.endpointPublicAccess false): nothing could "
+                    "apply the in-cluster project; use runner: codebuild with githubRepository (a runner in the "
+                    "VPC), or in dev set training.endpointPublicAccess with your publicAccessCidrs",
+                )
+            )
         if problems:
             raise _CrossFieldError(problems)
         return self

@@ -17,7 +17,8 @@ class EngineUnavailableError(Exception):
 
 
 def preview(stack: str, *, refresh: bool = False) -> dict[str, Any]:
-    """Preview a stack and return its steps in the PreviewDigest shape (op, urn, states, reasons)."""
+    """Preview a stack (both its projects) and return its steps in the PreviewDigest shape (op, urn,
+    states, reasons)."""
     if shutil.which("pulumi") is None:
         raise EngineUnavailableError(
             "the Pulumi CLI is not installed here, so no preview could be run; "
@@ -25,13 +26,17 @@ def preview(stack: str, *, refresh: bool = False) -> dict[str, Any]:
         )
     from pulumi import automation as auto
 
-    events: list[Any] = []
-    workspace = auto.select_stack(stack_name=stack, work_dir=str(REPO_ROOT))
-    result = workspace.preview(refresh=refresh, on_event=events.append, diff=True)
-    return {
-        "steps": steps_from_events(events),
-        "changeSummary": {str(k): v for k, v in (result.change_summary or {}).items()},
-    }
+    steps: list[dict[str, Any]] = []
+    summary: dict[str, int] = {}
+    # The stack's two projects: the platform, then what runs in its cluster (cluster/Pulumi.yaml).
+    for work_dir in (REPO_ROOT, REPO_ROOT / "cluster"):
+        events: list[Any] = []
+        workspace = auto.select_stack(stack_name=stack, work_dir=str(work_dir))
+        result = workspace.preview(refresh=refresh, on_event=events.append, diff=True)
+        steps += steps_from_events(events)
+        for op, count in (result.change_summary or {}).items():
+            summary[str(op)] = summary.get(str(op), 0) + count
+    return {"steps": steps, "changeSummary": summary}
 
 
 def steps_from_events(events: list[Any]) -> list[dict[str, Any]]:

@@ -127,7 +127,18 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
 PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
 # The namespace each project's program reads its settings from (infra/settings.py and
 # bootstrap/settings.py NAMESPACE; a test keeps them equal).
-PROGRAM_NAMESPACES = {"mlplatform": "mlplatform", "mlplatform-bootstrap": "bootstrap"}
+PROGRAM_NAMESPACES = {
+    "mlplatform": "mlplatform",
+    "mlplatform-cluster": "mlplatform",
+    "mlplatform-bootstrap": "bootstrap",
+}
+# Projects deployed with a project, after it and from its stack files, that read its outputs through a
+# StackReference: the platform's in-cluster project (cluster/Pulumi.yaml, stackConfigDir ../stacks).
+# A stack's Plan holds the resources of both, as one deployment of the stack does.
+COMPANIONS = {"mlplatform": ("cluster",)}
+# What get_organization() returns in a self-managed backend (pulumi pkg/backend/diy): StackReference
+# names there are organization/<project>/<stack>.
+DIY_ORGANIZATION = "organization"
 
 
 def _known_namespaces(config: Mapping[str, Any], project: str, where: str) -> None:
@@ -181,8 +192,20 @@ def engine_config(project: str, stack: str, raw: Mapping[str, Any]) -> StackConf
 
 
 class _Mocks(rt_mocks.Mocks):
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
+        # Outputs of the stacks a program may reference, by fully qualified name.
+        self.stack_outputs = dict(stack_outputs or {})
+
     def new_resource(self, args):
         # RecordingMonitor answers registrations itself; only reads of existing resources get here.
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = args.inputs.get("name") or args.resource_id
+            if name not in self.stack_outputs:
+                raise UnknownStackError(
+                    f"stack reference {name!r}: the offline plan knows only "
+                    f"{', '.join(sorted(self.stack_outputs)) or 'no stacks'}"
+                )
+            return name, {"name": name, "outputs": dict(self.stack_outputs[name]), "secretOutputNames": []}
         raise NotImplementedError(f"the offline plan cannot read existing resources ({args.typ} {args.name})")
 
     def call(self, args):
@@ -195,16 +218,29 @@ class _Mocks(rt_mocks.Mocks):
 class RecordingMonitor(rt_mocks.MockMonitor):
     """A mock resource monitor that records every registration and answers with realistic state."""
 
-    def __init__(self) -> None:
-        super().__init__(_Mocks())
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__(_Mocks(stack_outputs))
         self.records: dict[str, dict[str, Any]] = {}
         self._locations: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _thread_loop(self) -> None:
+        """The SDK calls the monitor from executor threads and needs an event loop there
+        (``_ensure_event_loop`` makes one); remember it, so :func:`run` closes it rather than leaving it
+        to the garbage collector at exit (which warns about a closed file descriptor)."""
+        loop = _ensure_event_loop()
+        with self._lock:
+            self.thread_loops.add(loop)
+
+    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        self._thread_loop()
+        return super().ReadResource(request)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
-        _ensure_event_loop()
+        self._thread_loop()
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = rpc.deserialize_properties(request.object)
         plain = _jsonable(inputs)
@@ -250,6 +286,15 @@ class RecordingMonitor(rt_mocks.MockMonitor):
         return Plan(project=project, stack=stack, resources=resources, outputs=outputs)
 
 
+def companion_program(root: Path, directory: str) -> Path:
+    """A companion project's program: in ``root``, or this checkout's for a configuration-only copy."""
+    for base in (root, REPO_ROOT):
+        project = base / directory
+        if (project / "Pulumi.yaml").is_file():
+            return program_of(project)
+    raise StackFileError(f"{root / directory}: the companion project has no Pulumi.yaml")
+
+
 def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] | None = None) -> Plan:
     """The offline Plan of a stack of the project in ``root``: configuration and definitions from
     its Pulumi.yaml and stacks/, the program its Pulumi.yaml names (see :func:`program_of`)."""
@@ -260,12 +305,24 @@ def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] 
     previous = os.environ.get(STACKS_DIR_ENV)
     os.environ[STACKS_DIR_ENV] = str(root / "stacks")
     try:
-        return run(config, program=program)
+        plan = run(config, program=program)
+        for directory in COMPANIONS.get(config.project, ()):
+            plan = plan.with_companion(_companion_plan(plan, config, companion_program(root, directory)))
+        return plan
     finally:
         if previous is None:
             os.environ.pop(STACKS_DIR_ENV, None)
         else:
             os.environ[STACKS_DIR_ENV] = previous
+
+
+def _companion_plan(plan: Plan, config: StackConfig, program: Path) -> Plan:
+    """Run a companion project's program for the same stack, from the same settings, with the
+    project's outputs as what its StackReference reads."""
+    project = str(_project_file(program.parent)["name"])
+    companion = StackConfig(project, config.stack, config.values, config.secret_keys)
+    reference = f"{DIY_ORGANIZATION}/{config.project}/{config.stack}"
+    return run(companion, RecordingMonitor({reference: plan.outputs}), program=program)
 
 
 def run(config: StackConfig, monitor: RecordingMonitor | None = None, program: Path = PROGRAM) -> Plan:
@@ -281,13 +338,23 @@ def run(config: StackConfig, monitor: RecordingMonitor | None = None, program: P
     try:
         rt_settings.reset_options(project=config.project, stack=config.stack, preview=False)
         rt_config.set_all_config(dict(config.values), sorted(config.secret_keys))
-        rt_mocks.set_mocks(monitor.mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
+        rt_mocks.set_mocks(
+            monitor.mocks,
+            project=config.project,
+            stack=config.stack,
+            preview=False,
+            monitor=monitor,
+            organization=DIY_ORGANIZATION,
+        )
         root = rt_settings.get_root_resource()
         loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
         outputs = loop.run_until_complete(_resolve_outputs(root.outputs))
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
+        for thread_loop in monitor.thread_loops - {loop}:
+            if not thread_loop.is_running():
+                thread_loop.close()
         asyncio.set_event_loop(None)
         rt_config.set_all_config({}, [])
         rt_settings.reset_options()
@@ -318,6 +385,9 @@ def _options(request) -> dict[str, Any]:
         opts["deletedWith"] = request.deletedWith
     if request.importId:
         opts["import"] = request.importId
+    timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete")}
+    if any(timeouts.values()):
+        opts["customTimeouts"] = {k: v for k, v in timeouts.items() if v}
     return opts
 
 

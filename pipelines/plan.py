@@ -42,6 +42,29 @@ class Plan:
     resources: list[Resource]
     outputs: dict[str, Any]
     schema_version: int = SCHEMA_VERSION
+    # Companion projects deployed with this one for the same stack (the platform's in-cluster
+    # project): their outputs by project name. Their resources are in ``resources``, told apart by
+    # the project in their URNs.
+    project_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def with_companion(self, other: Plan) -> Plan:
+        """This plan and a companion project's plan of the same stack, as one."""
+        return Plan(
+            project=self.project,
+            stack=self.stack,
+            resources=sorted([*self.resources, *other.resources], key=lambda r: r.urn),
+            outputs=self.outputs,
+            project_outputs={**self.project_outputs, other.project: other.outputs},
+        )
+
+    @property
+    def projects(self) -> list[str]:
+        """The projects whose resources the plan holds, this one first."""
+        others = sorted({project_of(r.urn) for r in self.resources} - {self.project})
+        return [self.project, *others]
+
+    def of_project(self, project: str) -> list[Resource]:
+        return [r for r in self.resources if project_of(r.urn) == project]
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
@@ -71,6 +94,7 @@ class Plan:
             "stack": self.stack,
             "resources": [asdict(r) for r in self.resources],
             "outputs": self.outputs,
+            "project_outputs": self.project_outputs,
         }
 
     def to_json(self) -> str:
@@ -88,4 +112,10 @@ class Plan:
             stack=data["stack"],
             resources=[Resource(**r) for r in data["resources"]],
             outputs=data["outputs"],
+            project_outputs=data.get("project_outputs", {}),
         )
+
+
+def project_of(urn: str) -> str:
+    """The project of a URN: ``urn:pulumi:<stack>::<project>::...``."""
+    return urn.split("::", 2)[1]

@@ -8,11 +8,13 @@ from pipelines.plan import Plan, Resource
 
 
 def render_plan(plan: Plan) -> str:
-    lines = [f"Stack {plan.project}/{plan.stack}", ""]
+    lines = []
     urns = {r.urn for r in plan}
-    roots = sorted((r for r in plan if r.parent not in urns), key=_order)
-    for i, root in enumerate(roots):
-        _tree(plan, root, "", i == len(roots) - 1, lines)
+    for project in plan.projects:  # the platform, then what runs in its cluster (cluster/)
+        lines += [f"Stack {project}/{plan.stack}", ""] if not lines else ["", f"Stack {project}/{plan.stack}", ""]
+        roots = sorted((r for r in plan.of_project(project) if r.parent not in urns), key=_order)
+        for i, root in enumerate(roots):
+            _tree(plan, root, "", i == len(roots) - 1, lines)
 
     counts = plan.counts()
     width = max((len(t) for t in counts), default=0)
@@ -21,13 +23,14 @@ def render_plan(plan: Plan) -> str:
     protected = sum(1 for r in plan if r.protected)
     lines.append(f"  of which protected (protect + retainOnDelete): {protected}")
 
-    lines += ["", "Outputs:"]
-    for name, value in plan.outputs.items():
-        if isinstance(value, dict):
-            lines.append(f"  {name}:")
-            lines += [f"    {k}: {json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(value.items())]
-        else:
-            lines.append(f"  {name}: {value if isinstance(value, str) else json.dumps(value)}")
+    for project, outputs in ((plan.project, plan.outputs), *plan.project_outputs.items()):
+        lines += ["", "Outputs:" if project == plan.project else f"Outputs of {project}:"]
+        for name, value in outputs.items():
+            if isinstance(value, dict):
+                lines.append(f"  {name}:")
+                lines += [f"    {k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(value.items())]
+            else:
+                lines.append(f"  {name}: {value if isinstance(value, str) else json.dumps(value)}")
     return "\n".join(lines)
 
 

@@ -48,3 +48,27 @@ def role_policies(plan: Plan, role: Resource) -> list[dict]:
 
 def role_statements(plan: Plan, role: Resource) -> list[dict]:
     return [st for doc in role_policies(plan, role) for st in doc["Statement"]]
+
+
+_VARIANTS: dict[tuple[str, str], Plan] = {}
+
+
+def variant_plan(stack: str, changes: dict) -> Plan:
+    """The plan of a stack with documented setting changes (dotted paths, e.g.
+    ``training.endpointPublicAccess``) applied to its file's values, as an engineer would edit it."""
+    if not changes:
+        return stack_plan(stack)
+    key = (stack, json.dumps(changes, sort_keys=True))
+    if key not in _VARIANTS:
+        values = read_stack_config(stack).values
+        overrides: dict[str, dict] = {}
+        for path, value in changes.items():
+            section, _, rest = path.partition(".")
+            full = f"mlplatform:{section}"
+            current = overrides.setdefault(full, json.loads(values.get(full, "{}")))
+            *parents, leaf = rest.split(".")
+            for part in parents:
+                current = current.setdefault(part, {})
+            current[leaf] = value
+        _VARIANTS[key] = plan_stack(stack, overrides=overrides)
+    return _VARIANTS[key]

@@ -344,6 +344,43 @@ MUTANTS: tuple[Mutant, ...] = (
         "serving endpoints are priced per hour instead of per month",
         (COST,),
     ),
+    # Issue 23: the first run and the last destroy.
+    Mutant(
+        "namespaces-outlive-the-operator",
+        "components/cluster_addons.py",
+        "pulumi.ResourceOptions(depends_on=[operator] if operator else None)",
+        "pulumi.ResourceOptions()",
+        "team namespaces may be deleted after KubeRay: RayJobs keep their finalizer and the destroy hangs",
+        ("tests/upstream/test_runbook.py::test_what_carries_a_controllers_finalizer_goes_before_the_controller",),
+    ),
+    Mutant(
+        "state-bucket-denies-writes-without-headers",
+        "components/storage.py",
+        'conditions={"StringNotEquals": {SSE: "aws:kms"}, "Null": {SSE: "false"}},',
+        'conditions={"StringNotEqualsIfExists": {SSE: "aws:kms"}},',
+        "a write without encryption headers (the Pulumi backend, boto3 defaults) is denied",
+        (
+            "tests/bootstrap/test_bootstrap.py::test_the_pulumi_backend_reads_and_writes_its_state_and_nothing_else_gets_in",
+        ),
+    ),
+    Mutant(
+        "staging-may-open-its-api",
+        "infra/settings.py",
+        '            if env != "dev":\n                problems.append(\n',
+        '            if env == "prod":\n                problems.append(\n',
+        "staging accepts a public cluster endpoint",
+        ("tests/upstream/test_runbook.py::test_the_laptop_path_is_refused_outside_dev",),
+    ),
+    Mutant(
+        "nodepools-delete-in-ten-minutes",
+        "components/cluster_addons.py",
+        'custom_timeouts=pulumi.CustomTimeouts(delete="30m")',
+        "custom_timeouts=None",
+        "a NodePool's delete times out while its GPU nodes drain",
+        (
+            "tests/upstream/test_ordering_and_teardown.py::test_karpenter_aws_side_is_the_platforms_and_spot_capacity_has_its_account_role",
+        ),
+    ),
 )
 
 

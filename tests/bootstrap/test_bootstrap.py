@@ -11,6 +11,9 @@ import pytest
 
 from pipelines.offline import read_stack_config
 from pipelines.plan import Plan, Resource
+from pipelines.semantics.iam import Principal
+from pipelines.semantics.s3 import Setting, decide
+from tests.access import catalogue
 from tests.bootstrap.conftest import BOOTSTRAP, bootstrap_plan
 
 STATEFUL = (
@@ -79,22 +82,55 @@ def test_state_bucket_is_versioned_private_and_encrypted_with_the_secrets_key(pl
             assert sub.inputs["bucket"] == name, sub.type
 
 
-def test_state_bucket_policy_denies_plain_http_and_other_encryption(plan):
-    bucket = only(plan, "aws:s3/bucket:Bucket")
+# The AWS managed policy AdministratorAccess (arn:aws:iam::aws:policy/AdministratorAccess): Allow * on *.
+ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def state_bucket_setting(plan: Plan, identity=(ADMINISTRATOR_ACCESS,), boundary=None) -> Setting:
+    key = only(plan, "aws:kms/key:Key")
+    return Setting(
+        region=settings(plan)["region"],
+        bucket_policy=json.loads(only(plan, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]),
+        default_key=key.outputs["arn"],
+        key_policies={key.outputs["arn"]: json.loads(key.inputs["policy"])},
+        identity=tuple(identity),
+        boundary=boundary,
+        account=settings(plan)["accountId"],
+    )
+
+
+def test_the_pulumi_backend_reads_and_writes_its_state_and_nothing_else_gets_in(plan):
+    """Every request the backend sends (with the bootstrap's backendUrl, and without its ssetype),
+    as ml-platform-admins, passes the bucket and key policies; the refused shapes do not."""
+    setting = state_bucket_setting(plan)
+    bucket, key = only(plan, "aws:s3/bucket:Bucket").outputs["bucket"], setting.default_key
+    admin = Principal(f"arn:aws:sts::{settings(plan)['accountId']}:assumed-role/ml-platform-admins/engineer")
+    for shape in catalogue.PULUMI_STATE:
+        for call in shape.at(bucket, ".pulumi/stacks/mlplatform/dev.json", key):
+            decision = decide(call, admin, setting)
+            assert decision, f"{shape.name}: {call.operation} refused: {decision.why}"
+    for shape in catalogue.REFUSED:
+        for call in shape.at(bucket, ".pulumi/stacks/mlplatform/dev.json", key):
+            assert not decide(call, admin, setting), f"{shape.name}: {call.operation} let through"
+
+
+def test_the_backend_url_names_the_state_key_so_every_write_says_so(plan):
+    # gocloud.dev blob/s3blob accepts ssetype and kmskeyid and refuses unknown parameters.
+    url = plan.outputs["backendUrl"]
+    base, _, query = url.partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&"))
+    assert base == f"s3://{only(plan, 'aws:s3/bucket:Bucket').outputs['bucket']}"
+    assert params == {
+        "region": settings(plan)["region"],
+        "awssdk": "v2",
+        "ssetype": "aws:kms",
+        "kmskeyid": only(plan, "aws:kms/key:Key").outputs["arn"],
+    }
+
+
+def test_state_bucket_policy_grants_nothing_and_comes_after_the_public_access_block(plan):
     policy = only(plan, "aws:s3/bucketPolicy:BucketPolicy")
-    key_arn = only(plan, "aws:kms/key:Key").outputs["arn"]
-    arn = bucket.outputs["arn"]
-    by_sid = {st["Sid"]: st for st in statements(policy, "policy")}
-    assert all(st["Effect"] == "Deny" for st in by_sid.values())  # the policy grants nothing
-    tls = by_sid["DenyInsecureTransport"]
-    assert tls["Action"] == "s3:*" and tls["Principal"] == {"AWS": "*"}
-    assert sorted(tls["Resource"]) == [arn, f"{arn}/*"]
-    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    algorithm = by_sid["DenyOtherEncryption"]
-    assert algorithm["Action"] == "s3:PutObject"
-    assert algorithm["Condition"] == {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}
-    other_key = by_sid["DenyOtherKmsKey"]["Condition"]["StringNotEqualsIfExists"]
-    assert other_key == {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}
+    assert all(st["Effect"] == "Deny" for st in statements(policy, "policy"))  # the policy grants nothing
     # applied after the public access block, so a window with a public bucket never exists
     block = only(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert block.urn in policy.dependencies
@@ -184,7 +220,7 @@ def test_outputs_are_what_the_platform_stacks_need(plan):
     out = plan.outputs
     bucket = only(plan, "aws:s3/bucket:Bucket").outputs["bucket"]
     assert out == {
-        "backendUrl": f"s3://{bucket}?region={s['region']}&awssdk=v2",
+        "backendUrl": f"s3://{bucket}?region={s['region']}&awssdk=v2&ssetype=aws:kms&kmskeyid={out['secretsKeyArn']}",
         "secretsProvider": f"awskms://alias/mlplatform-{s['environment']}-pulumi-secrets?region={s['region']}",
         "stateBucket": bucket,
         "secretsKeyArn": only(plan, "aws:kms/key:Key").outputs["arn"],

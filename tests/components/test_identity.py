@@ -231,11 +231,23 @@ def test_workload_boundary_never_allows_administration(any_plan):
     assert sts["DataPlaneOfThisEnvironment"]["Resource"] == f"arn:aws:s3:::mlplatform-{any_plan.stack}-*"
 
 
+def _open_dev_endpoint() -> dict:
+    """Without a runner in the VPC, dev's in-cluster project runs from a laptop: the endpoint must
+    be open to it (settings refuse a private cluster nothing can reach)."""
+    from pipelines.offline import read_stack_config
+
+    training = json.loads(read_stack_config("dev").values["mlplatform:training"])
+    return {"mlplatform:training": training | {"endpointPublicAccess": True, "publicAccessCidrs": ["85.10.20.30/32"]}}
+
+
+OPEN_DEV_ENDPOINT = _open_dev_endpoint()
+
+
 def test_without_a_provider_arn_the_stack_creates_the_oidc_provider():
     from pipelines.offline import plan_stack
 
     ci = {"githubRepository": "example-org/mlplatform", "runner": "none"}
-    plan = plan_stack("dev", overrides={"mlplatform:ci": ci})
+    plan = plan_stack("dev", overrides={"mlplatform:ci": ci, **OPEN_DEV_ENDPOINT})
     (provider,) = plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert provider.inputs["url"] == f"https://{GH}" and provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert json.loads(role(plan, "ci-deploy").inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
@@ -247,7 +259,7 @@ def test_without_a_provider_arn_the_stack_creates_the_oidc_provider():
 def test_without_a_repository_there_are_no_ci_roles():
     from pipelines.offline import plan_stack
 
-    plan = plan_stack("dev", overrides={"mlplatform:ci": {}})
+    plan = plan_stack("dev", overrides={"mlplatform:ci": {}, **OPEN_DEV_ENDPOINT})
     assert not {k for k in plan.outputs["roleArns"] if k.startswith("ci-")}
     assert not plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 

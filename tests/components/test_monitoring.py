@@ -219,8 +219,12 @@ def test_in_cluster_stack_routes_alerts_to_the_topic(any_plan):
     assert sns["topic_arn"] == any_plan.outputs["alertTopicArn"]
     assert kps["values"]["prometheus"]["prometheusSpec"]["retention"] == f"{m.prometheus_retention_days}d"
     assert releases["dcgm-exporter"]["values"]["serviceMonitor"]["enabled"] is True
-    assoc = any_plan.get("aws:eks/podIdentityAssociation:PodIdentityAssociation", "observability-alertmanager").inputs
-    assert (assoc["namespace"], assoc["serviceAccount"]) == ("monitoring", "alertmanager")
+    # Alertmanager's identity is the platform project's (Pod Identity), bound to the chart's service account.
+    assoc = any_plan.get("aws:eks/podIdentityAssociation:PodIdentityAssociation", "in-cluster-alertmanager")
+    account = kps["values"]["alertmanager"]["serviceAccount"]
+    assert account["create"] is True
+    namespace = any_plan.get("kubernetes:helm.sh/v3:Release", "observability-kube-prometheus-stack").inputs["namespace"]
+    assert (assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == (namespace, account["name"])
     rule = any_plan.get("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "observability-gpu-rules")
     assert any_plan.get("kubernetes:helm.sh/v3:Release", "observability-kube-prometheus-stack").urn in rule.dependencies
     board = any_plan.get("kubernetes:core/v1:ConfigMap", "observability-gpu-dashboard").inputs

@@ -31,10 +31,29 @@ def test_the_same_code_gives_byte_identical_plans():
 
 def test_several_stacks_plan_in_one_process_each_with_its_own_root():
     dev, prod = plan_stack("dev"), plan_stack("prod")
-    assert all(r.urn.startswith("urn:pulumi:dev::mlplatform::") for r in dev)
-    assert all(r.urn.startswith("urn:pulumi:prod::mlplatform::") for r in prod)
+    # Each stack is its two projects (cluster/Pulumi.yaml plans after the platform, from its outputs).
+    assert dev.projects == prod.projects == ["mlplatform", "mlplatform-cluster"]
+    for plan, stack in ((dev, "dev"), (prod, "prod")):
+        prefixes = (f"urn:pulumi:{stack}::mlplatform::", f"urn:pulumi:{stack}::mlplatform-cluster::")
+        assert all(r.urn.startswith(prefixes) for r in plan)
     roots = {r.parent for r in prod if r.parent and "pulumi:pulumi:Stack" in r.parent.split("::")[2].split("$")[-1]}
-    assert roots == {"urn:pulumi:prod::mlplatform::pulumi:pulumi:Stack::mlplatform-prod"}
+    assert roots == {
+        "urn:pulumi:prod::mlplatform::pulumi:pulumi:Stack::mlplatform-prod",
+        "urn:pulumi:prod::mlplatform-cluster::pulumi:pulumi:Stack::mlplatform-cluster-prod",
+    }
+
+
+def test_the_in_cluster_project_reads_the_platform_stack_of_the_same_name():
+    plan = stack_plan("dev")
+    assert plan.project_outputs["mlplatform-cluster"]["platformStack"] == "organization/mlplatform/dev"
+    (k8s,) = plan.of_type("pulumi:providers:kubernetes")
+    config = json.loads(k8s.inputs["kubeconfig"])
+    assert config["clusters"][0]["cluster"] == {
+        "server": plan.outputs["clusterEndpoint"],
+        "certificate-authority-data": plan.outputs["clusterCertificateAuthority"],
+    }
+    # The platform project has no Kubernetes resource: it never needs the cluster API.
+    assert not [r for r in plan.of_project("mlplatform") if r.type.startswith(("kubernetes:", "pulumi:providers:kub"))]
 
 
 def test_plan_records_tree_options_and_dependencies():
@@ -55,7 +74,7 @@ def test_plan_json_is_versioned_and_round_trips():
     plan = stack_plan("staging")
     data = json.loads(plan.to_json())
     assert data["schema_version"] == SCHEMA_VERSION
-    assert set(data) == {"schema_version", "project", "stack", "resources", "outputs"}
+    assert set(data) == {"schema_version", "project", "stack", "resources", "outputs", "project_outputs"}
     assert set(data["resources"][0]) == {
         "urn", "type", "name", "parent", "custom", "provider", "id",
         "inputs", "outputs", "options", "dependencies", "property_dependencies",
@@ -122,5 +141,6 @@ def test_the_namespaces_the_offline_reader_accepts_are_the_programs():
 
     assert PROGRAM_NAMESPACES == {
         "mlplatform": platform_settings.NAMESPACE,
+        "mlplatform-cluster": platform_settings.NAMESPACE,  # the same stack files (stackConfigDir: ../stacks)
         "mlplatform-bootstrap": bootstrap_settings.NAMESPACE,
     }

@@ -119,7 +119,7 @@ def _engine_stacks(job: dict) -> list[str]:
     include = job.get("strategy", {}).get("matrix", {}).get("include")
     if include:
         return [entry["stack"] for entry in include]
-    return [s["with"]["stack-name"] for s in job["steps"] if "stack-name" in s.get("with", {})]
+    return list(dict.fromkeys(s["with"]["stack-name"] for s in job["steps"] if "stack-name" in s.get("with", {})))
 
 
 def test_there_are_the_four_workflows():
@@ -237,12 +237,14 @@ def test_the_preview_comments_on_the_pull_request_for_every_stack_but_never_for_
     assert _engine_stacks(job) == list(STACKS)
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
     assert job["permissions"]["pull-requests"] == "write"
-    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
-    assert step["with"]["command"] == "preview"
-    assert step["with"]["refresh"] is True
-    assert step["with"]["policyPacks"] == "infra/policies"
-    assert step["with"]["comment-on-pr"] is True
-    assert step["with"]["comment-on-summary"] is True
+    platform, in_cluster = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    for step in (platform, in_cluster):
+        assert step["with"]["command"] == "preview"
+        assert step["with"]["refresh"] is True
+        assert step["with"]["comment-on-pr"] is True
+        assert step["with"]["comment-on-summary"] is True
+    assert platform["with"]["policyPacks"] == "infra/policies"
+    assert (in_cluster["with"]["work-dir"], in_cluster["with"]["policyPacks"]) == ("cluster", "../infra/policies")
 
 
 def test_deploys_run_only_from_main_behind_their_environment():
@@ -256,11 +258,18 @@ def test_deploys_run_only_from_main_behind_their_environment():
         ups = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
         if not ups:
             continue
-        (up,) = ups
-        stack = up["with"]["stack-name"]
+        # The platform, then the in-cluster project (cluster/), both with the policy pack. pulumi/actions
+        # runs the CLI in work-dir, so the pack's path is relative to it (src/main.ts: resolve(workspace,
+        # work-dir) as the Automation API's workDir; the CLI resolves --policy-pack from its cwd).
+        platform, in_cluster = ups
+        stack = platform["with"]["stack-name"]
         deployed.add(stack)
-        assert up["with"]["command"] == "up"
-        assert up["with"]["policyPacks"] == "infra/policies"
+        assert in_cluster["with"]["stack-name"] == stack
+        assert platform["with"]["command"] == in_cluster["with"]["command"] == "up"
+        assert platform["with"].get("work-dir", "./") in ("./", ".")
+        assert platform["with"]["policyPacks"] == "infra/policies"
+        assert in_cluster["with"]["work-dir"] == "cluster"
+        assert (REPO_ROOT / "cluster" / in_cluster["with"]["policyPacks"] / "PulumiPolicy.yaml").is_file()
         assert "github.ref == 'refs/heads/main'" in job["if"], f"{name}: a dispatch from another branch must not deploy"
         assert job["environment"] == environments[stack]
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
