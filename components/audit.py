@@ -85,8 +85,8 @@ class Audit(pulumi.ComponentResource):
                         },
                     ),
                 ],
-                # "Digest files are encrypted with Amazon S3-managed encryption keys (SSE-S3)" (CloudTrail
-                # guide, encrypting-cloudtrail-log-files-with-aws-kms): without this, validation writes none.
+                # Digests may be SSE-S3 (the older CloudTrail guide) or use the trail's key (the current
+                # encrypting-cloudtrail-log-files-with-aws-kms): both are accepted, or validation writes none.
                 sse_s3_prefixes=[f"AWSLogs/{args.account_id}/CloudTrail-Digest/"],
                 depends_on=[args.access_log_resource] if args.access_log_resource else [],
             ),

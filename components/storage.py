@@ -50,8 +50,8 @@ class SecureBucketArgs:
     force_destroy: bool = False
     # Service statements the owner adds (for example CloudTrail delivery to the audit bucket).
     extra_policy_statements: Sequence[Statement] = ()
-    # Named opt-out: prefixes whose writer encrypts with SSE-S3 and cannot be told otherwise (CloudTrail's
-    # digest files: "Digest files are encrypted with Amazon S3-managed encryption keys (SSE-S3)").
+    # Named opt-out: prefixes whose writer may encrypt with SSE-S3 and cannot be told otherwise (CloudTrail's
+    # digest files: SSE-S3 per the older guide, the trail's key per the current one; both are accepted).
     sse_s3_prefixes: Sequence[str] = ()
     # The access-log bucket admits server access logs of these source buckets only (ARN patterns).
     log_sources: Sequence[str] = ()

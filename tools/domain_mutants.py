@@ -381,6 +381,31 @@ MUTANTS: tuple[Mutant, ...] = (
             "tests/upstream/test_ordering_and_teardown.py::test_karpenter_aws_side_is_the_platforms_and_spot_capacity_has_its_account_role",
         ),
     ),
+    # Issue 24: real requests against the resource policies.
+    Mutant(
+        "bucket-accepts-kms-without-a-key",
+        "components/storage.py",
+        'conditions={"StringEquals": {SSE: "aws:kms"}, "Null": {SSE_KEY: "true"}},',
+        'conditions={"StringEquals": {SSE: "aws:kms:dsse"}, "Null": {SSE_KEY: "true"}},',
+        "a write naming aws:kms without a key is accepted: S3 encrypts it with aws/s3, not the bucket's key",
+        ("tests/access/test_requests.py::test_every_guarded_bucket_refuses_the_wrong_requests",),
+    ),
+    Mutant(
+        "key-check-only-when-absent",
+        "components/storage.py",
+        'conditions={"StringNotEquals": {SSE_KEY: key_names}, "Null": {SSE_KEY: "false"}},',
+        'conditions={"StringNotEqualsIfExists": {SSE_KEY: key_names}},',
+        "the key-id Deny fires when the header is absent: every default write is refused",
+        ("tests/access/test_requests.py::test_team_jobs_log_artifacts_and_checkpoints_with_default_clients",),
+    ),
+    Mutant(
+        "alert-topic-refuses-eventbridge",
+        "components/monitoring.py",
+        'PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")',
+        'PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")',
+        "EventBridge's data-quality alerts can no longer publish to the alert topic",
+        ("tests/access/test_requests.py::test_services_deliver_to_the_platforms_topics_and_queues",),
+    ),
 )
 
 

@@ -23,9 +23,10 @@ CLOUDTRAIL_CONDITION = "aws:SourceArn"
 # silently; the primary sentence could not be found: UNVERIFIED beyond the documented statement).
 EVENTBRIDGE_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey*"}
 
-# "Digest files are encrypted with Amazon S3-managed encryption keys (SSE-S3)": the audit bucket must
-# accept SSE-S3 writes under the digest prefix. (A newer page mentions encrypting "digest files" with
-# the key; exempting the prefix is right either way.)
+# Digest files: the older CloudTrail guide says "Digest files are encrypted with Amazon S3-managed
+# encryption keys (SSE-S3)"; the current one (encrypting-cloudtrail-log-files-with-aws-kms) says that
+# with a KMS key and log file validation "this also indicates that encryption has been enabled for
+# your digest files". The audit bucket accepts both under the digest prefix (tests/access/test_requests.py).
 DIGEST_PREFIX = "AWSLogs/{account}/CloudTrail-Digest/"
 
 # AWSCloudTrailWrite: s3:PutObject on AWSLogs/<account>/*, "s3:x-amz-acl": "bucket-owner-full-control",

@@ -61,9 +61,11 @@ class S3Call:
     key: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     secure: bool = True
-    # For service principals: on whose behalf (aws:SourceAccount, aws:SourceArn).
+    # For service principals: on whose behalf (aws:SourceAccount, aws:SourceArn), and the encryption
+    # context of the KMS call the service makes itself (CloudTrail: kms:EncryptionContext:aws:cloudtrail:arn).
     source_account: str | None = None
     source_arn: str | None = None
+    kms_context: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.operation == "UploadPart" and any("encryption" in h and "customer" not in h for h in self.headers):
@@ -93,6 +95,10 @@ def requests(
     key = _key(call, default_key)
     if kms_action is None or key is None:
         return s3, None
+    if principal.service:
+        # A service that writes encrypted objects for itself (CloudTrail) calls KMS as itself.
+        sources = {k: v for k, v in context.items() if k in ("aws:SourceAccount", "aws:SourceArn")}
+        return s3, Request(principal, kms_action, key, {**sources, **call.kms_context})
     kms = Request(
         principal,
         kms_action,
@@ -102,6 +108,7 @@ def requests(
             "kms:CallerAccount": principal.account or "",
             "kms:EncryptionContext:aws:s3:arn": bucket_arn,
             **({"aws:PrincipalArn": principal.role_arn} if principal.role_arn else {}),
+            **call.kms_context,
         },
     )
     return s3, kms
@@ -131,6 +138,31 @@ class Setting:
     identity: tuple[Mapping, ...] = ()
     boundary: Mapping | None = None
     account: str | None = None  # the bucket's and keys' account
+    # Each key's tags: requests to a key carry them as aws:ResourceTag/<key> (IAM condition keys).
+    key_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def aws_managed_key_policy(account: str, region: str, service: str) -> dict:
+    """The key policy of an AWS managed key (aws/s3): every principal of the account may use it
+    through that service (KMS developer guide, "AWS managed keys": the policy of aws/ebs allows
+    "all principals in the account" with kms:CallerAccount and kms:ViaService)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": account,
+                        "kms:ViaService": f"{service}.{region}.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
 
 
 def decide(call: S3Call, principal: Principal, setting: Setting) -> Decision:
@@ -145,13 +177,17 @@ def decide(call: S3Call, principal: Principal, setting: Setting) -> Decision:
     )
     if not first or kms is None:
         return first
-    if kms.resource not in setting.key_policies:
+    policies = {AWS_MANAGED_S3_KEY: aws_managed_key_policy(setting.account or "", setting.region, "s3")}
+    policies |= setting.key_policies
+    if kms.resource not in policies:
         return Decision(False, f"S3 would encrypt with {kms.resource}, a key the setting does not have")
+    tags = {f"aws:ResourceTag/{k}": v for k, v in setting.key_tags.get(kms.resource, {}).items()}
+    kms = Request(kms.principal, kms.action, kms.resource, {**kms.context, **tags})
     second = evaluate(
         kms,
         identity=setting.identity,
         boundary=setting.boundary,
-        resource_policy=setting.key_policies[kms.resource],
+        resource_policy=policies[kms.resource],
         resource_account=setting.account,
         key_policy=True,
     )

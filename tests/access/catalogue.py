@@ -56,6 +56,59 @@ PULUMI_STATE = (
     Shape("pulumi state read", "gocloud.dev blob/s3blob NewRangeReader", (S3Call("GetObject", ""),)),
 )
 
+# boto3/botocore 1.44.8 (uv.lock): put_object sends ServerSideEncryption and SSEKMSKeyId only when the
+# caller passes them (botocore service model, PutObjectRequest); upload_file goes multipart from 8 MiB
+# (s3transfer 0.19.3 TransferConfig multipart_threshold), its ExtraArgs on CreateMultipartUpload only.
+BOTO3 = (
+    Shape(
+        "boto3 put_object with defaults", "botocore s3 PutObjectRequest (no default SSE)", (S3Call("PutObject", ""),)
+    ),
+    Shape(
+        "boto3 upload_file over 8 MiB with defaults",
+        "s3transfer TransferConfig multipart_threshold 8 MiB",
+        _multipart({}),
+    ),
+    Shape(
+        "boto3 put_object naming the bucket's key",
+        "ExtraArgs ServerSideEncryption + SSEKMSKeyId",
+        (S3Call("PutObject", "", headers={SSE: "aws:kms", SSE_KEY: "{key}"}),),
+    ),
+    Shape("boto3 get_object", "botocore s3 GetObject", (S3Call("GetObject", ""),)),
+)
+# MLflow 3.x artifacts (mlflow/store/artifact/s3_artifact_repo.py; the sagemaker-mlflow 0.5 plugin
+# replaces the s3 repository but uploads with the client's boto3 the same way): ExtraArgs come only from
+# MLFLOW_S3_UPLOAD_EXTRA_ARGS, which the platform does not set (the teams get the tracking URI).
+MLFLOW = (
+    Shape(
+        "MLflow log_artifact",
+        "mlflow s3_artifact_repo: upload_file with MLFLOW_S3_UPLOAD_EXTRA_ARGS (unset)",
+        (S3Call("PutObject", ""),),
+    ),
+    Shape("MLflow log_artifact of a large model", "s3_artifact_repo upload_file: multipart from 8 MiB", _multipart({})),
+    Shape("MLflow load_model", "s3_artifact_repo download_file", (S3Call("GetObject", ""),)),
+)
+# AWS Glue Data Quality results (StartDataQualityRulesetEvaluationRun AdditionalRunOptions.ResultsS3Prefix):
+# which headers Glue sends is not documented (UNVERIFIED): both shapes must pass.
+GLUE_RESULTS = (
+    Shape("Glue Data Quality results, no header", "UNVERIFIED: Glue's request headers", (S3Call("PutObject", ""),)),
+    Shape(
+        "Glue Data Quality results, the bucket's key",
+        "UNVERIFIED: Glue's request headers",
+        (S3Call("PutObject", "", headers={SSE: "aws:kms", SSE_KEY: "{key}"}),),
+    ),
+)
+# SageMaker writes with the KmsKeyId it is given: DataCaptureConfig.KmsKeyId ("the KMS key that SageMaker
+# uses to encrypt the captured data"), S3StorageConfig.KmsKeyId of the offline store,
+# MonitoringOutputConfig.KmsKeyId of Model Monitor (botocore sagemaker model, 1.44.8).
+SAGEMAKER_WITH_KEY = (
+    Shape(
+        "SageMaker write with its KmsKeyId",
+        "botocore sagemaker DataCaptureConfig / S3StorageConfig / MonitoringOutputConfig KmsKeyId",
+        (S3Call("PutObject", "", headers={SSE: "aws:kms", SSE_KEY: "{key}"}),),
+    ),
+)
+
+
 # What a bucket guarded by our policies must refuse, whoever sends it.
 REFUSED = (
     Shape("plain HTTP", "aws:SecureTransport false", (S3Call("GetObject", "", secure=False),)),

@@ -5,6 +5,7 @@ permissions come from iam-ape (boundaries honoured), not from the statements' te
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,48 @@ def test_every_resource_type_of_the_plan_has_a_row_and_ci_can_do_all_of_it(stack
     assert gaps == [], "ci-deploy cannot make these calls of a deployment"
     gaps = sorted(a for a in actions_of(types, ["read"]) if a not in preview.allowed)
     assert gaps == [], "ci-preview cannot make these calls of a refresh"
+
+
+TERRAFORM = json.loads((Path(__file__).resolve().parents[2] / "components/upstream/terraform_calls.json").read_text())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ci_makes_every_call_the_terraform_provider_makes(stack):
+    """The calls pulumi-aws really makes (terraform-provider-aws, components/upstream/terraform_calls.json),
+    read independently of the merged table: a refresh (PR preview, nightly drift) calls every read, a
+    deployment all four. Only what the table excludes with a reason (object data, unused features) and
+    what CI may never do are left out."""
+    from pipelines.provider_actions import EXCLUDED
+
+    plan = stack_plan(stack)
+    roles = effective(plan)
+    deploy, preview = roles[f"mlplatform-{stack}-ci-deploy"], roles[f"mlplatform-{stack}-ci-preview"]
+    protected = plan.get("aws:kms/key:Key", "keys-data").options["protect"]
+    excluded = lambda action: any(action.startswith(k) for k in EXCLUDED)  # noqa: E731
+    for type_ in _types(plan):
+        calls = TERRAFORM["types"].get(type_)
+        if calls is None:
+            continue  # only the bootstrap has it (the CodeConnections connection): CI does not manage it
+        missing = sorted(a for a in calls["read"] if a not in preview.allowed)
+        assert missing == [], f"ci-preview cannot refresh {type_} ({calls['resource']}): {missing}"
+        ops = ["create", "read", "update"] + ([] if protected and type_ in STATEFUL_TYPES else ["delete"])
+        needed = {a for op in ops for a in calls[op]} - NEVER_FOR_CI
+        missing = sorted(a for a in needed if a not in deploy.allowed and not excluded(a))
+        assert missing == [], f"ci-deploy cannot deploy {type_} ({calls['resource']}): {missing}"
+
+
+def test_the_refresh_calls_the_reviews_found_missing_are_granted():
+    """terraform-provider-aws: aws_launch_template's read calls DescribeLaunchTemplateVersions for its
+    latest version (ec2_launch_template.go, findLaunchTemplateVersionByTwoPartKey), aws_eip's read
+    DescribeAddressesAttribute for its PTR record (ec2_eip.go, findEIPDomainNameAttributeByAllocationID,
+    which tolerates only NotFound)."""
+    assert "ec2:DescribeLaunchTemplateVersions" in TERRAFORM["types"]["aws:ec2/launchTemplate:LaunchTemplate"]["read"]
+    assert "ec2:DescribeAddressesAttribute" in TERRAFORM["types"]["aws:ec2/eip:Eip"]["read"]
+    plan = stack_plan("dev")
+    roles = effective(plan)
+    for role in ("ci-preview", "ci-deploy"):
+        allowed = roles[f"mlplatform-dev-{role}"].allowed
+        assert {"ec2:DescribeLaunchTemplateVersions", "ec2:DescribeAddressesAttribute"} <= set(allowed), role
 
 
 @pytest.mark.parametrize("stack", STACKS)
