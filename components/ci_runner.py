@@ -22,7 +22,9 @@ from components.identity import service_role, service_trust
 
 # The workflows whose jobs may start a runner (their `name:`), so another workflow of the repository
 # cannot get a machine inside the VPC (webhook filter WORKFLOW_NAME, CodeBuild github-webhook docs).
-RUNNER_WORKFLOWS = ("pull-request", "deploy", "drift")
+# deploy-stack is the reusable workflow deploy.yml calls: which of the two names a called workflow's
+# queued job carries in the webhook (workflow_job.workflow_name) was not verified, so both are admitted.
+RUNNER_WORKFLOWS = ("pull-request", "deploy", "deploy-stack", "drift")
 # CodeBuild user guide ("Docker images provided by CodeBuild"): standard:7.0 is Ubuntu 22.04, like
 # GitHub's own runners, which actions/setup-python supports (not verified on a live runner).
 IMAGE = "aws/codebuild/standard:7.0"
@@ -50,6 +52,10 @@ class CiRunnerArgs:
     log_retention_days: int = 365
     compute_type: str = "BUILD_GENERAL1_MEDIUM"
     protect: bool = True
+    # GitHub user ids whose workflow jobs may start the runner (webhook filter ACTOR_ACCOUNT_ID: "the id
+    # property of the sender object in the webhook payload", CodeBuild github-webhook); empty: any job
+    # of the repository (right for a private repository, whose forks need read access already).
+    actors: Sequence[str] = ()
 
 
 class CiRunner(pulumi.ComponentResource):
@@ -166,6 +172,17 @@ class CiRunner(pulumi.ComponentResource):
                             aws.codebuild.WebhookFilterGroupFilterArgs(type="EVENT", pattern="WORKFLOW_JOB_QUEUED"),
                             aws.codebuild.WebhookFilterGroupFilterArgs(
                                 type="WORKFLOW_NAME", pattern=f"^({'|'.join(RUNNER_WORKFLOWS)})$"
+                            ),
+                            # CodeBuild webhooks guide: for public repositories, "add ACTOR_ACCOUNT_ID filters
+                            # ... to specify which users can trigger a build".
+                            *(
+                                [
+                                    aws.codebuild.WebhookFilterGroupFilterArgs(
+                                        type="ACTOR_ACCOUNT_ID", pattern=f"^({'|'.join(args.actors)})$"
+                                    )
+                                ]
+                                if args.actors
+                                else []
                             ),
                         ]
                     )

@@ -24,6 +24,18 @@ POD_ROLES = ("feature-ingestion", "model-publisher")  # plus one training-<team>
 WORKLOAD_ROLES = (*POD_ROLES, "model-approver")
 CI_ROLES = ("ci-preview", "ci-deploy")
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# The workflow files the CI roles trust (.github/workflows/): the deploy job is the reusable
+# deploy-stack.yml that deploy.yml calls.
+CI_WORKFLOWS = {
+    "deploy": "deploy-stack.yml",
+    "preview": "pull-request.yml",
+    "drift": "drift.yml",
+    "promote": "promote.yml",
+}
+# Role sessions as long as the longest run each role does (a first deploy of a stack takes 25-40
+# minutes, an update with endpoint replacements longer); configure-aws-credentials asks for this.
+DEPLOY_SESSION_SECONDS = 3 * 3600
+PREVIEW_SESSION_SECONDS = 3600
 
 # Actions that AWS authorizes only on Resource "*" (they act on no existing resource, or list
 # across an account), with the reason. Any "*" resource in a generated policy must be one of these.
@@ -252,11 +264,13 @@ class IdentityArgs:
     served_packages: Sequence[str] = ()
     # Principals that may assume model-approver (with MFA); empty means the account's principals.
     approver_principals: Sequence[str] = ()
-    # GitHub "owner/name"; None creates no CI roles.
-    github_repository: str | None = None
-    # The OIDC subject a deploy job must have, after "repo:<owner>/<name>:".
-    deploy_subject: str = "ref:refs/heads/main"
-    # The branch deploys and the nightly drift check run from.
+    # The GitHub repository whose workflows CI runs; None creates no CI roles.
+    github_repository: GitHubRepository | None = None
+    # The GitHub environment deploy jobs run in (None: deploy jobs name none).
+    deploy_environment: str | None = None
+    # The GitHub environment pull-request previews of this stack run in.
+    preview_environment: str = "preview"
+    # The branch deploys, promotions and the nightly drift check run from.
     deploy_branch: str = "main"
     # None creates the account's GitHub OIDC provider; an ARN references an existing one.
     oidc_provider_arn: str | None = None
@@ -312,24 +326,38 @@ class Identity(pulumi.ComponentResource):
                     opts=stateful_options(self, args.protect),
                 )
                 self.oidc_provider_arn = provider.arn
-            repo = args.github_repository
+            repo, branch = args.github_repository, f"refs/heads/{args.deploy_branch}"
+            on_branch = {"context": f"ref:{branch}", "ref": branch}
             self._role(
                 "ci-preview",
-                # Pull requests preview; the nightly drift check refreshes from the deploy branch.
+                # The pull-request workflow's previews (in the stack's preview environment), and the
+                # nightly drift check and promotions of the deploy branch.
                 github_trust(
                     self.oidc_provider_arn,
-                    [f"repo:{repo}:pull_request", f"repo:{repo}:ref:refs/heads/{args.deploy_branch}"],
+                    [repo.subject(**on_branch, workflow=w) for w in (CI_WORKFLOWS["drift"], CI_WORKFLOWS["promote"])],
+                    [
+                        repo.subject(
+                            context=f"environment:{args.preview_environment}",
+                            ref="refs/pull/*/merge",
+                            workflow=CI_WORKFLOWS["preview"],
+                        )
+                    ],
                 ),
-                preview_statements(scope),
+                [*preview_statements(scope), *served_package_statements(args.served_packages, describe_only=True)],
                 args.deploy_boundary_arn,
-                max_session=3600,
+                max_session=PREVIEW_SESSION_SECONDS,
             )
+            deploy_context = f"environment:{args.deploy_environment}" if args.deploy_environment else f"ref:{branch}"
             self._role(
                 "ci-deploy",
-                github_trust(self.oidc_provider_arn, f"repo:{repo}:{args.deploy_subject}"),
+                # Only the deploy workflow's stack job, on the deploy branch, in the stack's environment.
+                github_trust(
+                    self.oidc_provider_arn,
+                    [repo.subject(context=deploy_context, ref=branch, workflow=CI_WORKFLOWS["deploy"])],
+                ),
                 [*deploy_statements(scope, args.protect), *served_package_statements(args.served_packages)],
                 args.deploy_boundary_arn,
-                max_session=7200,
+                max_session=DEPLOY_SESSION_SECONDS,
             )
         self.register_outputs({"roleArns": self.role_arns})
 
@@ -407,18 +435,19 @@ def policy_chunks(statements: list[Statement]) -> list[list[Statement]]:
 # --- trust policies -----------------------------------------------------------------------------
 
 
-def served_package_statements(packages: Sequence[str]) -> list[Statement]:
+def served_package_statements(packages: Sequence[str], *, describe_only: bool = False) -> list[Statement]:
     """Create models from another account's model packages (the registry's policy admits this account:
-    components/model_registry.consumer_policy)."""
+    components/model_registry.consumer_policy); ``describe_only``: read their approval status (the
+    promotion guard)."""
     if not packages:
         return []
-    return [
-        Statement(
-            sid="DeployServedPackages",
-            actions=["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"],
-            resources=list(packages),
-        )
-    ]
+    actions = (
+        ["sagemaker:DescribeModelPackage"]
+        if describe_only
+        else ["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"]
+    )
+    sid = "ReadServedPackages" if describe_only else "DeployServedPackages"
+    return [Statement(sid=sid, actions=actions, resources=list(packages))]
 
 
 def cluster_arn(scope: Scope) -> str:
@@ -467,23 +496,59 @@ def mfa_trust(principals: Sequence[str]) -> pulumi.Output[str]:
     )
 
 
-def github_trust(provider_arn: pulumi.Input[str], subject: str | list[str]) -> pulumi.Output[str]:
-    """GitHub Actions of one repository, for exact OIDC subjects (no wildcards)."""
-    return document(
-        [
-            Statement(
-                sid="GitHubActions",
-                principals={"Federated": provider_arn},
-                actions=["sts:AssumeRoleWithWebIdentity"],
-                conditions={
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                        f"{GITHUB_OIDC_HOST}:sub": subject,
-                    }
-                },
-            )
-        ]
-    )
+# The repository's OIDC subject template (GitHub REST API PUT /repos/{owner}/{repo}/actions/oidc/
+# customization/sub, include_claim_keys; docs/ci.md sets it): the subject then names the job's
+# environment or trigger ("context"), the ref the run is for, and the workflow file the job runs, so a
+# role can trust one workflow file on one branch, not any job that names an environment.
+SUBJECT_CLAIMS = ("repo", "context", "ref", "job_workflow_ref")
+
+
+@dataclass(frozen=True)
+class GitHubRepository:
+    """owner/name, and its owner and repository ids when GitHub issues immutable subjects (repositories
+    created, renamed or transferred after 2026-07-15, or opted in: ``repo:OWNER@ID/REPO@ID``)."""
+
+    name: str
+    owner_id: str | None = None
+    repository_id: str | None = None
+
+    @property
+    def subject_repo(self) -> str:
+        if self.owner_id and self.repository_id:
+            owner, repo = self.name.split("/")
+            return f"{owner}@{self.owner_id}/{repo}@{self.repository_id}"
+        return self.name
+
+    def subject(self, *, context: str, ref: str, workflow: str, workflow_ref: str | None = None) -> str:
+        """The OIDC subject GitHub issues, under SUBJECT_CLAIMS, to a job of ``workflow`` (a file of
+        .github/workflows) running for ``ref``: context is ``environment:<name>``, ``pull_request`` or
+        ``ref:<ref>``; the workflow's own ref is the run's unless it is a reusable one called elsewhere."""
+        job_workflow_ref = f"{self.name}/.github/workflows/{workflow}@{workflow_ref or ref}"
+        return f"repo:{self.subject_repo}:{context}:ref:{ref}:job_workflow_ref:{job_workflow_ref}"
+
+
+def github_trust(
+    provider_arn: pulumi.Input[str], subjects: Sequence[str], patterns: Sequence[str] = ()
+) -> pulumi.Output[str]:
+    """GitHub Actions of one repository: exact OIDC subjects, and ``patterns`` (StringLike) where a
+    part is the run's own (a pull request's number)."""
+    aud = {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}
+    sub = f"{GITHUB_OIDC_HOST}:sub"
+    blocks = [
+        ("GitHubActions", subjects, {"StringEquals": {**aud, sub: list(subjects)}}),
+        ("GitHubPullRequests", patterns, {"StringEquals": aud, "StringLike": {sub: list(patterns)}}),
+    ]
+    statements = [
+        Statement(
+            sid=sid,
+            principals={"Federated": provider_arn},
+            actions=["sts:AssumeRoleWithWebIdentity"],
+            conditions=conditions,
+        )
+        for sid, listed, conditions in blocks
+        if listed
+    ]
+    return document(statements)
 
 
 # --- boundaries and CI policies -----------------------------------------------------------------

@@ -14,7 +14,7 @@ from components.data_quality import DataQuality, DataQualityArgs, DataQualityGra
 from components.encryption import Encryption, EncryptionArgs
 from components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
 from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
-from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
+from components.identity import Boundaries, BoundariesArgs, GitHubRepository, Identity, IdentityArgs
 from components.model_registry import ModelRegistry, ModelRegistryArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
@@ -32,7 +32,7 @@ from components.storage import DataLake, DataLakeArgs, Lifecycle
 from components.training_cluster import SystemNodes, TrainingCluster, TrainingClusterArgs
 from infra.access import family_role, role_grants
 from infra.definitions import load_datasets, load_feature_groups, registry_of
-from infra.settings import Settings
+from infra.settings import Settings, deployed_commit
 
 
 class Platform:
@@ -193,12 +193,11 @@ class Platform:
                     else ()
                 ),
                 approver_principals=s.identity.approver_principals,
-                github_repository=ci.github_repository,
-                deploy_subject=(
-                    f"environment:{ci.deploy_environment}"
-                    if ci.deploy_environment
-                    else f"ref:refs/heads/{ci.deploy_branch}"
-                ),
+                github_repository=GitHubRepository(ci.github_repository, ci.github_owner_id, ci.github_repository_id)
+                if ci.github_repository
+                else None,
+                deploy_environment=ci.deploy_environment,
+                preview_environment=ci.preview_environment or f"preview-{pulumi.get_stack()}",
                 oidc_provider_arn=ci.oidc_provider_arn,
                 deploy_branch=ci.deploy_branch,
                 protect=s.protect,
@@ -318,6 +317,7 @@ class Platform:
                     permissions_boundary=self.boundaries.cluster_arn,
                     log_retention_days=s.monitoring.log_retention_days,
                     protect=s.protect,
+                    actors=ci.runner_actors,
                 ),
                 opts=aws_only,
             )
@@ -368,6 +368,9 @@ class Platform:
             "endpoints": {e.name: self.serving.endpoint_names[e.name] for e in self.endpoint_specs},
             "servedModelPackages": {e.name: src.package_arn(e.family, e.version) for e in self.endpoint_specs},
             "dataQualitySchedules": {d.name: d.schedule for d in self.datasets if d.schedule},
+            # The commit this stack runs: what a promotion moves to the next stage (docs/ci.md).
+            "deployedCommit": deployed_commit(),
+            "deployedStackFiles": deployed_commit(of_stack_files=True),
             # Families with drift settings that nothing measures here, said rather than a metric invented.
             **({"driftNotMeasured": self.drift_not_measured()} if self.drift_not_measured() else {}),
             **({"ciRunnerLabel": self.ci_runner.label} if self.ci_runner else {}),

@@ -12,6 +12,7 @@ import difflib
 import functools
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -524,6 +525,21 @@ ConnectionArn = Annotated[
 
 class CiSettings(_Section):
     github_repository: GithubRepository | None = None
+    # The ids GitHub puts in immutable OIDC subjects (repo:OWNER@ID/REPO@ID): repositories created,
+    # renamed or transferred after 2026-07-15 get them (`gh api repos/OWNER/REPO/actions/oidc/customization/sub`
+    # says use_immutable_subject); both or neither.
+    github_owner_id: Annotated[str, _matches(r"[0-9]{1,20}", "a GitHub numeric id")] | None = None
+    github_repository_id: Annotated[str, _matches(r"[0-9]{1,20}", "a GitHub numeric id")] | None = None
+    # The GitHub environment the pull-request previews of this stack run in (default preview-<stack>);
+    # give staging's and prod's required reviewers: a preview reads the stack's state.
+    preview_environment: Annotated[str, _matches(r"[A-Za-z0-9._-]{1,100}", "a GitHub environment name")] | None = None
+    # Whether the repository is public: then its runner starts only for the GitHub users in runnerActors.
+    repository_visibility: Literal["private", "internal", "public"] = "private"
+    # GitHub user ids (numeric, `gh api users/<login> --jq .id`) whose workflow jobs may start the runner
+    # in the VPC (CodeBuild webhook filter ACTOR_ACCOUNT_ID); empty: any job of the repository.
+    runner_actors: Annotated[
+        list[Annotated[str, _matches(r"[0-9]{1,20}", "a GitHub numeric user id")]], AfterValidator(_unique)
+    ] = Field(default_factory=list)
     deploy_branch: Annotated[str, _matches(r"[A-Za-z0-9._/-]{1,100}", "a git branch name")] = "main"
     # A GitHub environment (with its own protection rules) that deploy jobs must run in.
     deploy_environment: Annotated[str, _matches(r"[A-Za-z0-9._-]{1,100}", "a GitHub environment name")] | None = None
@@ -535,15 +551,36 @@ class CiSettings(_Section):
     # The AWS CodeConnections connection to GitHub the runner registers through (bootstrap output
     # codeConnectionArn, authorized once in the console).
     code_connection_arn: ConnectionArn | None = None
+    # The commit whose code this stack runs: a promotion sets it to the commit the previous stage runs
+    # (docs/ci.md, "Promotion moves code too"); deploys and drift checks check it out. Unset: the stack
+    # runs the deploy branch's head (dev).
+    release: Annotated[str, _matches(r"[0-9a-f]{40}", "a full git commit id (40 hex digits)")] | None = None
 
     @model_validator(mode="after")
     def _runner_needs_a_connection(self) -> CiSettings:
+        problems = []
         if self.runner == "codebuild" and self.github_repository and not self.code_connection_arn:
-            raise _CrossFieldError.one(
-                "codeConnectionArn",
-                "is required for runner 'codebuild': the ARN of a CodeConnections connection to GitHub "
-                "(the bootstrap's output codeConnectionArn), or set runner: none",
+            problems.append(
+                (
+                    "codeConnectionArn",
+                    "is required for runner 'codebuild': the ARN of a CodeConnections connection to GitHub "
+                    "(the bootstrap's output codeConnectionArn), or set runner: none",
+                )
             )
+        if (self.github_owner_id is None) != (self.github_repository_id is None):
+            missing = "githubRepositoryId" if self.github_repository_id is None else "githubOwnerId"
+            problems.append((missing, "is required with the other id: GitHub's immutable subjects name both"))
+        if self.runner == "codebuild" and self.repository_visibility == "public" and not self.runner_actors:
+            problems.append(
+                (
+                    "runnerActors",
+                    "must list the GitHub user ids whose jobs may start the runner when the repository is "
+                    "public: otherwise a fork's pull request could run in the VPC (GitHub: self-hosted runners "
+                    "should almost never be used for public repositories)",
+                )
+            )
+        if problems:
+            raise _CrossFieldError(problems)
         return self
 
 
@@ -783,9 +820,36 @@ def parse(stack: str, values: Mapping[str, Any], secret: frozenset[str] | None =
     return settings
 
 
+COMMIT_ENV = "MLPLATFORM_COMMIT"  # the commit the deploy workflow checked out (deploy-stack.yml)
+
+
+STACK_FILES_ENV = "MLPLATFORM_STACK_FILES_COMMIT"  # the commit whose stacks/ it deploys with
+
+
+def deployed_commit(of_stack_files: bool = False) -> str:
+    """The commit this run deploys (or whose stack files it uses), as the workflow says; "unknown"
+    elsewhere (a laptop, an offline plan)."""
+    return os.environ.get(STACK_FILES_ENV if of_stack_files else COMMIT_ENV) or "unknown"
+
+
 def load() -> Settings:
-    """The settings of the stack being deployed (or planned offline)."""
-    return parse(pulumi.get_stack(), configured_values(), secret_keys())
+    """The settings of the stack being deployed (or planned offline). A stack that pins a release
+    (ci.release) refuses to be deployed from another commit."""
+    stack = pulumi.get_stack()
+    settings = parse(stack, configured_values(), secret_keys())
+    running = os.environ.get(COMMIT_ENV)
+    if running and settings.ci.release and running != settings.ci.release:
+        raise SettingsError(
+            stack,
+            [
+                (
+                    f"{NAMESPACE}:ci.release",
+                    f"pins commit {settings.ci.release}, but this run deploys {running}: deploy the pinned commit "
+                    "(the deploy workflow checks it out), or promote this one",
+                )
+            ],
+        )
+    return settings
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:

@@ -96,7 +96,27 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("--force", action="store_true", help="allow skipping a stage (needs --reason)")
     promote.add_argument("--reason", default="", help="why a stage is skipped; recorded in stacks/promotions.log")
     promote.add_argument("--skip-preview", action="store_true", help="do not preview the target on the engine")
+    promote.add_argument(
+        "--release",
+        metavar="COMMIT",
+        help="the commit the source runs (`mlplatform release <from> --deployed`): the target will run it (ci.release)",
+    )
+    promote.add_argument(
+        "--require-checks",
+        action="store_true",
+        help="fail (exit 1, nothing written) when a guard cannot check: the model registry or the preview (CI)",
+    )
+    promote.add_argument("--report", type=Path, help="write what the guards checked, in Markdown, to FILE")
     promote.add_argument("--project-dir", type=Path, default=None)
+    release = sub.add_parser("release", help="the commit a stack runs: its pinned ci.release, or this checkout's")
+    release.add_argument("stack", help="a stack, e.g. staging")
+    release.add_argument(
+        "--deployed", action="store_true", help="the commit its last deployment recorded (needs the Pulumi CLI)"
+    )
+    release.add_argument(
+        "--stack-files", action="store_true", help="with --deployed: the commit of the stack files it deployed"
+    )
+    release.add_argument("--project-dir", type=Path, default=None)
     cost = sub.add_parser("cost", help="monthly cost of stacks offline: idle, at their ceilings, and priced by use")
     cost.add_argument("stacks", nargs="+", metavar="stack", help="stacks to price, e.g. dev staging prod")
     cost.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
@@ -120,19 +140,57 @@ def main(argv: list[str] | None = None) -> int:
         "drift": _drift,
         "cost": _cost,
         "prices": _prices,
+        "release": _release,
     }
     return commands[args.command](args)
 
 
-def _promote(args: argparse.Namespace) -> int:
-    from infra.settings import SettingsError
-    from pipelines.engine import EngineUnavailableError, preview
-    from pipelines.guard import stateful_losses
-    from pipelines.promotion import PromotionError, check_model_versions, plan_promotion, write
+def _release(args: argparse.Namespace) -> int:
+    """Print the commit a stack runs: ``ci.release`` when it pins one, else the checkout's HEAD; with
+    --deployed, what its last deployment recorded (stack outputs deployedCommit, deployedStackFiles)."""
+    import subprocess
+
+    from infra.settings import SettingsError, parse
+    from pipelines.engine import EngineUnavailableError, deployed_outputs
+    from pipelines.offline import read_stack_config
 
     try:
         root = _project_dir(args)
-        promotion = plan_promotion(root, args.source, args.target, force=args.force, reason=args.reason)
+        config = read_stack_config(args.stack, root).values
+        if args.deployed:
+            outputs = deployed_outputs(args.stack)
+            value = outputs.get("deployedStackFiles" if args.stack_files else "deployedCommit") or "unknown"
+            if value == "unknown":
+                print(f"mlplatform: {args.stack} recorded no commit (deployed from outside CI?)", file=sys.stderr)
+                return EXIT_USER_ERROR
+            print(value)
+            return 0
+        values = {k.removeprefix("mlplatform:"): v for k, v in config.items() if k.startswith("mlplatform:")}
+        pinned = parse(args.stack, values).ci.release
+    except (SettingsError, EngineUnavailableError, *_user_errors()) as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if pinned:
+        print(pinned)
+        return 0
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    if head.returncode != 0:
+        print(f"mlplatform: {args.stack} pins no release and {root} is not a git checkout", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(head.stdout.strip())
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from infra.settings import SettingsError
+    from pipelines.promotion import PromotionError, check_model_versions, plan_promotion, write
+
+    report = [f"## Promotion {args.source} -> {args.target}", ""]
+    try:
+        root = _project_dir(args)
+        promotion = plan_promotion(
+            root, args.source, args.target, force=args.force, reason=args.reason, release=args.release
+        )
         if promotion.changed:
             versions = check_model_versions(root, promotion)
     except (PromotionError, SettingsError, *_user_errors()) as err:
@@ -140,8 +198,13 @@ def _promote(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     if not promotion.changed:
         print(f"{args.target} already has every promotable setting of {args.source}; nothing to do.")
+        _write_report(args.report, [*report, "Nothing to promote."])
         return 0
     print(promotion.diff())
+    report += [f"- settings: {', '.join(sorted(promotion.changed))}"]
+    if args.release:
+        report.append(f"- code: {args.target} will run {args.release}, the commit {args.source} runs")
+    report += [f"- model check: {a}" for a in versions.approved]
     for notice in versions.notices:
         print(f"Model check skipped: {notice}.", file=sys.stderr)
     if versions.refusals:
@@ -149,22 +212,53 @@ def _promote(args: argparse.Namespace) -> int:
         for refusal in versions.refusals:
             print(f"  - {refusal}", file=sys.stderr)
         return EXIT_VIOLATIONS
+    if versions.notices and args.require_checks:
+        print("Refused: a guard could not check (--require-checks); nothing written.", file=sys.stderr)
+        return EXIT_VIOLATIONS
+    report += [f"- model check skipped: {n}" for n in versions.notices]
     if args.dry_run:
         return 0
     write(root, promotion, reason=args.reason if args.force else "")
     print(f"Wrote stacks/Pulumi.{args.target}.yaml ({', '.join(sorted(promotion.changed))}).")
-    refusals = []
-    if not args.skip_preview:
-        try:
-            refusals = stateful_losses(preview(args.target))
-        except EngineUnavailableError as err:
-            print(f"Preview skipped: {err}.")
+    status = 0 if args.skip_preview else _preview_guard(args, root, promotion, report)
+    if status == 0:
+        _write_report(args.report, report)
+    return status
+
+
+def _preview_guard(args: argparse.Namespace, root: Path, promotion, report: list[str]) -> int:
+    """Preview the target with the promoted file; restore it when the preview would lose stateful
+    resources, or (--require-checks) when the preview cannot run."""
+    from pipelines.engine import EngineUnavailableError, preview
+    from pipelines.guard import stateful_losses
+
+    restore = lambda: (root / "stacks" / f"Pulumi.{args.target}.yaml").write_text(promotion.old_text)  # noqa: E731
+    try:
+        # The platform project holds every stateful resource; the in-cluster one needs the private API.
+        previewed = preview(args.target, projects=("platform",))
+    except EngineUnavailableError as err:
+        print(f"Preview skipped: {err}.")
+        if args.require_checks:
+            restore()
+            print("Refused: the preview could not run (--require-checks); the stack file restored.", file=sys.stderr)
+            return EXIT_VIOLATIONS
+        report.append(f"- preview skipped: {err}")
+        return 0
+    refusals = stateful_losses(previewed)
     if refusals:
-        (root / "stacks" / f"Pulumi.{args.target}.yaml").write_text(promotion.old_text)
+        restore()
         print("Refused, and the stack file restored: the preview would lose stateful resources:", file=sys.stderr)
         for r in refusals:
             print(f"  - {r}", file=sys.stderr)
-    return EXIT_VIOLATIONS if refusals else 0
+        return EXIT_VIOLATIONS
+    counts = ", ".join(f"{op} {n}" for op, n in sorted(previewed.get("changeSummary", {}).items()))
+    report.append(f"- preview of {args.target} (platform project): {counts or 'no changes'}; no stateful resource lost")
+    return 0
+
+
+def _write_report(path: Path | None, lines: list[str]) -> None:
+    if path is not None:
+        path.write_text("\n".join(lines) + "\n")
 
 
 def _drift(args: argparse.Namespace) -> int:

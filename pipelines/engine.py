@@ -16,7 +16,27 @@ class EngineUnavailableError(Exception):
     pass
 
 
-def preview(stack: str, *, refresh: bool = False) -> dict[str, Any]:
+PROJECTS = {"platform": REPO_ROOT, "in-cluster": REPO_ROOT / "cluster"}
+
+
+def _require_cli(what: str) -> None:
+    if shutil.which("pulumi") is None:
+        raise EngineUnavailableError(f"the Pulumi CLI is not installed here, so {what}")
+
+
+def deployed_outputs(stack: str) -> dict[str, Any]:
+    """The platform stack's outputs, as deployed (needs the CLI, the backend and credentials)."""
+    _require_cli(f"the outputs of {stack} could not be read")
+    from pulumi import automation as auto
+
+    try:
+        outputs = auto.select_stack(stack_name=stack, work_dir=str(REPO_ROOT)).outputs()
+    except auto.errors.CommandError as err:
+        raise EngineUnavailableError(f"the outputs of {stack} could not be read: {str(err).strip()[-500:]}") from None
+    return {name: out.value for name, out in outputs.items()}
+
+
+def preview(stack: str, *, refresh: bool = False, projects: tuple[str, ...] = tuple(PROJECTS)) -> dict[str, Any]:
     """Preview a stack (both its projects) and return its steps in the PreviewDigest shape (op, urn,
     states, reasons)."""
     if shutil.which("pulumi") is None:
@@ -28,8 +48,9 @@ def preview(stack: str, *, refresh: bool = False) -> dict[str, Any]:
 
     steps: list[dict[str, Any]] = []
     summary: dict[str, int] = {}
-    # The stack's two projects: the platform, then what runs in its cluster (cluster/Pulumi.yaml).
-    for work_dir in (REPO_ROOT, REPO_ROOT / "cluster"):
+    # The stack's projects: the platform, then what runs in its cluster (cluster/Pulumi.yaml, which only
+    # a place that reaches the cluster API can preview).
+    for work_dir in (PROJECTS[p] for p in projects):
         events: list[Any] = []
         workspace = auto.select_stack(stack_name=stack, work_dir=str(work_dir))
         result = workspace.preview(refresh=refresh, on_event=events.append, diff=True)

@@ -9,9 +9,11 @@ must equal the intended configuration, and must pass the target's settings valid
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,14 @@ def _get(config: dict, path: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
-def plan_promotion(root: Path, source: str, target: str, *, force: bool = False, reason: str = "") -> Promotion:
+RELEASE = "ci.release"
+
+
+def plan_promotion(
+    root: Path, source: str, target: str, *, force: bool = False, reason: str = "", release: str | None = None
+) -> Promotion:
+    """The change to the target's stack file. ``release``: the commit the source runs (its deployment's
+    output), which the target will run: it must be what the source pins, when it pins one."""
     order, promotable = rules(root)
     for stack in (source, target):
         if stack not in order:
@@ -125,6 +134,20 @@ def plan_promotion(root: Path, source: str, target: str, *, force: bool = False,
         if new is None or new == old:
             continue
         changed[path] = (old, new)
+    if release is not None:
+        if not re.fullmatch(r"[0-9a-f]{40}", release):
+            raise PromotionError(f"--release {release!r} is not a full commit id: the commit {source} runs")
+        pinned = _get(src, RELEASE)
+        if pinned is not None and pinned != release:
+            raise PromotionError(
+                f"{source} pins {RELEASE} {pinned} but runs {release}: deploy {source} before promoting it"
+            )
+        if RELEASE not in promotable:
+            raise PromotionError(f"stacks/promotion.yaml must list {RELEASE} to promote code")
+        if _get(dst, RELEASE) != release:
+            changed[RELEASE] = (_get(dst, RELEASE), release)
+        else:
+            changed.pop(RELEASE, None)
     text = _edited(old_text, {path: new for path, (_, new) in changed.items()}) if changed else old_text
     expected = json.loads(json.dumps(dst))
     for path, (_, new) in changed.items():
@@ -218,6 +241,7 @@ def _flow(value: Any) -> Any:
 class VersionCheck:
     refusals: list[str]  # versions that are not Approved (or do not exist) in the registry
     notices: list[str]  # versions that could not be checked (offline, or the registry unreadable)
+    approved: list[str] = dataclasses.field(default_factory=list)  # versions found Approved
 
 
 def check_model_versions(root: Path, promotion: Promotion) -> VersionCheck:
@@ -247,7 +271,7 @@ def check_model_versions(root: Path, promotion: Promotion) -> VersionCheck:
             [], [f"could not check that {arn} is Approved: no AWS credentials" for arn in arns.values()]
         )
     client = session.client("sagemaker")
-    refusals, notices = [], []
+    refusals, notices, approved = [], [], []
     for family, arn in arns.items():
         try:
             status = client.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
@@ -263,4 +287,6 @@ def check_model_versions(root: Path, promotion: Promotion) -> VersionCheck:
             continue
         if status != "Approved":
             refusals.append(f"{family} version {moved[family]}: {arn} is {status}, not Approved")
-    return VersionCheck(refusals, notices)
+        else:
+            approved.append(f"{family} version {moved[family]}: {arn} is Approved")
+    return VersionCheck(refusals, notices, approved)

@@ -356,14 +356,24 @@ def runs_of(step: Step, stack: str, root: Path = REPO_ROOT) -> list[tuple[str, s
     return found
 
 
-def workflow_runs(path: Path, stack: str) -> list[tuple[str, str]]:
-    """The pulumi/actions steps of the workflow's job(s) for ``stack``: (project, command)."""
+def workflow_runs(path: Path, stack: str, called_with: str | None = None) -> list[tuple[str, str]]:
+    """The pulumi/actions steps of the workflow's job(s) for ``stack``, following the calls of local
+    reusable workflows (whose stack is their ``inputs.stack``): (project, command)."""
     workflow = yaml.safe_load(path.read_text())
     runs = []
     for job in workflow["jobs"].values():
+        uses = job.get("uses", "")
+        if uses.startswith("./.github/workflows/") and job.get("with", {}).get("stack") == stack:
+            runs += workflow_runs(path.parents[2] / uses.removeprefix("./"), stack, called_with=stack)
+            continue
         for s in job.get("steps", []):
             w = s.get("with", {})
-            if s.get("uses", "").startswith("pulumi/actions@") and w.get("stack-name") == stack:
+            named = w.get("stack-name")
+            if (
+                s.get("uses", "").startswith("pulumi/actions@")
+                and "command" in w
+                and (named == stack or (called_with == stack and named == "${{ inputs.stack }}"))
+            ):
                 runs.append((PROJECT_DIRS[w.get("work-dir", ".").rstrip("/") or "."], w["command"]))
     return runs
 

@@ -60,7 +60,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "rule-oidc-wildcard-sub",
         "infra/policies/identity.py",
-        'if "*" in str(cond.get("StringLike", {}).get(f"{GITHUB}:sub", "")):',
+        'if any(c in str(sub).replace(PULL_REQUEST_REF, "") for c in "*?"):',
         "if False:",
         "iam-oidc-trust-conditions loses its wildcard-sub check",
         (RULES,),
@@ -405,6 +405,30 @@ MUTANTS: tuple[Mutant, ...] = (
         'PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")',
         "EventBridge's data-quality alerts can no longer publish to the alert topic",
         ("tests/access/test_requests.py::test_services_deliver_to_the_platforms_topics_and_queues",),
+    ),
+    Mutant(
+        "ci-trust-drops-the-workflow",
+        "components/identity.py",
+        'return f"repo:{self.subject_repo}:{context}:ref:{ref}:job_workflow_ref:{job_workflow_ref}"',
+        'return f"repo:{self.subject_repo}:{context}:ref:{ref}:*"',
+        "the CI roles trust any workflow file of the branch or environment, not the one that deploys",
+        ("tests/access/test_ci_trust.py::test_only_the_intended_workflow_jobs_assume_the_ci_roles",),
+    ),
+    Mutant(
+        "preview-trusts-any-ref",
+        "components/identity.py",
+        'ref="refs/pull/*/merge",',
+        'ref="*",',
+        "the preview role is assumable from any branch's run in the preview environment",
+        ("tests/access/test_ci_trust.py::test_only_the_intended_workflow_jobs_assume_the_ci_roles",),
+    ),
+    Mutant(
+        "promotion-skips-unverifiable-checks",
+        ".github/workflows/promote.yml",
+        '--release "$RELEASE" --require-checks --report checks.md',
+        '--release "$RELEASE" --report checks.md',
+        "promotion opens a pull request even when a guard could not check the target stack",
+        ("tests/pipelines/test_workflows.py",),
     ),
 )
 

@@ -101,6 +101,9 @@ def no_access_keys(args):
     yield "access keys are long-lived secrets; use a role"
 
 
+PULL_REQUEST_REF = "refs/pull/*/merge"
+
+
 @resource_rule("iam-oidc-trust-conditions", "GitHub OIDC trust pins both aud and sub", ["aws:iam/role:Role"])
 def oidc_trust(args):
     for st in statements(args.props.get("assumeRolePolicy")):
@@ -111,8 +114,11 @@ def oidc_trust(args):
         for claim in ("aud", "sub"):
             if f"{GITHUB}:{claim}" not in keys:
                 yield f"trust statement {st.get('Sid', '?')} must condition {GITHUB}:{claim}"
-        if "*" in str(cond.get("StringLike", {}).get(f"{GITHUB}:sub", "")):
-            yield f"trust statement {st.get('Sid', '?')}: a wildcard sub admits any branch or fork"
+        for sub in as_list(cond.get("StringLike", {}).get(f"{GITHUB}:sub", [])):
+            # Only a pull request's number may be left open (refs/pull/<n>/merge): anything else admits
+            # other branches, workflows or repositories.
+            if any(c in str(sub).replace(PULL_REQUEST_REF, "") for c in "*?"):
+                yield f"trust statement {st.get('Sid', '?')}: a wildcard sub admits any branch or fork"
 
 
 @resource_rule(

@@ -56,12 +56,17 @@ class Principal:
         return None if self.arn.startswith("arn:") else self.arn
 
     @property
+    def federated(self) -> bool:
+        """A web-identity or SAML provider (sts:AssumeRoleWithWebIdentity): only a trust policy grants it."""
+        return ":oidc-provider/" in self.arn or ":saml-provider/" in self.arn
+
+    @property
     def account(self) -> str | None:
         return None if self.service else self.arn.split(":")[4]
 
     @property
     def role_arn(self) -> str | None:
-        if self.service:
+        if self.service or self.federated:
             return None
         if ":assumed-role/" in self.arn:
             partition, account, rest = self.arn.split(":")[1], self.arn.split(":")[4], self.arn.split(":", 5)[5]
@@ -115,9 +120,10 @@ def evaluate(  # noqa: PLR0911 - one return per rule of the evaluation logic
         for st in _statements(resource_policy):
             if st.get("Effect") == "Deny" and _statement_applies(st, request, ctx, with_principal=True):
                 return Decision(False, f"explicit deny in the resource policy ({st.get('Sid', 'no Sid')})")
-    if p.service:
+    if p.service or p.federated:
         granted = resource_policy is not None and _resource_grants(resource_policy, request, ctx)
-        return Decision(bool(granted), "the resource policy allows the service" if granted else "no allow for it")
+        who = "the service" if p.service else "the identity provider"
+        return Decision(bool(granted), f"the resource policy allows {who}" if granted else "no allow for it")
     by_identity = any(_matches(doc, request, ctx, "Allow") for doc in identity)
     within_boundary = boundary is None or _matches(boundary, request, ctx, "Allow")
     kinds = _resource_grants(resource_policy, request, ctx) if resource_policy is not None else set()
@@ -178,7 +184,8 @@ def _principal_kinds(element: Any, p: Principal) -> set[str]:
     kinds: set[str] = set()
     for kind, values in element.items():
         for v in _listed(values):
-            if v == "*" or (kind == "Service" and p.service and v == p.service):
+            named = (kind == "Service" and p.service) or (kind == "Federated" and p.federated and p.arn)
+            if v == "*" or (named and v == named):
                 kinds.add("direct")
             elif kind == "AWS" and p.account and v in (p.account, f"arn:aws:iam::{p.account}:root"):
                 kinds.add("account")

@@ -35,7 +35,10 @@ def test_the_runner_is_a_codebuild_project_in_the_private_subnets(any_plan):
         yaml.safe_load(w.read_text())["name"] for w in WORKFLOWS.glob("*.yml") if "codebuild-" in w.read_text()
     }
     allowed = set(re.fullmatch(r"\^\((.*)\)\$", filters["WORKFLOW_NAME"]).group(1).split("|"))
-    assert allowed == runner_users and allowed <= names
+    callers = {
+        yaml.safe_load(w.read_text())["name"] for w in WORKFLOWS.glob("*.yml") if "deploy-stack.yml" in w.read_text()
+    }
+    assert allowed == runner_users | callers and allowed <= names
     # the label the workflows ask for is this project's
     assert any_plan.outputs["ciRunnerLabel"].startswith(f"codebuild-{p['name']}-")
 
@@ -70,3 +73,24 @@ def test_the_runners_role_is_trusted_by_its_project_only(any_plan):
     assert sids["RunnerInterfacePermission"]["Condition"]["StringEquals"] == {
         "ec2:AuthorizedService": "codebuild.amazonaws.com"
     }
+
+
+def test_a_public_repository_starts_the_runner_only_for_its_named_people():
+    """CodeBuild's webhooks guide, for public repositories: ACTOR_ACCOUNT_ID filters "to specify which
+    users can trigger a build" (the id of the webhook payload's sender); the settings refuse a public
+    repository without them."""
+    from infra.settings import SettingsError
+    from pipelines.offline import plan_stack, read_stack_config
+
+    ci = json.loads(read_stack_config("dev").values["mlplatform:ci"]) | {"repositoryVisibility": "public"}
+    try:
+        plan_stack("dev", overrides={"mlplatform:ci": ci})
+        raise AssertionError("a public repository without runnerActors was planned")
+    except SettingsError as err:
+        assert "ci.runnerActors: must list the GitHub user ids" in str(err)
+    plan = plan_stack("dev", overrides={"mlplatform:ci": ci | {"runnerActors": ["1234", "5678"]}})
+    (webhook,) = plan.of_type("aws:codebuild/webhook:Webhook")
+    (group,) = webhook.inputs["filterGroups"]
+    filters = {f["type"]: f["pattern"] for f in group["filters"]}
+    assert filters["ACTOR_ACCOUNT_ID"] == "^(1234|5678)$"
+    assert filters["EVENT"] == "WORKFLOW_JOB_QUEUED"  # the filters of a group must all match (AND)

@@ -87,29 +87,61 @@ def test_approvers_need_mfa_and_are_named_by_the_stack(any_plan):
     assert st["Condition"]["NumericLessThan"] == {"aws:MultiFactorAuthAge": "3600"}
 
 
-@pytest.mark.parametrize(
-    ("stack", "deploy_sub"),
-    [
-        ("dev", "repo:example-org/mlplatform:environment:dev"),
-        ("staging", "repo:example-org/mlplatform:environment:staging"),
-        ("prod", "repo:example-org/mlplatform:environment:production"),
-    ],
-)
-def test_ci_roles_trust_one_repository_and_exact_subjects(stack, deploy_sub):
+WORKFLOWS = "example-org/mlplatform/.github/workflows"
+MAIN = "ref:refs/heads/main"
+
+
+@pytest.mark.parametrize(("stack", "environment"), [("dev", "dev"), ("staging", "staging"), ("prod", "production")])
+def test_ci_roles_trust_one_repository_and_exact_subjects(stack, environment):
+    """Subjects as GitHub issues them under the repository's template (repo, context, ref,
+    job_workflow_ref; docs/ci.md): each role names the workflow file, the ref and the environment."""
     plan = stack_plan(stack)
     # The account's OIDC provider comes from the bootstrap (ci.oidcProviderArn), not from the stack.
     assert plan.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     provider = f"arn:aws:iam::{plan.outputs['accountId']}:oidc-provider/{GH}"
-    for key, sub in (
-        # pull requests preview; the nightly drift check refreshes from the deploy branch
-        ("ci-preview", ["repo:example-org/mlplatform:pull_request", "repo:example-org/mlplatform:ref:refs/heads/main"]),
-        ("ci-deploy", deploy_sub),
-    ):
-        st = trust(plan, key)
-        assert st["Principal"] == {"Federated": provider}
-        assert st["Action"] == "sts:AssumeRoleWithWebIdentity"
-        # StringEquals, not StringLike: no wildcard can widen the subject
-        assert st["Condition"] == {"StringEquals": {f"{GH}:aud": "sts.amazonaws.com", f"{GH}:sub": sub}}
+    repo = "repo:example-org/mlplatform"
+    aud = {f"{GH}:aud": "sts.amazonaws.com"}
+    expected = {
+        "ci-deploy": [
+            {
+                "StringEquals": {
+                    **aud,
+                    f"{GH}:sub": [
+                        f"{repo}:environment:{environment}:{MAIN}"
+                        f":job_workflow_ref:{WORKFLOWS}/deploy-stack.yml@refs/heads/main"
+                    ],
+                }
+            }
+        ],
+        "ci-preview": [
+            # the nightly drift check and promotions, from main
+            {
+                "StringEquals": {
+                    **aud,
+                    f"{GH}:sub": [
+                        f"{repo}:{MAIN}:{MAIN}:job_workflow_ref:{WORKFLOWS}/{w}.yml@refs/heads/main"
+                        for w in ("drift", "promote")
+                    ],
+                }
+            },
+            # pull requests' merge refs, in the stack's preview environment: only the number is open
+            {
+                "StringEquals": aud,
+                "StringLike": {
+                    f"{GH}:sub": [
+                        f"{repo}:environment:preview-{stack}:ref:refs/pull/*/merge"
+                        f":job_workflow_ref:{WORKFLOWS}/pull-request.yml@refs/pull/*/merge"
+                    ]
+                },
+            },
+        ],
+    }
+    for key, conditions in expected.items():
+        sts = policy(role(plan, key), "assumeRolePolicy")["Statement"]
+        assert [st["Condition"] for st in sts] == conditions, key
+        for st in sts:
+            assert st["Principal"] == {"Federated": provider}
+            assert st["Action"] == "sts:AssumeRoleWithWebIdentity"
 
 
 def test_every_role_carries_its_boundary(any_plan):

@@ -130,7 +130,7 @@ def test_promotion_is_undone_when_the_engine_preview_would_lose_data(project, mo
     _set_dev(project, training__nodeImage=NEW_IMAGE)
     before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     recorded = json.loads((PREVIEWS / "replace-protected-bucket.json").read_text())
-    monkeypatch.setattr(engine, "preview", lambda stack, refresh=False: recorded)
+    monkeypatch.setattr(engine, "preview", lambda stack, **_: recorded)
     assert main(["promote", "dev", "staging", "--project-dir", str(project)]) == 1
     err = capsys.readouterr().err
     assert "replace of aws:s3/bucket:Bucket lake-raw (changed: bucket)" in err
@@ -272,12 +272,17 @@ def test_promote_refuses_a_model_version_the_registry_has_not_approved(project, 
         assert f"{family} version {new + 5}: {missing} does not exist" in capsys.readouterr().err
 
 
-def test_promote_without_credentials_says_it_could_not_check_the_models(project, capsys, monkeypatch, tmp_path):
+def _no_credentials(monkeypatch, tmp_path):
+    """No credential anywhere boto3 looks (environment, files, instance metadata)."""
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_promote_without_credentials_says_it_could_not_check_the_models(project, capsys, monkeypatch, tmp_path):
+    _no_credentials(monkeypatch, tmp_path)
     from tests.plans import settings_of
 
     versions = settings_of("dev").serving.model_versions
@@ -313,3 +318,135 @@ def test_promote_changes_only_the_promoted_lines_and_keeps_quoting_and_comments(
     ]
     assert [line[0] + line[1:].strip() for line in changed] == [f"-nodeImage: {old_image}", f"+nodeImage: {NEW_IMAGE}"]
     assert f"kubernetesVersion: '{version}'  # single quotes stay" in after
+
+
+# --- promotion in CI: the workflow's own command, every guard required ------------------------------------
+
+RELEASE = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _workflow_promote_args(source: str, target: str, release: str) -> list[str]:
+    """The `mlplatform promote` line of promote.yml, as the job runs it (its variables filled in)."""
+    import shlex
+
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "promote.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    (line,) = [s["run"] for s in job["steps"] if s.get("run", "").startswith(".venv/bin/mlplatform promote ")]
+    filled = line.replace('"$FROM"', source).replace('"$TO"', target).replace('"$RELEASE"', release)
+    return shlex.split(filled)[1:]
+
+
+CLEAN_PREVIEW = {"steps": [], "changeSummary": {"same": 3}}
+
+
+def test_the_ci_promotion_refuses_an_unapproved_model_and_writes_nothing(project, capsys, monkeypatch, tmp_path):
+    from moto import mock_aws
+
+    from tests.plans import settings_of
+
+    registry = settings_of(settings_of("staging").serving.registry_stack or "staging")
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", registry.account_id)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(engine, "preview", lambda stack, **_: CLEAN_PREVIEW)
+    monkeypatch.chdir(tmp_path)  # the report lands here
+    versions = settings_of("dev").serving.model_versions
+    family = next(iter(versions))
+    group, new = f"mlplatform-{registry.environment}-{family}", versions[family] + 1
+    _set_dev(project, serving__modelVersions={**versions, family: new})
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
+    args = [*_workflow_promote_args("dev", "staging", RELEASE), "--project-dir", str(project)]
+    with mock_aws():
+        _register(registry.account_id, group, ["Approved"] * (new - 1) + ["PendingManualApproval"])
+        assert main(args) == 1
+        assert "is PendingManualApproval, not Approved" in capsys.readouterr().err
+        assert staging.read_text() == before
+        import boto3
+
+        arn = f"arn:aws:sagemaker:eu-west-1:{registry.account_id}:model-package/{group}/{new}"
+        boto3.client("sagemaker", region_name="eu-west-1").update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="Approved"
+        )
+        assert main(args) == 0
+    promoted = _config(project, "staging")
+    assert promoted["mlplatform:serving"]["modelVersions"][family] == new
+    assert promoted["mlplatform:ci"]["release"] == RELEASE  # staging will run the code dev runs
+    report = (tmp_path / "checks.md").read_text()
+    assert f"{arn} is Approved" in report and f"staging will run {RELEASE}" in report
+    assert "preview of staging (platform project): same 3; no stateful resource lost" in report
+
+
+def test_a_guard_that_cannot_check_fails_the_ci_promotion(project, capsys, monkeypatch, tmp_path):
+    _no_credentials(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    from tests.plans import settings_of
+
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
+    args = [*_workflow_promote_args("dev", "staging", RELEASE), "--project-dir", str(project)]
+    versions = settings_of("dev").serving.model_versions
+    family = next(iter(versions))
+    _set_dev(project, serving__modelVersions={**versions, family: versions[family] + 1})
+    assert main(args) == 1  # the registry cannot be asked
+    assert "a guard could not check (--require-checks); nothing written" in capsys.readouterr().err
+    assert staging.read_text() == before
+    _set_dev(project, serving__modelVersions=versions, training__nodeImage=NEW_IMAGE)
+    monkeypatch.setattr(engine.shutil, "which", lambda _: None)  # no Pulumi CLI: no preview
+    assert main(args) == 1
+    assert "the preview could not run (--require-checks); the stack file restored" in capsys.readouterr().err
+    assert staging.read_text() == before
+
+
+def test_promotion_moves_the_code_the_source_runs_and_never_other_code(project, capsys):
+    assert (
+        main(["promote", "dev", "staging", "--release", RELEASE, "--skip-preview", "--project-dir", str(project)]) == 0
+    )
+    assert _config(project, "staging")["mlplatform:ci"]["release"] == RELEASE
+    # prod gets what staging pins; a staging that runs another commit (not yet deployed) is refused
+    assert (
+        main(["promote", "staging", "prod", "--release", RELEASE, "--skip-preview", "--project-dir", str(project)]) == 0
+    )
+    assert _config(project, "prod")["mlplatform:ci"]["release"] == RELEASE
+    other = "f" * 40
+    capsys.readouterr()
+    assert (
+        main(["promote", "staging", "prod", "--release", other, "--skip-preview", "--project-dir", str(project)]) == 2
+    )
+    assert f"staging pins ci.release {RELEASE} but runs {other}: deploy staging before promoting it" in (
+        capsys.readouterr().err
+    )
+    assert (
+        main(["promote", "dev", "staging", "--release", "main", "--skip-preview", "--project-dir", str(project)]) == 2
+    )
+    assert "is not a full commit id" in capsys.readouterr().err
+
+
+def test_release_prints_the_pinned_commit_or_the_checkout(project, capsys):
+    import subprocess
+
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    )
+    head = head.stdout
+    assert main(["release", "dev"]) == 0
+    assert capsys.readouterr().out == head
+    assert (
+        main(["promote", "dev", "staging", "--release", RELEASE, "--skip-preview", "--project-dir", str(project)]) == 0
+    )
+    capsys.readouterr()
+    assert main(["release", "staging", "--project-dir", str(project)]) == 0
+    assert capsys.readouterr().out.strip() == RELEASE
+
+
+def test_a_stack_refuses_to_deploy_code_other_than_its_release(monkeypatch):
+    """The deploy workflow checks out the pinned commit; the program itself refuses another one."""
+    from infra.settings import SettingsError
+    from pipelines.offline import plan_stack, read_stack_config
+
+    ci = json.loads(read_stack_config("staging").values["mlplatform:ci"]) | {"release": RELEASE}
+    monkeypatch.setenv("MLPLATFORM_COMMIT", "f" * 40)
+    with pytest.raises(SettingsError, match=f"ci.release: pins commit {RELEASE}, but this run deploys f+"):
+        plan_stack("staging", overrides={"mlplatform:ci": ci})
+    monkeypatch.setenv("MLPLATFORM_COMMIT", RELEASE)
+    assert plan_stack("staging", overrides={"mlplatform:ci": ci}).outputs["deployedCommit"] == RELEASE

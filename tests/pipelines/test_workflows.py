@@ -15,7 +15,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 STACKS = ("dev", "staging", "prod")
-SHELL_WORDS = {"cat", "gh", "git", "echo", "exit", "if", "then", "else", "fi", "[", "title=", "number="}
+SHELL_WORDS = {"cat", "cp", "gh", "git", "echo", "exit", "if", "then", "else", "fi", "[",
+               "title=", "number=", "commit=", "code=", "files="}  # fmt: skip
 
 # Every action the workflows may use, the commit its tag points to, and the inputs its action.yml
 # declares at that commit. Each SHA was verified with `git rev-parse <tag>^{commit}` on a mirror of the
@@ -98,7 +99,13 @@ def _triggers(workflow: dict) -> dict:
 
 def _steps(workflow: dict):
     for job in workflow["jobs"].values():
-        yield from job["steps"]
+        yield from job.get("steps", [])  # a job that calls a reusable workflow has none
+
+
+def _reusable(job: dict) -> Path | None:
+    """The local reusable workflow a job calls (``uses: ./.github/workflows/x.yml``), if any."""
+    uses = job.get("uses", "")
+    return REPO_ROOT / uses.removeprefix("./") if uses.startswith("./.github/workflows/") else None
 
 
 def _make_targets() -> set[str]:
@@ -119,11 +126,17 @@ def _engine_stacks(job: dict) -> list[str]:
     include = job.get("strategy", {}).get("matrix", {}).get("include")
     if include:
         return [entry["stack"] for entry in include]
-    return list(dict.fromkeys(s["with"]["stack-name"] for s in job["steps"] if "stack-name" in s.get("with", {})))
+    return list(
+        dict.fromkeys(s["with"]["stack-name"] for s in job.get("steps", []) if "stack-name" in s.get("with", {}))
+    )
 
 
-def test_there_are_the_four_workflows():
-    assert {w.stem for w in WORKFLOWS} == {"pull-request", "deploy", "promote", "drift"}
+def test_there_are_the_five_workflows():
+    assert {w.stem for w in WORKFLOWS} == {"pull-request", "deploy", "deploy-stack", "promote", "drift"}
+    # The CI roles trust these files by name (components/identity.CI_WORKFLOWS).
+    from components.identity import CI_WORKFLOWS
+
+    assert set(CI_WORKFLOWS.values()) <= {w.name for w in WORKFLOWS}
 
 
 def test_the_pulumi_cli_version_file_matches_the_sdk_pin():
@@ -148,6 +161,10 @@ def test_every_action_is_pinned_to_a_verified_commit(path):
     lines = [m for m in map(USES_LINE.match, path.read_text().splitlines()) if m]
     assert lines, f"{path.name} uses no action"
     for m in lines:
+        if m[1].startswith("./.github/workflows/"):  # a reusable workflow of this repository, this commit
+            called = REPO_ROOT / m[1].removeprefix("./")
+            assert "workflow_call" in _triggers(_load(called)), f"{path.name}: {m[1]} is not a reusable workflow"
+            continue
         text = f"{m[1]}{m[2]}".strip()
         pinned = PINNED.fullmatch(text)
         assert pinned, f"{path.name}: `{text}` is not owner/repo@<40 hex> # vX.Y.Z"
@@ -158,7 +175,7 @@ def test_every_action_is_pinned_to_a_verified_commit(path):
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_every_action_input_exists_in_the_pinned_version(path):
     for step in _steps(_load(path)):
-        if "uses" in step:
+        if "uses" in step and not step["uses"].startswith("./"):
             action = step["uses"].split("@")[0]
             unknown = set(step.get("with", {})) - set(VERIFIED_PINS[action][2].split())
             assert not unknown, f"{path.name}: {action} has no input {sorted(unknown)}"
@@ -172,9 +189,11 @@ def test_workflow_is_valid_and_least_privileged(path):
     for name, job in wf["jobs"].items():
         assert "permissions" in job, f"{name} must state its permissions"
         assert "write-all" not in str(job["permissions"])
-        for step in job["steps"]:
+        for step in job.get("steps", []):
             assert ("uses" in step) != ("run" in step)
-        assumes_role = any("configure-aws-credentials" in s.get("uses", "") for s in job["steps"])
+        called = _reusable(job)
+        steps = job.get("steps", []) if called is None else _steps(_load(called))
+        assumes_role = any("configure-aws-credentials" in s.get("uses", "") for s in steps)
         granted = job["permissions"].get("id-token") == "write"
         assert assumes_role == granted, f"{path.name}/{name}: id-token: write exactly where AWS roles are assumed"
 
@@ -188,17 +207,34 @@ def test_no_expression_is_interpolated_into_a_script(path):
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_checkouts_do_not_persist_credentials_except_to_push(path):
     for name, job in _load(path)["jobs"].items():
-        pushes = any("git push" in s.get("run", "") for s in job["steps"])
-        for step in job["steps"]:
+        pushes = any("git push" in s.get("run", "") for s in job.get("steps", []))
+        for step in job.get("steps", []):
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is pushes, f"{path.name}/{name}"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_the_engine_runs_only_on_the_stacks_own_runner(path):
-    for name, job in _load(path)["jobs"].items():
+    """Every job that runs the engine on a stack's projects (the in-cluster one needs the private API)
+    runs on that stack's runner; the others on GitHub's. (`mlplatform promote` previews only the
+    platform project, which calls AWS APIs only, so it may run on GitHub's runner.)"""
+    wf = _load(path)
+    for name, job in wf["jobs"].items():
+        if "uses" in job:  # a call of a reusable workflow: checked in that file, with its inputs below
+            continue
         if not any(_runs_engine(s) for s in job["steps"]):
             assert job["runs-on"] == "ubuntu-24.04", f"{path.name}/{name}: offline jobs run on GitHub's runner"
+            continue
+        if "workflow_call" in _triggers(wf):
+            assert job["runs-on"] == RUNNER.format(stack="${{ inputs.stack }}"), f"{path.name}/{name}"
+            assert job["env"]["PULUMI_BACKEND_URL"] == "${{ inputs.backend }}", f"{path.name}/{name}"
+            for caller in WORKFLOWS:
+                for job_name, call in _load(caller)["jobs"].items():
+                    if _reusable(call) == path:
+                        stack = call["with"]["stack"]
+                        assert call["with"]["backend"] == f"${{{{ vars.PULUMI_BACKEND_URL_{stack.upper()} }}}}", (
+                            job_name
+                        )
             continue
         stacks = _engine_stacks(job)
         assert stacks, f"{path.name}/{name}: cannot tell which stack the engine runs for"
@@ -225,17 +261,19 @@ def test_the_engine_runs_only_on_the_stacks_own_runner(path):
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_every_job_that_runs_make_puts_uv_on_path_first(path):
     for name, job in _load(path)["jobs"].items():
-        uses = [s.get("uses", "") for s in job["steps"]]
-        makes = [i for i, s in enumerate(job["steps"]) if s.get("run", "").startswith("make ")]
+        uses = [s.get("uses", "") for s in job.get("steps", [])]
+        makes = [i for i, s in enumerate(job.get("steps", [])) if s.get("run", "").startswith("make ")]
         if makes:
             setup = [i for i, u in enumerate(uses) if u.startswith("astral-sh/setup-uv@")]
             assert setup and setup[0] < makes[0], f"{path.name}/{name}"
 
 
-def test_the_preview_comments_on_the_pull_request_for_every_stack_but_never_for_forks():
+def test_the_preview_comments_on_the_pull_request_for_every_stack_in_its_preview_environment():
     job = _load(REPO_ROOT / ".github" / "workflows" / "pull-request.yml")["jobs"]["preview"]
     assert _engine_stacks(job) == list(STACKS)
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    # ci-preview trusts this file's jobs only in the stack's preview environment (components/identity.py)
+    assert job["environment"] == "preview-${{ matrix.stack }}"
     assert job["permissions"]["pull-requests"] == "write"
     platform, in_cluster = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
     for step in (platform, in_cluster):
@@ -247,7 +285,7 @@ def test_the_preview_comments_on_the_pull_request_for_every_stack_but_never_for_
     assert (in_cluster["with"]["work-dir"], in_cluster["with"]["policyPacks"]) == ("cluster", "../infra/policies")
 
 
-def test_deploys_run_only_from_main_behind_their_environment():
+def test_deploys_run_only_from_main_behind_their_environment_with_the_code_the_stack_pins():
     wf = _load(REPO_ROOT / ".github" / "workflows" / "deploy.yml")
     triggers = _triggers(wf)
     assert set(triggers) == {"push", "workflow_dispatch"}
@@ -255,41 +293,77 @@ def test_deploys_run_only_from_main_behind_their_environment():
     environments = {"dev": "dev", "staging": "staging", "prod": "production"}
     deployed = set()
     for name, job in wf["jobs"].items():
-        ups = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
-        if not ups:
+        if _reusable(job) is None:
             continue
-        # The platform, then the in-cluster project (cluster/), both with the policy pack. pulumi/actions
-        # runs the CLI in work-dir, so the pack's path is relative to it (src/main.ts: resolve(workspace,
-        # work-dir) as the Automation API's workDir; the CLI resolves --policy-pack from its cwd).
-        platform, in_cluster = ups
-        stack = platform["with"]["stack-name"]
+        assert _reusable(job).name == "deploy-stack.yml"
+        stack = job["with"]["stack"]
         deployed.add(stack)
-        assert in_cluster["with"]["stack-name"] == stack
-        assert platform["with"]["command"] == in_cluster["with"]["command"] == "up"
-        assert platform["with"].get("work-dir", "./") in ("./", ".")
-        assert platform["with"]["policyPacks"] == "infra/policies"
-        assert in_cluster["with"]["work-dir"] == "cluster"
-        assert (REPO_ROOT / "cluster" / in_cluster["with"]["policyPacks"] / "PulumiPolicy.yaml").is_file()
         assert "github.ref == 'refs/heads/main'" in job["if"], f"{name}: a dispatch from another branch must not deploy"
-        assert job["environment"] == environments[stack]
-        assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
-        runs = [s.get("run", "") for s in job["steps"]]
-        assert runs.index(f".venv/bin/mlplatform check {stack}") > runs.index("make install")
-        assert not any(s.get("uses", "").startswith("actions/cache@") for s in job["steps"])
-        (uv,) = [s for s in job["steps"] if s.get("uses", "").startswith("astral-sh/setup-uv@")]
-        assert uv["with"]["enable-cache"] is False, f"{name}: no cache in a deploy (cache poisoning)"
+        assert job["with"]["environment"] == environments[stack]
+        assert job["with"]["role"] == f"${{{{ vars.AWS_DEPLOY_ROLE_{stack.upper()} }}}}"
     assert deployed == set(STACKS)
+    (job,) = _load(REPO_ROOT / ".github" / "workflows" / "deploy-stack.yml")["jobs"].values()
+    assert job["environment"] == "${{ inputs.environment }}"
+    assert job["concurrency"] == {"group": "deploy-${{ inputs.stack }}", "cancel-in-progress": False}
+    steps = job["steps"]
+    runs = [s.get("run", "") for s in steps]
+    release = next(i for i, r in enumerate(runs) if '.venv/bin/mlplatform release "$STACK"' in r)
+    checkout = next(i for i, r in enumerate(runs) if 'git checkout --detach "$CODE"' in r)
+    assert runs.index("make install") < release < checkout < runs.index('.venv/bin/mlplatform check "$STACK"')
+    assert runs[checkout + 1] == "make install", "the code's own locked packages"
+    platform, in_cluster = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")]
+    for up in (platform, in_cluster):
+        assert up["with"]["command"] == "up"
+        assert up["env"]["MLPLATFORM_COMMIT"] == "${{ steps.release.outputs.commit }}"
+    assert platform["with"]["policyPacks"] == "infra/policies"
+    assert (in_cluster["with"]["work-dir"], in_cluster["with"]["policyPacks"]) == ("cluster", "../infra/policies")
+    assert not any(s.get("uses", "").startswith("actions/cache@") for s in steps)
+    (uv,) = [s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@")]
+    assert uv["with"]["enable-cache"] is False, "no cache in a deploy (cache poisoning)"
 
 
-def test_promotion_opens_a_pull_request_and_deploys_nothing():
+def test_role_sessions_last_as_long_as_the_roles_allow():
+    """configure-aws-credentials asks for 3600 s unless told (v4.3.1 DEFAULT_ROLE_DURATION); a deploy
+    asks for the ci-deploy role's maximum, and never more (the request would fail)."""
+    from components.identity import DEPLOY_SESSION_SECONDS
+    from tests.plans import stack_plan
+
+    (job,) = _load(REPO_ROOT / ".github" / "workflows" / "deploy-stack.yml")["jobs"].values()
+    (creds,) = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+    asked = int(creds["with"]["role-duration-seconds"])
+    assert asked == DEPLOY_SESSION_SECONDS >= 3 * 3600
+    for stack in STACKS:
+        (role,) = [r for r in stack_plan(stack).of_type("aws:iam/role:Role") if r.inputs["name"].endswith("-ci-deploy")]
+        assert int(role.inputs["maxSessionDuration"]) >= asked, stack
+
+
+def test_promotion_runs_from_main_with_every_guard_and_opens_a_pull_request():
     wf = _load(REPO_ROOT / ".github" / "workflows" / "promote.yml")
     (job,) = wf["jobs"].values()
+    assert job["if"].startswith("github.ref == 'refs/heads/main'")
     assert job["runs-on"] == "ubuntu-24.04"
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
-    assert not any(s.get("uses", "").startswith(("pulumi/actions@", "aws-actions/")) for s in job["steps"])
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "id-token": "write"}
+    assert not any(
+        s.get("uses", "").startswith("pulumi/actions@") and "command" in s.get("with", {}) for s in job["steps"]
+    )
     script = "\n".join(s.get("run", "") for s in job["steps"])
-    assert '.venv/bin/mlplatform promote "$FROM" "$TO" --skip-preview' in script
+    assert '.venv/bin/mlplatform release "$FROM" --deployed' in script
+    assert (
+        '.venv/bin/mlplatform promote "$FROM" "$TO" --release "$RELEASE" --require-checks --report checks.md' in script
+    )
+    assert "--skip-preview" not in script
     assert "gh pr create" in script and "--body-file promote.md" in script
+    guarded = [s for s in job["steps"] if "gh pr create" in s.get("run", "")]
+    assert guarded[0]["if"] == "steps.changes.outputs.changed == 'true'", "nothing to promote ends cleanly"
+
+
+def test_the_drift_check_creates_its_label_and_compares_with_what_was_deployed():
+    (job,) = _load(REPO_ROOT / ".github" / "workflows" / "drift.yml")["jobs"].values()
+    script = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "gh label create drift --force" in script
+    assert script.index("gh label create drift") < script.index("gh issue create")
+    assert '.venv/bin/mlplatform release "$STACK" --deployed' in script
+    assert script.index('git checkout --detach "$CODE"') < script.index(".venv/bin/mlplatform drift")
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

@@ -276,6 +276,25 @@ RESOURCE_RULES: dict[str, Checks] = {
                 },
                 "a wildcard sub admits any branch or fork",
             ),
+            "wildcard beside a pull request number": (
+                {
+                    ("assumeRolePolicy", "Statement", "0", "Condition", "StringEquals", f"{GITHUB}:sub"): DELETE,
+                    "assumeRolePolicy.Statement.0.Condition.StringLike": {
+                        f"{GITHUB}:sub": "repo:acme/ml:environment:preview-dev:ref:refs/pull/*/merge:job_workflow_ref:"
+                        "acme/ml/.github/workflows/*.yml@refs/pull/*/merge"
+                    },
+                },
+                "a wildcard sub admits any branch or fork",
+            ),
+        },
+        passes={
+            "a pull request's number left open": {
+                ("assumeRolePolicy", "Statement", "0", "Condition", "StringEquals", f"{GITHUB}:sub"): DELETE,
+                "assumeRolePolicy.Statement.0.Condition.StringLike": {
+                    f"{GITHUB}:sub": "repo:acme/ml:environment:preview-dev:ref:refs/pull/*/merge:job_workflow_ref:"
+                    "acme/ml/.github/workflows/pull-request.yml@refs/pull/*/merge"
+                },
+            },
         },
     ),
     "iam-pod-identity-trust": Checks(
