@@ -388,7 +388,32 @@ def _options(request) -> dict[str, Any]:
     timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete")}
     if any(timeouts.values()):
         opts["customTimeouts"] = {k: v for k, v in timeouts.items() if v}
+    aliases = alias_urns(request)
+    if aliases:
+        opts["aliases"] = aliases
     return opts
+
+
+def alias_urns(request) -> list[str]:
+    """The former URNs a resource answers to, as the engine derives them from the SDK's alias specs
+    (pulumi/pulumi sdk/proto/alias.proto: a spec's name, type, project and stack default to the
+    resource's; its parent is ``parentUrn``, none with ``noParent``, else the resource's parent).
+    Aliases a child inherits from its parent's aliases are not derived: a plan shows only the ones a
+    resource declares."""
+    urns = set(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.urn:
+            urns.add(alias.urn)
+            continue
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        type_ = spec.type or request.type
+        if parent:
+            type_ = f"{parent.split('::')[2].split('$')[-1]}${type_}"
+        stack = spec.stack or rt_settings.get_stack()
+        project = spec.project or rt_settings.get_project()
+        urns.add(f"urn:pulumi:{stack}::{project}::{type_}::{spec.name or request.name}")
+    return sorted(urns)
 
 
 def _uuid_of(urn: str) -> str:
