@@ -22,7 +22,7 @@ help:
 	@echo "make plan [STACK=dev]   offline plan of a stack (no AWS account or Pulumi CLI needed)"
 	@echo "make test               the test suite"
 	@echo "make lint               ruff, and zizmor + actionlint on the workflows"
-	@echo "make provider-actions   rebuild components/upstream/provider_actions.json (needs PyPI)"
+	@echo "make provider-actions   rebuild foundation/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
 	@echo "make schema             rewrite stacks/settings.schema.json from the settings model"
 	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~7 min)"

@@ -16,14 +16,20 @@ creates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 
 from bootstrap.settings import BootstrapSettings
-from components.conventions import PROJECT, aws_provider, partition_for, physical_name, stateful_options
-from components.documents import EVERYONE, Statement, document
 from components.storage import encryption_guard
+from foundation.conventions import (
+    PROJECT,
+    aws_provider,
+    partition_for,
+    secrets_alias,
+    state_bucket_name,
+    stateful_options,
+)
+from foundation.iam.documents import EVERYONE, Statement, document
+from foundation.iam.trust import mfa_trust
 
 # The names the platform's stacks use: training.adminPrincipals and identity.approverPrincipals.
 ADMIN_ROLE = "ml-platform-admins"
@@ -32,15 +38,6 @@ GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 # The AWS managed policy of the break-glass role (see _admin_role).
 ADMINISTRATOR_ACCESS = "policy/AdministratorAccess"
-MFA_MAX_AGE_SECONDS = 3600
-
-
-def secrets_alias(environment: str) -> str:
-    return "alias/" + physical_name(environment, "pulumi-secrets")
-
-
-def state_bucket_name(environment: str, account_id: str, region: str) -> str:
-    return physical_name(environment, "pulumi-state", account_id, region)
 
 
 def backend_url(bucket: str, region: str, key_arn: str) -> str:
@@ -57,23 +54,6 @@ def backend_url(bucket: str, region: str, key_arn: str) -> str:
 
 def secrets_provider(environment: str, region: str) -> str:
     return f"awskms://{secrets_alias(environment)}?region={region}"
-
-
-def mfa_trust(sid: str, principals: Sequence[str]) -> pulumi.Output[str]:
-    """Named principals, only with MFA used within the last hour."""
-    return document(
-        [
-            Statement(
-                sid=sid,
-                principals={"AWS": list(principals)},
-                actions=["sts:AssumeRole"],
-                conditions={
-                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
-                    "NumericLessThan": {"aws:MultiFactorAuthAge": str(MFA_MAX_AGE_SECONDS)},
-                },
-            )
-        ]
-    )
 
 
 class AccountBootstrap(pulumi.ComponentResource):
@@ -293,7 +273,7 @@ class AccountBootstrap(pulumi.ComponentResource):
             "admins",
             aws.iam.RoleArgs(
                 name=ADMIN_ROLE,
-                assume_role_policy=mfa_trust("AdminsWithMfa", s.admin_principals),
+                assume_role_policy=mfa_trust(s.admin_principals, sid="AdminsWithMfa"),
                 max_session_duration=3600,
                 description=f"mlplatform {s.environment}: break-glass administrators (platform pulumi up)",
             ),
@@ -320,7 +300,7 @@ class AccountBootstrap(pulumi.ComponentResource):
             "approvers",
             aws.iam.RoleArgs(
                 name=APPROVERS_ROLE,
-                assume_role_policy=mfa_trust("ApproversWithMfa", principals),
+                assume_role_policy=mfa_trust(principals, sid="ApproversWithMfa"),
                 max_session_duration=3600,
                 description=f"mlplatform {s.environment}: model approvers (assume the platform's model-approver)",
             ),

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement
-from components.identity import service_role, service_trust
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement
+from foundation.iam.roles import service_role
+from foundation.iam.trust import service_trust
 
 TRAIL_METRIC = ("MLPlatform/Audit", "TrailEvents")
 

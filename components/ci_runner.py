@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement
-from components.identity import service_role, service_trust
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement
+from foundation.iam.roles import service_role
+from foundation.iam.trust import service_trust
 
 # The workflows whose jobs may start a runner (their `name:`), so another workflow of the repository
 # cannot get a machine inside the VPC (webhook filter WORKFLOW_NAME, CodeBuild github-webhook docs).

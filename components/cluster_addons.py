@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import (
+from foundation.conventions import (
     KARPENTER_NAMESPACE,
     KARPENTER_SERVICE_ACCOUNT,
     MONITORING_NAMESPACE,
     TRAINER_SERVICE_ACCOUNT,
 )
-from components.upstream import charts as chart_facts
+from foundation.upstream import charts as chart_facts
 
 OPERATOR_NAMESPACE = "kuberay-system"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 # Labels every GPU node gets from its NodePool. nvidia.com/gpu.present is the label the device
-# plugin chart's default affinity accepts when NFD is not installed (components/upstream/charts.py).
+# plugin chart's default affinity accepts when NFD is not installed (foundation/upstream/charts.py).
 GPU_NODE_LABELS = {"mlplatform/gpu": "true", "nvidia.com/gpu.present": "true"}
 POD_IDENTITY_AGENT = "169.254.170.23/32"  # where pods get their EKS Pod Identity credentials
 # GPU nodes: removed when empty for this long (they never move pods around to save money), and when
@@ -64,7 +64,7 @@ class Charts:
 class ClusterAddonsArgs:
     environment: str
     cluster_name: pulumi.Input[str]
-    # The cluster's Kubernetes provider (components/conventions.kubernetes_provider).
+    # The cluster's Kubernetes provider (foundation/conventions.kubernetes_provider).
     kubernetes_provider: pulumi.ProviderResource
     # Karpenter's interruption queue and its nodes' role (components/cluster_integration.py).
     interruption_queue: pulumi.Input[str]
@@ -257,7 +257,7 @@ class ClusterAddons(pulumi.ComponentResource):
 def karpenter_values(args: ClusterAddonsArgs) -> dict:
     """Values of the Karpenter chart. It runs only on system nodes (never on capacity it manages),
     with one replica per system node up to the chart's two (its required pod anti-affinity puts
-    each replica on its own node, components/upstream/charts.py)."""
+    each replica on its own node, foundation/upstream/charts.py)."""
     return {
         "replicas": max(1, min(2, args.system_nodes)),
         "settings": {"clusterName": args.cluster_name, "interruptionQueue": args.interruption_queue},

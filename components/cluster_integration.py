@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import (
+from foundation.conventions import (
     ALERTMANAGER_SERVICE_ACCOUNT,
     KARPENTER_NAMESPACE,
     KARPENTER_SERVICE_ACCOUNT,
@@ -29,10 +29,12 @@ from components.conventions import (
     TRAINER_SERVICE_ACCOUNT,
     physical_name,
 )
-from components.documents import Statement, document
-from components.identity import Scope, pod_identity_statement, service_role, service_trust
-from components.upstream import karpenter as karpenter_facts
-from components.upstream.eks import KARPENTER_NODE_POLICIES, MANAGED
+from foundation.iam.documents import Statement, document
+from foundation.iam.roles import service_role
+from foundation.iam.scope import Scope
+from foundation.iam.trust import pod_identity_statement, service_trust
+from foundation.upstream import karpenter as karpenter_facts
+from foundation.upstream.eks import KARPENTER_NODE_POLICIES, MANAGED
 
 INTERRUPTION_EVENTS = karpenter_facts.INTERRUPTION_EVENTS
 # Where these resources were before the in-cluster part became its own project: their URNs are
@@ -215,7 +217,7 @@ def interruption_queue_policy(queue_arn: pulumi.Input[str]) -> list[Statement]:
 
 def karpenter_controller_statements(scope: Scope) -> list[Statement]:
     """The controller's permissions: the official policy of the pinned Karpenter version
-    (components/upstream/karpenter.py), for this environment's cluster, queue and node role."""
+    (foundation/upstream/karpenter.py), for this environment's cluster, queue and node role."""
     cluster = f"{scope.prefix}training"
     statements = karpenter_facts.controller_policy(
         partition=scope.partition,

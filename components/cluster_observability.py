@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.conventions import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
+from foundation.conventions import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
 
 NAMESPACE = MONITORING_NAMESPACE
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"

@@ -3,7 +3,7 @@ Quality ruleset per dataset (completeness, unique keys, value ranges, freshness,
 schedule that evaluates it.
 
 Each dataset with a ``schedule`` gets an EventBridge Scheduler schedule that starts a Glue Data
-Quality evaluation run of its ruleset (universal target, components/upstream/serving.py) as the
+Quality evaluation run of its ruleset (universal target, foundation/upstream/serving.py) as the
 dataset's own Glue role (``data-quality-<dataset>``, access matrix: read its prefix, write its
 results), with CloudWatch metrics and results under ``data-quality/<dataset>/`` of the artifacts
 bucket. Glue publishes every evaluation as an EventBridge event: ``failure_rule`` matches runs that
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import partition_for, physical_name
-from components.documents import Statement
-from components.identity import Scope
-from components.upstream import serving as facts
+from foundation.conventions import partition_for, physical_name
+from foundation.iam.documents import Statement
+from foundation.iam.scope import Scope
+from foundation.upstream import serving as facts
 
 _FORMATS = {
     "parquet": (
@@ -266,7 +266,8 @@ class DataQuality(pulumi.ComponentResource):
         one schedule per dataset, whose input is the StartDataQualityRulesetEvaluationRun request."""
         import pulumi_aws as aws
 
-        from components.identity import service_role, service_trust
+        from foundation.iam.roles import service_role
+        from foundation.iam.trust import service_trust
 
         child = pulumi.ResourceOptions(parent=self)
         p = partition_for(args.region)

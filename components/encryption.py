@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
-from components.upstream.eks import EBS_KEY_ACTIONS
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement, document
+from foundation.upstream.eks import EBS_KEY_ACTIONS
 
 # The platform's domains. AWS services that act with a caller's credentials (S3, SageMaker,
 # Glue, ECR, EKS) need no statement here: the caller's role is granted the key, scoped with
@@ -68,7 +68,7 @@ def _from_trail(w: _Where) -> Mapping[str, Mapping[str, object]]:
 
 _SERVICE_USES: dict[str, tuple[_ServiceUse, ...]] = {
     # Node and persistent volumes: EC2 and the service-linked roles it launches with (Auto Scaling
-    # for the node group, EC2 Fleet/Spot for Karpenter) use the key through EC2. components/upstream/
+    # for the node group, EC2 Fleet/Spot for Karpenter) use the key through EC2. foundation/upstream/
     # eks.py (EBS_KEY_ACTIONS) says why this is the documented form and not the roles by name.
     "cluster": (
         _ServiceUse(
@@ -82,7 +82,7 @@ _SERVICE_USES: dict[str, tuple[_ServiceUse, ...]] = {
     ),
     # The model approval events reach an encrypted topic and queue (and its DLQ) through EventBridge. The
     # EventBridge user guide documents this statement with no condition, and conditions on the source
-    # drop deliveries silently (components/upstream/services.py).
+    # drop deliveries silently (foundation/upstream/services.py).
     "models": (_ServiceUse("EventBridgePublish", "events.amazonaws.com", _USE_ACTIONS, _none),),
     "logs": (
         _ServiceUse(

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement
-from components.identity import service_role, service_trust
 from components.model_registry import NOT_APPROVED
 from components.storage import SecureBucket
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement
+from foundation.iam.roles import service_role
+from foundation.iam.trust import service_trust
 
 # What a training job needs to log experiments, runs, metrics, parameters and models;
 # no deletes and no changes to registered models.

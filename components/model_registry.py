@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement, document
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement, document
 
 IMAGE_REPOSITORIES = ("training", "inference")
 # Creating or updating a model package with status Approved is the approver's decision only.

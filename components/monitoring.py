@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import physical_name, stateful_options
-from components.documents import Statement, document
-from components.upstream.services import FAILURE_METRICS
-from components.upstream.serving import DQ_NAMESPACE
+from foundation.conventions import physical_name, stateful_options
+from foundation.iam.documents import Statement, document
+from foundation.upstream.services import FAILURE_METRICS
+from foundation.upstream.serving import DQ_NAMESPACE
 
 FEATURE_STORE_NAMESPACE = "AWS/SageMaker/FeatureStore"
 PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")
@@ -185,7 +185,8 @@ class Monitoring(pulumi.ComponentResource):
         and fails, terraform-provider-aws resourceTopicSubscriptionCreate; without, nothing is sent.)"""
         import pulumi_aws as aws
 
-        from components.identity import service_role, service_trust
+        from foundation.iam.roles import service_role
+        from foundation.iam.trust import service_trust
 
         env = args.environment
         child = pulumi.ResourceOptions(parent=self)
@@ -302,7 +303,7 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                     missing="notBreaching",
                 )
             )
-    # Failures of every delivery path (components/upstream/services.py FAILURE_METRICS).
+    # Failures of every delivery path (foundation/upstream/services.py FAILURE_METRICS).
     paths = [
         ("rule", r, "EventBridge could not deliver events of {} to a target", "delivery") for r in args.event_rules
     ]

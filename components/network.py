@@ -2,7 +2,7 @@
 
 Nodes never get public addresses. Egress goes through NAT (one gateway, or one per zone so a zone
 failure cannot cut the others off), S3 through a gateway endpoint, and with ``private_endpoints``
-the AWS APIs a private cluster needs (components/upstream/eks.py) through interface endpoints.
+the AWS APIs a private cluster needs (foundation/upstream/eks.py) through interface endpoints.
 Flow logs of all traffic go to an encrypted, retained log group.
 """
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement
-from components.identity import service_role, service_trust
-from components.upstream.eks import PRIVATE_CLUSTER_ENDPOINTS
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement
+from foundation.iam.roles import service_role
+from foundation.iam.trust import service_trust
+from foundation.upstream.eks import PRIVATE_CLUSTER_ENDPOINTS
 
 INTERFACE_ENDPOINTS = PRIVATE_CLUSTER_ENDPOINTS
 

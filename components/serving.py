@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import physical_name
-from components.documents import Statement
-from components.identity import Scope
-from components.upstream import serving as facts
+from foundation.conventions import physical_name
+from foundation.iam.actions import LOG_ACTIONS, VPC_ACTIONS
+from foundation.iam.documents import Statement
+from foundation.iam.scope import Scope
+from foundation.upstream import serving as facts
 
 VARIANT = "primary"  # guardrails need the same variant name in the old and new configuration
 CAPTURE_PREFIX = "capture/{endpoint}/"
@@ -80,24 +81,6 @@ class RegistrySource(Scope):
                 resources=[self.inference_repository],
             ),
         ]
-
-
-# The network-interface actions of a model (or processing job) in a VPC. The SageMaker guide (host-vpc)
-# confirms that SageMaker "uses this information to create network interfaces and attach them to your
-# model containers", and that the VPC needs two subnets in different zones; its list of the execution
-# role's EC2 permissions could not be read here, so this set is UNVERIFIED (confirm on a first deploy).
-VPC_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-)
-LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import PROJECT, partition_for, physical_name, stateful_options
-from components.documents import EVERYONE, Statement, document
+from foundation.conventions import PROJECT, partition_for, physical_name, stateful_options
+from foundation.iam.documents import EVERYONE, Statement, document
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.conventions import partition_for, physical_name, stateful_options
-from components.documents import Statement
-from components.identity import Scope, ServiceRole, pod_identity_statement, service_role, service_trust
-from components.upstream.eks import MANAGED_NODE_GROUP_POLICIES
+from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.iam.documents import Statement
+from foundation.iam.roles import ServiceRole, service_role
+from foundation.iam.scope import Scope
+from foundation.iam.trust import pod_identity_statement, service_trust
+from foundation.upstream.eks import MANAGED_NODE_GROUP_POLICIES
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"

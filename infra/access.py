@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.documents import Statement
+from foundation.iam.documents import Statement
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pulumi
 
 from components.cluster_addons import Charts, ClusterAddons, ClusterAddonsArgs, GpuPool, Team
 from components.cluster_observability import ClusterObservability, ClusterObservabilityArgs
-from components.conventions import PROJECT, kubernetes_provider
+from foundation.conventions import PROJECT, kubernetes_provider
 from infra.settings import Settings
 
 PROJECT_NAME = "mlplatform-cluster"  # cluster/Pulumi.yaml

@@ -9,12 +9,11 @@ import pulumi
 from components.audit import TRAIL_METRIC, Audit, AuditArgs
 from components.ci_runner import CiRunner, CiRunnerArgs
 from components.cluster_integration import INTERRUPTION_EVENTS, ClusterIntegration, ClusterIntegrationArgs, spot_needed
-from components.conventions import aws_provider, physical_name, platform_tags
 from components.data_quality import DataQuality, DataQualityArgs, DataQualityGrants, DatasetSpec
 from components.encryption import Encryption, EncryptionArgs
 from components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
 from components.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
-from components.identity import Boundaries, BoundariesArgs, GitHubRepository, Identity, IdentityArgs
+from components.identity import Boundaries, BoundariesArgs, Identity, IdentityArgs
 from components.model_registry import ModelRegistry, ModelRegistryArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
@@ -30,6 +29,8 @@ from components.serving import (
 )
 from components.storage import DataLake, DataLakeArgs, Lifecycle
 from components.training_cluster import SystemNodes, TrainingCluster, TrainingClusterArgs
+from foundation.conventions import aws_provider, physical_name, platform_tags
+from foundation.iam.github import GitHubRepository
 from infra.access import family_role, role_grants
 from infra.definitions import load_datasets, load_feature_groups, registry_of
 from infra.settings import Settings, deployed_commit

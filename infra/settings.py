@@ -277,11 +277,11 @@ class SystemNodesSettings(_Section):
 
 
 def _verified(setting: str):
-    """A pinned version must have verified upstream facts (components/upstream): a bump that skips
+    """A pinned version must have verified upstream facts (foundation/upstream): a bump that skips
     re-reading them is refused, naming the facts to re-verify."""
 
     def check(version: str) -> str:
-        from components.upstream import stale
+        from foundation.upstream import stale
 
         problem = stale(setting, version)
         if problem:
@@ -698,7 +698,7 @@ class Settings(_Section):
                     problems.append(
                         (f"serving.modelVersions.{family}", f"is not in registry.modelFamilies ({families})")
                     )
-        from components.upstream.serving import MONITOR_IMAGE_ACCOUNTS
+        from foundation.upstream.serving import MONITOR_IMAGE_ACCOUNTS
 
         for i, e in enumerate(sv.endpoints):
             if e.monitor and self.region not in MONITOR_IMAGE_ACCOUNTS:
@@ -706,7 +706,7 @@ class Settings(_Section):
                     (
                         f"serving.endpoints[{i}].monitor",
                         f"no Model Monitor image is recorded for {self.region} (recorded: "
-                        f"{', '.join(sorted(MONITOR_IMAGE_ACCOUNTS))}; components/upstream/serving.py says where "
+                        f"{', '.join(sorted(MONITOR_IMAGE_ACCOUNTS))}; foundation/upstream/serving.py says where "
                         "they come from)",
                     )
                 )

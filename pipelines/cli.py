@@ -333,7 +333,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def _policy_pack_applies(plan) -> bool:
     """infra/policies guards the platform (project `mlplatform`); other projects, such as the account
     bootstrap whose admin role holds AdministratorAccess by design, are not judged by it."""
-    from components.conventions import PROJECT
+    from foundation.conventions import PROJECT
 
     return plan.project == PROJECT
 

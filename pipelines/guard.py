@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.conventions import STATEFUL_TYPES
+from foundation.conventions import STATEFUL_TYPES
 
 DESTRUCTIVE_OPS = {"delete", "replace", "create-replacement", "delete-replaced", "discard", "discard-replaced"}
 NO_CHANGE_OPS = {"same", "read", "refresh", "read-discard"}

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from components.conventions import partition_for
+from foundation.conventions import partition_for
 
 # Used only for a resource registered without an explicit provider (the stacks disable default
 # providers, so a real `pulumi up` would reject such a resource; tests check there are none).

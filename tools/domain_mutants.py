@@ -124,7 +124,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "karpenter-tags-any-instance",
-        "components/upstream/karpenter.py",
+        "foundation/upstream/karpenter.py",
         '"Action": "ec2:CreateTags",\n        "Condition": {\n            "StringEquals": {\n'
         '                "aws:ResourceTag/kubernetes.io/cluster/${ClusterName}": "owned"\n            },\n',
         '"Action": "ec2:CreateTags",\n        "Condition": {\n',
@@ -134,7 +134,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- more of what a reviewer fears -------------------------------------------------------------
     Mutant(
         "stateful-not-retained",
-        "components/conventions.py",
+        "foundation/conventions.py",
         "protect=protect, retain_on_delete=protect,",
         "protect=protect, retain_on_delete=False,",
         "stateful resources are deleted with their stack in staging and prod",
@@ -182,7 +182,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "pod-role-any-namespace",
-        "components/identity.py",
+        "foundation/iam/trust.py",
         '        tags["aws:RequestTag/kubernetes-namespace"] = namespace\n',
         "        pass\n",
         "a team's role can be assumed from any namespace of the cluster",
@@ -206,7 +206,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "ci-may-escalate",
-        "components/ci_roles.py",
+        "foundation/iam/boundaries.py",
         '            sid="NoSelfEscalation",\n            effect="Deny",',
         '            sid="NoSelfEscalation",\n            effect="Allow",',
         "the deploy role's boundary no longer stops it rewriting its own permissions",
@@ -408,7 +408,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "ci-trust-drops-the-workflow",
-        "components/identity.py",
+        "foundation/iam/github.py",
         'return f"repo:{self.subject_repo}:{context}:ref:{ref}:job_workflow_ref:{job_workflow_ref}"',
         'return f"repo:{self.subject_repo}:{context}:ref:{ref}:*"',
         "the CI roles trust any workflow file of the branch or environment, not the one that deploys",

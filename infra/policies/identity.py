@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from components.ci_roles import unscoped_actions
-from components.documents import account_through_service
-from components.identity import REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS
+from foundation.iam.actions import REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS, unscoped_actions
+from foundation.iam.documents import account_through_service
 from infra.policies.framework import as_json, as_list, principals, resource_rule, statements
 
 ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")

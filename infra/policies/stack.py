@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.conventions import REQUIRED_TAG_KEYS, STATEFUL_TYPES
+from foundation.conventions import REQUIRED_TAG_KEYS, STATEFUL_TYPES
 from infra.policies.framework import as_json, stack_of, stack_rule
 
 PROTECTED_STACKS = ("staging", "prod")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from components.identity import GITHUB_OIDC_HOST, SUBJECT_CLAIMS
+from foundation.iam.github import GITHUB_OIDC_HOST, SUBJECT_CLAIMS
 from pipelines.semantics.github_oidc import Job, claims
 from pipelines.semantics.iam import Principal, Request, evaluate
 from tests.plans import STACKS, settings_of, stack_plan

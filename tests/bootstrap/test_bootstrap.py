@@ -150,7 +150,8 @@ def test_old_state_versions_expire_and_incomplete_uploads_are_aborted(plan):
 def test_stateful_resources_are_protected_and_retained_outside_dev(stack):
     plan = bootstrap_plan(stack)
     for type_ in STATEFUL:
-        assert only(plan, type_).options == {"protect": True, "retainOnDelete": True}, type_
+        options = only(plan, type_).options
+        assert (options["protect"], options["retainOnDelete"]) == (True, True), type_
 
 
 def test_dev_can_be_torn_down():

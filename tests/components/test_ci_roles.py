@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from components.ci_roles import NEVER_FOR_CI, actions_of, table
-from components.conventions import STATEFUL_TYPES
+from foundation.conventions import STATEFUL_TYPES
+from foundation.iam.actions import actions_of, table
+from foundation.iam.ci import NEVER_FOR_CI
 from tests.plans import STACKS, policy, stack_plan
 from tests.upstream.effective import effective
 
@@ -36,12 +37,12 @@ def test_every_resource_type_of_the_plan_has_a_row_and_ci_can_do_all_of_it(stack
     assert gaps == [], "ci-preview cannot make these calls of a refresh"
 
 
-TERRAFORM = json.loads((Path(__file__).resolve().parents[2] / "components/upstream/terraform_calls.json").read_text())
+TERRAFORM = json.loads((Path(__file__).resolve().parents[2] / "foundation/upstream/terraform_calls.json").read_text())
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_ci_makes_every_call_the_terraform_provider_makes(stack):
-    """The calls pulumi-aws really makes (terraform-provider-aws, components/upstream/terraform_calls.json),
+    """The calls pulumi-aws really makes (terraform-provider-aws, foundation/upstream/terraform_calls.json),
     read independently of the merged table: a refresh (PR preview, nightly drift) calls every read, a
     deployment all four. Only what the table excludes with a reason (object data, unused features) and
     what CI may never do are left out."""

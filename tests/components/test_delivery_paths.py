@@ -1,12 +1,12 @@
 """The data, audit, registry and alerting paths deliver: each key admits exactly the service uses its
 guide documents, each bucket the writes its writers make, and every delivery path has a failure
-alarm (facts in components/upstream/services.py)."""
+alarm (facts in foundation/upstream/services.py)."""
 
 from __future__ import annotations
 
 import json
 
-from components.upstream import services
+from foundation.upstream import services
 from tests.plans import policy, role_statements, stack_plan
 
 

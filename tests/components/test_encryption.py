@@ -78,7 +78,7 @@ def test_key_policies_name_their_principals_and_scope_services(any_plan):
             assert statements == {}, domain
         if domain == "cluster":
             # Node and persistent volumes: this account's principals, and the service-linked roles EC2
-            # launches with, through EC2 only (the aws/ebs key policy form; components/upstream/eks.py).
+            # launches with, through EC2 only (the aws/ebs key policy form; foundation/upstream/eks.py).
             assert volumes["Principal"] == {"AWS": "*"}
             assert volumes["Condition"] == {
                 "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}

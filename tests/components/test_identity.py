@@ -6,8 +6,12 @@ import json
 
 import pytest
 
-from components.ci_roles import unscoped_actions
-from components.identity import ALLOWED_MANAGED_POLICIES, REGION_SCOPED_SERVICES, WILDCARD_ONLY_ACTIONS
+from foundation.iam.actions import (
+    ALLOWED_MANAGED_POLICIES,
+    REGION_SCOPED_SERVICES,
+    WILDCARD_ONLY_ACTIONS,
+    unscoped_actions,
+)
 from infra.access import MATRIX
 from tests.plans import policy, role_statements, settings_of, stack_plan
 
@@ -174,7 +178,7 @@ def test_key_grants_name_the_exact_key_and_only_through_a_service(any_plan):
     keys = any_plan.outputs["kmsKeyArns"]
     via = {
         "s3": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
-        # the online feature store (components/upstream/services.py ONLINE_STORE_VIA)
+        # the online feature store (foundation/upstream/services.py ONLINE_STORE_VIA)
         "sagemaker": {"StringLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"}},
         # the approvals queue
         "sqs": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
@@ -316,7 +320,7 @@ def test_every_policy_fits_the_iam_size_quotas(any_plan):
 # Services that assume a role on behalf of one resource the stack creates, so the trust can name that
 # resource's ARN (aws:SourceArn, the IAM user guide's confused-deputy advice for service principals):
 # VPC Flow Logs (vpc user guide, flow-logs-iam-role: aws:SourceAccount and aws:SourceArn of the flow
-# log), CloudTrail (the trail ARN, as components/upstream/services.py CLOUDTRAIL_CONDITION has it for
+# log), CloudTrail (the trail ARN, as foundation/upstream/services.py CLOUDTRAIL_CONDITION has it for
 # its bucket and key), CodeBuild (the project ARN; unverified: the CodeBuild guide's confused-deputy
 # page could not be read here, the condition is the generic IAM pattern).
 SOURCE_ARN_SERVICES = {

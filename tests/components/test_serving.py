@@ -1,6 +1,6 @@
 """Serving: each endpoint of the settings, wired as SageMaker, Application Auto Scaling and Model
 Monitor take it. Expectations come from the stack files (the endpoint's settings, the registry
-stack's account) and from the primary-source facts of components/upstream/serving.py."""
+stack's account) and from the primary-source facts of foundation/upstream/serving.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.session import get_session
 
-from components.upstream import serving as facts
+from foundation.upstream import serving as facts
 from tests.plans import STACKS, settings_of, stack_plan
 
 MODEL, CONFIG, ENDPOINT = (
@@ -275,7 +275,7 @@ def test_a_changed_endpoint_gets_new_names_and_an_unchanged_one_keeps_them():
 
 
 def test_schedule_and_monitoring_values_are_within_the_apis_bounds(any_plan):
-    """The bounds come from the botocore service models, not from components/upstream/serving.py."""
+    """The bounds come from the botocore service models, not from foundation/upstream/serving.py."""
     session = get_session()
     scheduler, sm = session.get_service_model("scheduler"), session.get_service_model("sagemaker")
     retry, window = scheduler.shape_for("RetryPolicy").members, scheduler.shape_for("FlexibleTimeWindow").members

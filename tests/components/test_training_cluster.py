@@ -15,7 +15,7 @@ NODEPOOL, RELEASE = "kubernetes:karpenter.sh/v1:NodePool", "kubernetes:helm.sh/v
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_network_per_environment(stack):
-    from components.upstream.eks import PRIVATE_CLUSTER_ENDPOINTS
+    from foundation.upstream.eks import PRIVATE_CLUSTER_ENDPOINTS
     from pipelines.offline import read_stack_config
 
     plan = stack_plan(stack)
@@ -35,7 +35,7 @@ def test_network_per_environment(stack):
     interface = {v["serviceName"].removeprefix(service) for v in vpces if v["vpcEndpointType"] == "Interface"}
     # A private cluster reaches EKS, EKS Auth (Pod Identity), EC2, ECR, STS, SSM, SQS (Karpenter), ELB
     # and CloudWatch Logs without NAT: the EKS user guide (private-clusters) and Karpenter's v1.11
-    # private-cluster page, written out here rather than read from components/upstream/eks.py.
+    # private-cluster page, written out here rather than read from foundation/upstream/eks.py.
     documented = {"ec2", "ecr.api", "ecr.dkr", "elasticloadbalancing", "logs", "sts", "eks", "eks-auth", "ssm", "sqs"}
     assert interface == (set(PRIVATE_CLUSTER_ENDPOINTS) if net.get("privateEndpoints") else set())
     assert documented <= set(PRIVATE_CLUSTER_ENDPOINTS)
@@ -227,7 +227,7 @@ KARPENTER_1_11_1_POLICY_SHA256 = "4b67875fd48978ae4418a5a26c4274fef29f0a5a26ea34
 def test_our_copy_of_karpenters_policy_is_upstreams():
     import hashlib
 
-    from components.upstream import karpenter as facts
+    from foundation.upstream import karpenter as facts
 
     assert facts.VERSION == "1.11.1", "a new Karpenter version: recompute the digest from its template"
     canonical = json.dumps(facts.CONTROLLER_POLICY_TEMPLATE, sort_keys=True, separators=(",", ":"))
@@ -237,7 +237,7 @@ def test_our_copy_of_karpenters_policy_is_upstreams():
 def test_karpenter_has_exactly_the_official_controller_policy_of_its_version(any_plan):
     """Statement by statement the policy of Karpenter's getting-started template at the pinned version,
     for this cluster, with the ARNs of the queue and node role the plan really creates."""
-    from components.upstream import karpenter as facts
+    from foundation.upstream import karpenter as facts
 
     queue = any_plan.get("aws:sqs/queue:Queue", "in-cluster-interruptions")
     node_role = any_plan.get("aws:iam/role:Role", "in-cluster-karpenter-node")

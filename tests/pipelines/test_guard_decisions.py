@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.conventions import STATEFUL_TYPES
+from foundation.conventions import STATEFUL_TYPES
 from pipelines.diff import PlanDiff, render_markdown, render_text
 from pipelines.guard import DESTRUCTIVE_OPS, NO_CHANGE_OPS, stateful_losses
 

@@ -178,12 +178,12 @@ def test_automation_api_events_become_steps_the_guard_reads():
 
 
 def test_promote_refuses_a_chart_pin_whose_upstream_facts_were_not_verified(project, capsys):
-    # The version-bump guard: a chart bump must come with re-read upstream facts (components/upstream).
+    # The version-bump guard: a chart bump must come with re-read upstream facts (foundation/upstream).
     _set_dev(project, training__charts={**_dev(project, "training.charts"), "karpenter": "1.12.1"})
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 2
     err = capsys.readouterr().err
     assert "mlplatform:training.charts.karpenter: 1.12.1 has no verified upstream facts (verified: 1.11.1)" in err
-    assert "controller IAM policy" in err and "components/upstream/karpenter.py" in err
+    assert "controller IAM policy" in err and "foundation/upstream/karpenter.py" in err
     assert '"1.11.1"' in (project / "stacks" / "Pulumi.staging.yaml").read_text()  # nothing written
 
 

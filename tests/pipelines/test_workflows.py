@@ -134,7 +134,7 @@ def _engine_stacks(job: dict) -> list[str]:
 def test_there_are_the_five_workflows():
     assert {w.stem for w in WORKFLOWS} == {"pull-request", "deploy", "deploy-stack", "promote", "drift"}
     # The CI roles trust these files by name (components/identity.CI_WORKFLOWS).
-    from components.identity import CI_WORKFLOWS
+    from foundation.iam.github import CI_WORKFLOWS
 
     assert set(CI_WORKFLOWS.values()) <= {w.name for w in WORKFLOWS}
 
@@ -325,7 +325,7 @@ def test_deploys_run_only_from_main_behind_their_environment_with_the_code_the_s
 def test_role_sessions_last_as_long_as_the_roles_allow():
     """configure-aws-credentials asks for 3600 s unless told (v4.3.1 DEFAULT_ROLE_DURATION); a deploy
     asks for the ci-deploy role's maximum, and never more (the request would fail)."""
-    from components.identity import DEPLOY_SESSION_SECONDS
+    from foundation.iam.github import DEPLOY_SESSION_SECONDS
     from tests.plans import stack_plan
 
     (job,) = _load(REPO_ROOT / ".github" / "workflows" / "deploy-stack.yml")["jobs"].values()

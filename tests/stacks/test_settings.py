@@ -579,7 +579,7 @@ def test_serving_instance_types_are_the_ones_sagemaker_offers(serving, path, wor
 
 
 def test_a_monitor_needs_a_region_whose_model_monitor_image_is_recorded():
-    from components.upstream.serving import MONITOR_IMAGE_ACCOUNTS
+    from foundation.upstream.serving import MONITOR_IMAGE_ACCOUNTS
 
     region = "ap-southeast-2"
     assert region not in MONITOR_IMAGE_ACCOUNTS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components.conventions import REQUIRED_TAG_KEYS, STATEFUL_TYPES
+from foundation.conventions import REQUIRED_TAG_KEYS, STATEFUL_TYPES
 from tests.plans import settings_of
 
 

@@ -4,7 +4,7 @@ evaluator, a dev dependency) on the plan's roles in the shape of IAM GetAccountA
 
 moto evaluates identity policies only; boundaries are exactly where the first round failed (the node
 roles lost eks-auth:AssumeRoleForPodIdentity to the cluster boundary), so they are evaluated here.
-AWS managed policies are taken from components/upstream/eks.py (their documented actions).
+AWS managed policies are taken from foundation/upstream/eks.py (their documented actions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 
-from components.upstream.eks import MANAGED_POLICY_ACTIONS
+from foundation.upstream.eks import MANAGED_POLICY_ACTIONS
 from pipelines.plan import Plan
 
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
@@ -23,7 +23,7 @@ AWS_MANAGED = "arn:aws:iam::aws:policy/"
 def _managed_document(arn: str) -> dict:
     name = arn.rsplit("/", 1)[-1]
     if name not in MANAGED_POLICY_ACTIONS:
-        raise KeyError(f"{arn} is attached but components/upstream/eks.py has no verified actions for it")
+        raise KeyError(f"{arn} is attached but foundation/upstream/eks.py has no verified actions for it")
     return {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": list(MANAGED_POLICY_ACTIONS[name]), "Resource": "*"}],
@@ -178,7 +178,7 @@ def _actions_db(extra: frozenset[str]) -> str:
     unknown = sorted(a for a in extra if a.lower() not in known)
     # Actions of the provider-actions table were checked against the Service Authorization Reference
     # when it was built (pipelines/provider_actions.py): they are known too.
-    from components.ci_roles import actions_of, platform_types
+    from foundation.iam.actions import actions_of, platform_types
 
     documented = DOCUMENTED_ACTIONS | actions_of(platform_types())
     unconfirmed = [

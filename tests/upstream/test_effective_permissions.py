@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from components.upstream import karpenter as karpenter_facts
-from components.upstream.eks import MANAGED_POLICY_ACTIONS
+from foundation.upstream import karpenter as karpenter_facts
+from foundation.upstream.eks import MANAGED_POLICY_ACTIONS
 from tests.plans import STACKS, stack_plan
 from tests.upstream.effective import UnknownActionsError, authorization_details, effective
 

@@ -38,7 +38,7 @@ def attachments_of(plan, role_name: str) -> set[str]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_eks_gets_its_roles_policies_first_and_loses_them_last(stack):
-    # terraform-provider-aws / pulumi-aws eks.Cluster and eks.NodeGroup docs (components/upstream/eks.py)
+    # terraform-provider-aws / pulumi-aws eks.Cluster and eks.NodeGroup docs (foundation/upstream/eks.py)
     plan = stack_plan(stack)
     reach = closure(plan)
     (cluster,) = plan.of_type("aws:eks/cluster:Cluster")

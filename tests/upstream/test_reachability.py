@@ -1,13 +1,13 @@
 """The flows the platform needs inside the cluster get through the rendered NetworkPolicies, and the
 ones it must refuse do not, evaluated as Kubernetes evaluates NetworkPolicies (pipelines/semantics).
-Ports and labels come from the pinned charts' facts (components/upstream/charts.py), not from the
+Ports and labels come from the pinned charts' facts (foundation/upstream/charts.py), not from the
 code that writes the policies."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.upstream import charts
+from foundation.upstream import charts
 from pipelines.semantics.netpol import Endpoint, Policy, allowed
 from tests.plans import STACKS, stack_plan
 

@@ -159,9 +159,9 @@ def release(plan: Plan, name: str) -> Resource | None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_what_carries_a_controllers_finalizer_goes_before_the_controller(stack):
     """KubeRay's RayJobs (in team namespaces) and Karpenter's NodeClaims (of NodePools) and
-    EC2NodeClass are finalized only by their controller (components/upstream/finalizers.py): the
+    EC2NodeClass are finalized only by their controller (foundation/upstream/finalizers.py): the
     engine must delete what holds them while the controller runs."""
-    from components.upstream.finalizers import CONTROLLERS
+    from foundation.upstream.finalizers import CONTROLLERS
 
     plan = stack_plan(stack)
     graph = nodes(plan, "mlplatform-cluster")

@@ -1,5 +1,5 @@
 """Pods that must run on GPU nodes land there, and controllers land on system nodes: each chart's
-defaults at the pinned version (components/upstream/charts.py) merged with our values as Helm does,
+defaults at the pinned version (foundation/upstream/charts.py) merged with our values as Helm does,
 matched against the nodes the NodePools and the node group make, as the scheduler matches them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.upstream import charts
+from foundation.upstream import charts
 from pipelines.semantics.helm import merge
 from pipelines.semantics.scheduling import Node, Placement, why_not
 from tests.plans import STACKS, stack_plan

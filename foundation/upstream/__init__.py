@@ -7,14 +7,14 @@ stack that pins a version no fact was verified for is refused with the list of f
 
 from __future__ import annotations
 
-from components.upstream import charts, karpenter
+from foundation.upstream import charts, karpenter
 
 # setting path -> (versions the facts were read at, the facts to re-verify for another version)
 STALE_WHEN: dict[str, tuple[frozenset[str], str]] = {
     "training.charts.karpenter": (
         frozenset({karpenter.VERSION}) & frozenset(charts.KARPENTER_CHART),
-        "the controller IAM policy and interruption events (components/upstream/karpenter.py) and the "
-        "chart's replicas, affinity and spread (components/upstream/charts.py KARPENTER_CHART)",
+        "the controller IAM policy and interruption events (foundation/upstream/karpenter.py) and the "
+        "chart's replicas, affinity and spread (foundation/upstream/charts.py KARPENTER_CHART)",
     ),
     "training.charts.nvidiaDevicePlugin": (
         frozenset(charts.DEVICE_PLUGIN),

@@ -52,6 +52,16 @@ def physical_name(environment: str, *parts: str, max_length: int = 63) -> str:
     return name
 
 
+def secrets_alias(environment: str) -> str:
+    """The KMS alias of the key the bootstrap creates for an environment's Pulumi secrets and state."""
+    return "alias/" + physical_name(environment, "pulumi-secrets")
+
+
+def state_bucket_name(environment: str, account_id: str, region: str) -> str:
+    """The bucket the bootstrap creates for an environment's Pulumi state."""
+    return physical_name(environment, "pulumi-state", account_id, region)
+
+
 def partition_for(region: str) -> str:
     """The ARN partition of a region (``aws``, ``aws-us-gov`` or ``aws-cn``)."""
     if region.startswith("us-gov-"):

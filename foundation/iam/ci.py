@@ -1,30 +1,26 @@
 """What the CI roles may do, derived from data rather than written by hand.
 
-``components/upstream/provider_actions.json`` lists, per resource type the platform creates, the IAM
+``foundation/upstream/provider_actions.json`` lists, per resource type the platform creates, the IAM
 actions its create, read, update and delete call (AWS CloudFormation's resource provider schemas,
 plus the Terraform provider's extra calls; see pipelines/provider_actions.py). ``ci-preview`` gets
 the read actions of every type; ``ci-deploy`` all four, except deletes of stateful types in protected
-stacks. Actions are scoped to this environment's resources by service (``_SCOPES``); the ones AWS
+stacks. Actions are scoped to this environment's resources by service (``_scopes``); the ones AWS
 authorizes only on ``*`` (the Service Authorization Reference) get ``*``, EC2's limited to the region.
 
-The deploy boundary is their ceiling: the platform's services, never object data (but the Pulumi
-state and the online feature store's key use through SageMaker), no IAM users, no role without a
-boundary, and nothing that would let CI raise its own permissions.
+The deploy boundary (``foundation/iam/boundaries.py``) is their ceiling: the platform's services,
+never object data (but the Pulumi state and the online feature store's key use through SageMaker),
+no IAM users, no role without a boundary, and nothing that would let CI raise its own permissions.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from functools import cache
-from pathlib import Path
 
-from components.conventions import STATEFUL_TYPES
-from components.documents import Statement
-from components.identity import ALLOWED_MANAGED_POLICIES, REGION_SCOPED_SERVICES, Scope
+from foundation.conventions import STATEFUL_TYPES, secrets_alias
+from foundation.iam.actions import REGION_SCOPED_SERVICES, actions_of, platform_types, unscoped_actions
+from foundation.iam.documents import Statement
+from foundation.iam.scope import Scope
 
-TABLE_FILE = Path(__file__).with_name("upstream") / "provider_actions.json"
-OPERATIONS = ("create", "read", "update", "delete")
 # Services whose resources have AWS-generated ids: Resource "*" limited to the stack's region.
 REGIONAL_ANY = REGION_SCOPED_SERVICES
 # What may be passed to which service (every role the platform creates is passed to one of them).
@@ -45,39 +41,14 @@ SERVICE_LINKED = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscali
                   "sagemaker.application-autoscaling.amazonaws.com")  # fmt: skip
 
 
-@cache
-def table() -> dict:
-    return json.loads(TABLE_FILE.read_text())
-
-
-def unscoped_actions() -> frozenset[str]:
-    """Actions AWS authorizes only on Resource "*" (Service Authorization Reference)."""
-    return frozenset(table()["unscoped"])
-
-
-def actions_of(types: Iterable[str], operations: Sequence[str] = OPERATIONS) -> set[str]:
-    """The actions of these operations on these resource types; a type without a row is an error."""
-    rows = table()["types"]
-    missing = sorted(set(types) - set(rows))
-    if missing:
-        raise KeyError(
-            f"no provider-actions row for {', '.join(missing)}: add it to pipelines/provider_actions.py "
-            "and run `make provider-actions`"
-        )
-    return {a for t in types for op in operations for a in rows[t][op]}
-
-
-def platform_types() -> list[str]:
-    return sorted(table()["types"])
-
-
 def state_bucket_pattern(scope: Scope) -> str:
-    """The Pulumi state bucket the bootstrap creates (bootstrap/account.py names it so)."""
+    """Every state bucket of the environment (conventions.state_bucket_name: the account and region
+    follow the prefix)."""
     return f"arn:{scope.partition}:s3:::{scope.prefix}pulumi-state-*"
 
 
-def secrets_alias(scope: Scope) -> str:
-    return f"alias/{scope.prefix}pulumi-secrets"
+def secrets_key_alias(scope: Scope) -> str:
+    return secrets_alias(scope.environment)
 
 
 def _scopes(scope: Scope) -> dict[str, list[str]]:
@@ -129,7 +100,7 @@ def _statements(scope: Scope, actions: set[str], prefix: str) -> list[Statement]
             anywhere.add(action)
         else:
             if service not in scopes:
-                raise KeyError(f"{action}: no resource scope for service {service!r} in components/ci_roles.py")
+                raise KeyError(f"{action}: no resource scope for service {service!r} in foundation/iam/ci.py")
             by_service.setdefault(service, set()).add(action)
     out = []
     for service, acts in sorted(by_service.items()):
@@ -191,7 +162,7 @@ def _state(scope: Scope, write: bool) -> list[Statement]:
             sid="PulumiSecretsKey",
             actions=key,
             resources=[scope.keys],
-            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_alias(scope)]}},
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_key_alias(scope)]}},
         ),
     ]
 
@@ -220,88 +191,16 @@ def deploy_statements(scope: Scope, protect: bool, types: Iterable[str] | None =
     return [*_statements(scope, actions, "Manage"), *_state(scope, write=True)]
 
 
-def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
-    """Ceiling for the CI roles: the platform's services, minus the ways to escalate or hide.
-
-    Boundaries, the CI roles and their policies can only be changed by an administrator (a laptop
-    `pulumi up` as the bootstrap's admin role), so a compromised pipeline cannot lift its own ceiling."""
-    p, a = scope.partition, scope.account_id
-    boundary_arns = [f"arn:{p}:iam::{a}:policy/{scope.prefix}*-boundary"]
-    ci_roles = f"arn:{p}:iam::{a}:role/{scope.prefix}ci-*"
-    ci_policies = f"arn:{p}:iam::{a}:policy/{scope.prefix}ci-*"
-    services = sorted({x.split(":")[0] for x in actions_of(platform_types())} | {"sts"})
-    state = state_bucket_pattern(scope)
-    return [
-        Statement(sid="PlatformServices", actions=[f"{svc}:*" for svc in services], resources=["*"]),
-        Statement(
-            sid="NeverReadOrWriteData",
-            effect="Deny",
-            actions=["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*"],
-            not_resources=[f"{state}/*"],
-        ),
-        Statement(
-            sid="NeverUseDataKeys",
-            effect="Deny",
-            actions=["kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
-            resources=["*"],
-            # but the Pulumi secrets key, and keys used through SageMaker: CreateFeatureGroup with an
-            # online-store key needs kms:Decrypt and GenerateDataKey (botocore sagemaker,
-            # OnlineStoreSecurityConfig.KmsKeyId), and SageMaker makes those calls.
-            conditions={
-                "StringNotLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"},
-                "ForAllValues:StringNotEquals": {"kms:ResourceAliases": [secrets_alias(scope)]},
-            },
-        ),
-        Statement(
-            sid="NoIamUsers",
-            effect="Deny",
-            actions=["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:AttachUserPolicy"],
-            resources=["*"],
-        ),
-        Statement(
-            sid="RolesOnlyWithABoundary",
-            effect="Deny",
-            actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
-            resources=["*"],
-            conditions={"StringNotLike": {"iam:PermissionsBoundary": boundary_arns}},
-        ),
-        Statement(
-            sid="KeepRoleBoundaries", effect="Deny", actions=["iam:DeleteRolePermissionsBoundary"], resources=["*"]
-        ),
-        Statement(
-            sid="NoSelfEscalation",
-            effect="Deny",
-            actions=[
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePermissionsBoundary",
-                "iam:UpdateRole",
-                "iam:DeleteRole",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicyVersion",
-                "iam:SetDefaultPolicyVersion",
-                "iam:DeletePolicy",
-                "iam:TagPolicy",
-            ],
-            resources=[ci_roles, ci_policies, *boundary_arns],
-        ),
-        # Inline policies, plus only the AWS managed policies EKS requires: never AdministratorAccess & co.
-        Statement(
-            sid="OnlyEksManagedPolicies",
-            effect="Deny",
-            actions=["iam:AttachRolePolicy"],
-            resources=["*"],
-            conditions={"ArnNotLike": {"iam:PolicyARN": [*ALLOWED_MANAGED_POLICIES, scope.policies]}},
-        ),
-        Statement(
-            sid="KeepAuditTrail",
-            effect="Deny",
-            actions=["cloudtrail:StopLogging", *(["cloudtrail:DeleteTrail"] if protect else [])],
-            resources=["*"],
-        ),
-    ]
+def served_package_statements(packages: Sequence[str], *, describe_only: bool = False) -> list[Statement]:
+    """Create models from another account's model packages (the registry's policy admits this account:
+    components/model_registry.consumer_policy); ``describe_only``: read their approval status (the
+    promotion guard)."""
+    if not packages:
+        return []
+    actions = (
+        ["sagemaker:DescribeModelPackage"]
+        if describe_only
+        else ["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"]
+    )
+    sid = "ReadServedPackages" if describe_only else "DeployServedPackages"
+    return [Statement(sid=sid, actions=actions, resources=list(packages))]
