@@ -32,93 +32,129 @@ from components.training_cluster import SystemNodes, TrainingCluster, TrainingCl
 from foundation.conventions import aws_provider, physical_name, platform_tags
 from foundation.iam.github import GitHubRepository
 from infra.access import family_role, role_grants
-from infra.definitions import load_datasets, load_feature_groups, registry_of
+from infra.definitions import DatasetDefinition, load_datasets, load_feature_groups, registry_of
 from infra.settings import Settings, deployed_commit
 
 
 class Platform:
-    """Every component of one stack, wired together. ``outputs`` are the stack outputs."""
+    """Every component of one stack, wired together. ``outputs`` are the stack outputs.
+
+    The steps run in the order below; each says what it takes from the steps before it. Registration
+    order is not only readability: a component can use only what exists, and the engine creates in
+    the order of the dependencies the steps make explicit (``depends_on`` where an input alone would
+    not say it)."""
 
     def __init__(self, settings: Settings):
-        self.settings = s = settings
-        env = s.environment
-        # Definitions are validated before anything is registered, like the settings.
+        self.settings = settings
+        self._definitions()
+        self._provider()
+        self._keys()
+        self._boundaries()
+        self._data()
+        self._models()
+        self._identity()
+        self._data_quality()
+        self._network()
+        self._cluster()
+        self._monitoring()
+        self._serving()
+        self._cluster_integration()
+        self._ci_runner()
+        self._audit()
+        self.outputs = self._outputs()
+
+    # --- the steps ------------------------------------------------------------------------------
+
+    def _definitions(self) -> None:
+        """Feature groups, datasets, endpoints and the registry they serve from, validated before
+        anything is registered (like the settings): a bad definition registers nothing."""
+        s = self.settings
         self.feature_groups = load_feature_groups(s.feature_store.feature_groups)
         self.datasets = load_datasets(s.data_quality.datasets)
         # The registry the endpoints serve from, checked against its own stack file (same region,
         # this account among its consumers, the families it has).
         self.registry_source = RegistrySource(*registry_of(pulumi.get_stack(), s)[:3])
+        self.endpoint_specs = endpoint_specs(s)
+
+    def _provider(self) -> None:
+        """The stack's one AWS provider (this account only, the platform's default tags): every
+        component below is created with it."""
+        s = self.settings
         self.provider = aws_provider(
-            f"aws-{env}",
+            f"aws-{s.environment}",
             region=s.region,
             account_id=s.account_id,
-            tags=platform_tags(env, s.owner, s.cost_center),
+            tags=platform_tags(s.environment, s.owner, s.cost_center),
         )
-        aws_only = pulumi.ResourceOptions(providers=[self.provider])
-        where = {"environment": env, "account_id": s.account_id, "region": s.region}
-        # Named opt-out, derived from one setting: unprotected (dev) stacks can be destroyed whole.
-        disposable = not s.protect
+        self.aws_only = pulumi.ResourceOptions(providers=[self.provider])
+        self.where = {"environment": s.environment, "account_id": s.account_id, "region": s.region}
 
+    def _keys(self) -> None:
+        """A KMS key per data domain: everything after encrypts with one of them."""
+        s = self.settings
         self.encryption = Encryption(
             "keys",
             EncryptionArgs(
-                **where,
+                **self.where,
                 domains=s.encryption.domains,
                 deletion_window_days=s.encryption.key_deletion_window_days,
                 rotation_period_days=s.encryption.key_rotation_period_days,
                 protect=s.protect,
                 model_consumers=s.registry.consumer_accounts,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        keys = self.encryption
-        # Boundaries first: every role, of the platform or of a component, carries one.
-        src = self.registry_source
+
+    def _boundaries(self) -> None:
+        """The permission boundaries, before any role: every role, of the platform or of a
+        component, carries one."""
+        s, src = self.settings, self.registry_source
         self.boundaries = Boundaries(
             "boundaries",
             BoundariesArgs(
-                **where,
+                **self.where,
                 protect=s.protect,
                 served_models=(src.artifacts_bucket, src.account_id) if self.serves_another_registry else None,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
+
+    def _data(self) -> None:
+        """The data lake (its zones encrypted with the data and models keys) and the feature store,
+        whose offline store is the curated zone."""
+        s, keys = self.settings, self.encryption
         st = s.storage
+        retention = {
+            "noncurrent_version_expiry_days": st.noncurrent_version_expiry_days,
+            "abort_incomplete_uploads_after_days": st.abort_incomplete_uploads_after_days,
+        }
         self.lake = DataLake(
             "lake",
             DataLakeArgs(
-                **where,
+                **self.where,
                 data_key_arn=keys.key_arn("data"),
                 models_key_arn=keys.key_arn("models"),
                 raw_lifecycle=Lifecycle(
                     infrequent_access_after_days=st.raw_infrequent_access_after_days,
                     archive_after_days=st.raw_archive_after_days,
-                    noncurrent_version_expiry_days=st.noncurrent_version_expiry_days,
-                    abort_incomplete_uploads_after_days=st.abort_incomplete_uploads_after_days,
+                    **retention,
                 ),
-                curated_lifecycle=Lifecycle(
-                    noncurrent_version_expiry_days=st.noncurrent_version_expiry_days,
-                    abort_incomplete_uploads_after_days=st.abort_incomplete_uploads_after_days,
-                ),
-                artifacts_lifecycle=Lifecycle(
-                    noncurrent_version_expiry_days=st.noncurrent_version_expiry_days,
-                    abort_incomplete_uploads_after_days=st.abort_incomplete_uploads_after_days,
-                ),
+                curated_lifecycle=Lifecycle(**retention),
+                artifacts_lifecycle=Lifecycle(**retention),
                 access_log_retention_days=s.monitoring.log_retention_days,
                 artifact_object_lock_days=st.artifact_object_lock_days,
                 model_consumers=s.registry.consumer_accounts,
                 protect=s.protect,
-                force_destroy=disposable,
+                force_destroy=self.disposable,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        zones = self.lake.zones
         self.feature_store = FeatureStore(
             "features",
             FeatureStoreArgs(
-                **where,
+                **self.where,
                 data_key_arn=keys.key_arn("data"),
-                offline_bucket=zones["curated"],
+                offline_bucket=self.lake.zones["curated"],
                 groups=[
                     FeatureGroupSpec(
                         name=g.name,
@@ -134,29 +170,33 @@ class Platform:
                 permissions_boundary=self.boundaries.workload_arn,
                 protect=s.protect,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        reg = s.registry
+
+    def _models(self) -> None:
+        """The model registry (encrypted with the models key) and MLflow, whose artifacts live in
+        the lake's artifacts zone."""
+        s, keys = self.settings, self.encryption
+        reg, exp = s.registry, s.experiments
         self.registry = ModelRegistry(
             "registry",
             ModelRegistryArgs(
-                **where,
+                **self.where,
                 models_key_arn=keys.key_arn("models"),
                 families=reg.model_families,
                 consumer_accounts=reg.consumer_accounts,
                 keep_tagged_images=reg.keep_tagged_images,
                 untagged_image_expiry_days=reg.untagged_image_expiry_days,
                 protect=s.protect,
-                force_delete_images=disposable,
+                force_delete_images=self.disposable,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        exp = s.experiments
         self.experiments = ExperimentTracking(
             "experiments",
             ExperimentTrackingArgs(
-                **where,
-                artifacts_bucket=zones["artifacts"],
+                **self.where,
+                artifacts_bucket=self.lake.zones["artifacts"],
                 models_key_arn=keys.key_arn("models"),
                 tracking_server_size=exp.tracking_server_size,
                 mlflow_version=exp.mlflow_version,
@@ -165,28 +205,24 @@ class Platform:
                 permissions_boundary=self.boundaries.workload_arn,
                 protect=s.protect,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        # Everything a role can be granted access to, by the name the access matrix uses.
-        self.resources = {f"lake:{zone}": bucket for zone, bucket in zones.items()}
-        self.resources |= {"features": self.feature_store, "registry": self.registry, "experiments": self.experiments}
-        self.resources |= {
-            "served-models": src,
-            "endpoints": EndpointGrants(env, s.account_id, s.region),
-            "data-quality": DataQualityGrants(env, s.account_id, s.region, {d.name: d.zone for d in self.datasets}),
-        }
-        self.endpoint_specs = endpoint_specs(s)
+
+    def _identity(self) -> None:
+        """The platform's roles. Their grants are the access matrix applied to the resources built
+        so far (each owner writes the grant for what it owns), so this follows data and models."""
+        s, src = self.settings, self.registry_source
         instances, service_roles = self.role_families()
         teams = [t.name for t in s.training.teams]
         ci = s.ci
         self.identity = Identity(
             "identity",
             IdentityArgs(
-                **where,
+                **self.where,
                 workload_boundary_arn=self.boundaries.workload_arn,
                 deploy_boundary_arn=self.boundaries.deploy_arn,
                 teams=teams,
-                grants=role_grants(self.resources, teams, instances=instances),
+                grants=role_grants(self.grantable(), teams, instances=instances),
                 service_roles=service_roles,
                 served_packages=sorted(
                     {src.package_arn(e.family, "*") for e in self.endpoint_specs}
@@ -203,27 +239,57 @@ class Platform:
                 deploy_branch=ci.deploy_branch,
                 protect=s.protect,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        self.data_quality = self._data_quality()
-        tr = s.training
-        cluster_name = f"mlplatform-{env}-training"
+
+    def _data_quality(self) -> None:
+        """The datasets' Glue rulesets, runs and failure events: each run assumes its dataset's Glue
+        role, so this follows identity (and waits for it: a ruleset run must not start before its
+        role's policy exists)."""
+        s, zones = self.settings, self.lake.zones
+        self.data_quality = DataQuality(
+            "data-quality",
+            DataQualityArgs(
+                environment=s.environment,
+                zone_buckets={z: zones[z].name for z in ("raw", "curated")},
+                datasets=[dataset_spec(d, zones[d.zone].name) for d in self.datasets],
+                account_id=s.account_id,
+                region=s.region,
+                glue_role_arns={
+                    d.name: self.identity.role_arns[family_role("data-quality", d.name)] for d in self.datasets
+                },
+                results_bucket=zones["artifacts"].name,
+                scheduler_boundary_arn=self.boundaries.scheduler_arn,
+            ),
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.identity]),
+        )
+
+    def _network(self) -> None:
+        """The VPC, its private subnets (tagged for the cluster's load balancers and Karpenter) and
+        flow logs encrypted with the logs key."""
+        s = self.settings
         self.network = Network(
             "network",
             NetworkArgs(
-                **where,
+                **self.where,
                 cidr=s.network.cidr,
                 availability_zones=s.network.availability_zones,
-                cluster_name=cluster_name,
-                logs_key_arn=keys.key_arn("logs"),
+                cluster_name=self.cluster_name,
+                logs_key_arn=self.encryption.key_arn("logs"),
                 nat_per_zone=s.network.nat_gateways == "per-az",
                 private_endpoints=s.network.private_endpoints,
                 flow_log_retention_days=s.monitoring.log_retention_days,
                 permissions_boundary=self.boundaries.workload_arn,
                 protect=s.protect,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
+
+    def _cluster(self) -> None:
+        """The EKS cluster in the network's private subnets. Its access entries name the CI roles
+        (from identity): CI applies and refreshes the in-cluster project."""
+        s, keys = self.settings, self.encryption
+        tr = s.training
         admins: list = list(tr.admin_principals)
         viewers: list = []
         if "ci-deploy" in self.identity.roles:
@@ -233,7 +299,7 @@ class Platform:
         self.cluster = TrainingCluster(
             "cluster",
             TrainingClusterArgs(
-                **where,
+                **self.where,
                 kubernetes_version=tr.kubernetes_version,
                 subnet_ids=self.network.private_subnet_ids,
                 cluster_key_arn=keys.key_arn("cluster"),
@@ -253,14 +319,20 @@ class Platform:
                 ),
                 protect=s.protect,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
-        mon = s.monitoring
+
+    def _monitoring(self) -> None:
+        """Alerts, dashboards and budgets over what exists: the data-quality rules (and it waits for
+        them), the feature groups, every delivery rule, and the endpoints' rollback and drift alarms,
+        which must exist before serving names them."""
+        s = self.settings
+        mon, env = s.monitoring, s.environment
         self.monitoring = Monitoring(
             "monitoring",
             MonitoringArgs(
-                **where,
-                logs_key_arn=keys.key_arn("logs"),
+                **self.where,
+                logs_key_arn=self.encryption.key_arn("logs"),
                 alert_emails=mon.alert_emails,
                 slack_channels=[(c.workspace_id, c.channel_id) for c in mon.slack_channels],
                 permissions_boundary=self.boundaries.workload_arn,
@@ -283,50 +355,89 @@ class Platform:
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.data_quality]),
         )
-        self.serving = self._serving(where, aws_only)
-        # The AWS side of the software in the cluster. The software itself (charts, NodePools, team
-        # namespaces) is the in-cluster project's (infra/in_cluster.py): it needs the cluster's
-        # private API, which this project never calls, so this one runs from anywhere.
+
+    def _serving(self) -> None:
+        """The endpoints, in the network with their execution roles, canaries rolled back by the
+        monitoring step's alarms."""
+        src, keys, zones = self.registry_source, self.encryption, self.lake.zones
+        self.serving = Serving(
+            "serving",
+            ServingArgs(
+                **self.where,
+                registry=src,
+                endpoints=self.endpoint_specs,
+                models_key_arn=keys.key_arn("models"),
+                artifacts_bucket=zones["artifacts"].name,
+                vpc_id=self.network.vpc.id,
+                subnet_ids=self.network.private_subnet_ids,
+                role_arns={e.name: self.identity.role_arns[f"serving-{e.name}"] for e in self.endpoint_specs},
+                monitor_role_arns={
+                    e.name: self.identity.role_arns[f"model-monitor-{e.name}"] for e in self.endpoint_specs if e.monitor
+                },
+            ),
+            # The rollback alarms exist before an endpoint names them; the roles before the models.
+            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.monitoring, self.identity]),
+        )
+
+    def _cluster_integration(self) -> None:
+        """The AWS side of the software in the cluster: Karpenter's roles and interruption queue,
+        the teams' Pod Identity associations, Alertmanager's role on the alert topic. It waits for
+        the cluster. The software itself (charts, NodePools, team namespaces) is the in-cluster
+        project's (infra/in_cluster.py): it needs the cluster's private API, which this project never
+        calls, so this one runs from anywhere."""
+        s, tr = self.settings, self.settings.training
         self.cluster_integration = ClusterIntegration(
             "in-cluster",
             ClusterIntegrationArgs(
-                **where,
+                **self.where,
                 cluster_name=self.cluster.cluster_name,
                 permissions_boundary=self.boundaries.cluster_arn,
                 workload_boundary=self.boundaries.workload_arn,
                 alert_topic_arn=self.monitoring.topic_arn,
-                logs_key_arn=keys.key_arn("logs"),
+                logs_key_arn=self.encryption.key_arn("logs"),
                 team_roles={t.name: self.identity.role_arns[f"training-{t.name}"] for t in tr.teams},
                 uses_spot=spot_needed([tr.cpu_pool.capacity_types, *(p.capacity_types for p in tr.gpu_pools)]),
-                create_spot_service_linked_role=tr.create_spot_service_linked_role,
+                create_spot_service_linked_role=s.training.create_spot_service_linked_role,
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.cluster]),
         )
+
+    def _ci_runner(self) -> None:
+        """The CI runner in the VPC, where the cluster's private API is reachable (its security
+        group admits the runner): only with a repository and runner 'codebuild'."""
+        s = self.settings
+        ci = s.ci
         self.ci_runner = None
-        if ci.github_repository and ci.runner == "codebuild":
-            self.ci_runner = CiRunner(
-                "ci",
-                CiRunnerArgs(
-                    **where,
-                    github_repository=ci.github_repository,
-                    connection_arn=ci.code_connection_arn,
-                    vpc_id=self.network.vpc.id,
-                    vpc_cidr=s.network.cidr,
-                    subnet_ids=self.network.private_subnet_ids,
-                    cluster_security_group_id=self.cluster.security_group_id,
-                    logs_key_arn=keys.key_arn("logs"),
-                    permissions_boundary=self.boundaries.cluster_arn,
-                    log_retention_days=s.monitoring.log_retention_days,
-                    protect=s.protect,
-                    actors=ci.runner_actors,
-                ),
-                opts=aws_only,
-            )
+        if not (ci.github_repository and ci.runner == "codebuild"):
+            return
+        self.ci_runner = CiRunner(
+            "ci",
+            CiRunnerArgs(
+                **self.where,
+                github_repository=ci.github_repository,
+                connection_arn=ci.code_connection_arn,
+                vpc_id=self.network.vpc.id,
+                vpc_cidr=s.network.cidr,
+                subnet_ids=self.network.private_subnet_ids,
+                cluster_security_group_id=self.cluster.security_group_id,
+                logs_key_arn=self.encryption.key_arn("logs"),
+                permissions_boundary=self.boundaries.cluster_arn,
+                log_retention_days=s.monitoring.log_retention_days,
+                protect=s.protect,
+                actors=ci.runner_actors,
+            ),
+            opts=self.aws_only,
+        )
+
+    def _audit(self) -> None:
+        """The audit trail, last: it records data events on every lake zone and keeps its bucket's
+        access logs in the lake's log bucket."""
+        s = self.settings
         self.audit = Audit(
             "audit",
             AuditArgs(
-                **where,
-                logs_key_arn=keys.key_arn("logs"),
+                **self.where,
+                logs_key_arn=self.encryption.key_arn("logs"),
                 access_log_bucket=self.lake.access_logs.name,
                 access_log_resource=self.lake.access_logs,
                 data_event_bucket_arns=[b.arn for b in self.lake.zones.values()],
@@ -334,13 +445,15 @@ class Platform:
                 object_lock_days=s.audit.object_lock_days,
                 permissions_boundary=self.boundaries.workload_arn,
                 protect=s.protect,
-                force_destroy=disposable,
+                force_destroy=self.disposable,
             ),
-            opts=aws_only,
+            opts=self.aws_only,
         )
 
-        self.outputs: dict[str, Any] = {
-            "environment": env,
+    def _outputs(self) -> dict[str, Any]:
+        s, keys, src = self.settings, self.encryption, self.registry_source
+        return {
+            "environment": s.environment,
             "region": s.region,
             "accountId": s.account_id,
             "kmsKeyArns": keys.key_arns,
@@ -357,9 +470,9 @@ class Platform:
             "dvcRemoteUrl": self.experiments.dvc_url,
             "dvcRemoteCommands": self.experiments.dvc_commands,
             "auditTrailArn": self.audit.trail_arn,
-            "clusterName": cluster_name,
+            "clusterName": self.cluster_name,
             "vpcId": self.network.vpc.id,
-            "gpuNodePools": [p.name for p in tr.gpu_pools],
+            "gpuNodePools": [p.name for p in s.training.gpu_pools],
             # What the in-cluster project (infra/in_cluster.py) reads through a StackReference.
             "clusterEndpoint": self.cluster.endpoint,
             "clusterCertificateAuthority": self.cluster.certificate_authority,
@@ -377,65 +490,28 @@ class Platform:
             **({"ciRunnerLabel": self.ci_runner.label} if self.ci_runner else {}),
         }
 
-    def _data_quality(self) -> DataQuality:
-        s, env, zones = self.settings, self.settings.environment, self.lake.zones
-        return DataQuality(
-            "data-quality",
-            DataQualityArgs(
-                environment=env,
-                zone_buckets={z: zones[z].name for z in ("raw", "curated")},
-                datasets=[
-                    DatasetSpec(
-                        name=d.name,
-                        description=d.description,
-                        zone=d.zone,
-                        bucket=zones[d.zone].name,
-                        prefix=d.prefix,
-                        format=d.format,
-                        columns=[(c.name, c.type) for c in d.columns],
-                        complete=d.rules.complete,
-                        unique_key=d.rules.unique_key,
-                        ranges=[(r.column, r.min, r.max) for r in d.rules.ranges],
-                        freshness=(d.rules.freshness.column, d.rules.freshness.max_age_hours)
-                        if d.rules.freshness
-                        else None,
-                        min_row_count=d.rules.min_row_count,
-                        schedule=d.schedule,
-                        min_score=d.min_score,
-                    )
-                    for d in self.datasets
-                ],
-                account_id=s.account_id,
-                region=s.region,
-                glue_role_arns={
-                    d.name: self.identity.role_arns[family_role("data-quality", d.name)] for d in self.datasets
-                },
-                results_bucket=zones["artifacts"].name,
-                scheduler_boundary_arn=self.boundaries.scheduler_arn,
-            ),
-            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.identity]),
-        )
+    # --- what the steps derive from the settings -------------------------------------------------
 
-    def _serving(self, where: dict, aws_only: pulumi.ResourceOptions) -> Serving:
-        src, keys, zones = self.registry_source, self.encryption, self.lake.zones
-        return Serving(
-            "serving",
-            ServingArgs(
-                **where,
-                registry=src,
-                endpoints=self.endpoint_specs,
-                models_key_arn=keys.key_arn("models"),
-                artifacts_bucket=zones["artifacts"].name,
-                vpc_id=self.network.vpc.id,
-                subnet_ids=self.network.private_subnet_ids,
-                role_arns={e.name: self.identity.role_arns[f"serving-{e.name}"] for e in self.endpoint_specs},
-                monitor_role_arns={
-                    e.name: self.identity.role_arns[f"model-monitor-{e.name}"] for e in self.endpoint_specs if e.monitor
-                },
-            ),
-            # The rollback alarms exist before an endpoint names them; the roles before the models.
-            opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.monitoring, self.identity]),
-        )
+    @property
+    def disposable(self) -> bool:
+        """Named opt-out, derived from one setting: unprotected (dev) stacks can be destroyed whole."""
+        return not self.settings.protect
+
+    @property
+    def cluster_name(self) -> str:
+        return f"mlplatform-{self.settings.environment}-training"
+
+    def grantable(self) -> dict[str, Any]:
+        """Everything a role can be granted access to, by the name the access matrix uses."""
+        s, env = self.settings, self.settings.environment
+        resources: dict[str, Any] = {f"lake:{zone}": bucket for zone, bucket in self.lake.zones.items()}
+        resources |= {"features": self.feature_store, "registry": self.registry, "experiments": self.experiments}
+        resources |= {
+            "served-models": self.registry_source,
+            "endpoints": EndpointGrants(env, s.account_id, s.region),
+            "data-quality": DataQualityGrants(env, s.account_id, s.region, {d.name: d.zone for d in self.datasets}),
+        }
+        return resources
 
     @property
     def serves_another_registry(self) -> bool:
@@ -488,6 +564,26 @@ class Platform:
         rules += list(self.data_quality.low_score_rule_names.values())
         rules += [physical_name(env, "karpenter", event) for event in INTERRUPTION_EVENTS]
         return rules
+
+
+def dataset_spec(d: DatasetDefinition, bucket: str) -> DatasetSpec:
+    """A dataset definition (stacks/datasets/) as the data-quality component takes it."""
+    return DatasetSpec(
+        name=d.name,
+        description=d.description,
+        zone=d.zone,
+        bucket=bucket,
+        prefix=d.prefix,
+        format=d.format,
+        columns=[(c.name, c.type) for c in d.columns],
+        complete=d.rules.complete,
+        unique_key=d.rules.unique_key,
+        ranges=[(r.column, r.min, r.max) for r in d.rules.ranges],
+        freshness=(d.rules.freshness.column, d.rules.freshness.max_age_hours) if d.rules.freshness else None,
+        min_row_count=d.rules.min_row_count,
+        schedule=d.schedule,
+        min_score=d.min_score,
+    )
 
 
 def endpoint_specs(s: Settings) -> list[EndpointSpec]:
