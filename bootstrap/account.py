@@ -19,7 +19,7 @@ from __future__ import annotations
 import pulumi
 
 from bootstrap.settings import BootstrapSettings
-from components.storage import encryption_guard
+from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
 from foundation.conventions import (
     PROJECT,
     aws_provider,
@@ -28,7 +28,7 @@ from foundation.conventions import (
     state_bucket_name,
     stateful_options,
 )
-from foundation.iam.documents import EVERYONE, Statement, document
+from foundation.iam.documents import Statement, document
 from foundation.iam.trust import mfa_trust
 
 # The names the platform's stacks use: training.adminPrincipals and identity.approverPrincipals.
@@ -89,9 +89,9 @@ class AccountBootstrap(pulumi.ComponentResource):
         approvers = self._approvers_role()
 
         self.outputs = {
-            "backendUrl": pulumi.Output.all(bucket.bucket, key.arn).apply(lambda a: backend_url(a[0], s.region, a[1])),
+            "backendUrl": pulumi.Output.all(bucket.name, key.arn).apply(lambda a: backend_url(a[0], s.region, a[1])),
             "secretsProvider": secrets_provider(s.environment, s.region),
-            "stateBucket": bucket.bucket,
+            "stateBucket": bucket.name,
             "secretsKeyArn": key.arn,
             "oidcProviderArn": oidc.arn,
             "codeConnectionArn": connection.arn,
@@ -144,89 +144,28 @@ class AccountBootstrap(pulumi.ComponentResource):
         )
         return key
 
-    def _state_bucket(self, key):
-        import pulumi_aws as aws
+    def _state_bucket(self, key) -> SecureBucket:
+        """The platform stacks' state: a SecureBucket on the secrets key, without access logs (no log
+        bucket exists before the platform). Its resources were first deployed as the bootstrap's own
+        children: the aliases keep them.
 
-        s3 = aws.s3
+        No force_destroy: `pulumi destroy` of a dev bootstrap needs the state emptied first, on
+        purpose (the platform's state must be gone before its bucket is)."""
         s = self.settings
-        name = state_bucket_name(s.environment, s.account_id, s.region)
-        arn = f"arn:{self.partition}:s3:::{name}"
-        # No force_destroy: `pulumi destroy` of a dev bootstrap needs the state emptied first, on
-        # purpose (the platform's state must be gone before its bucket is).
-        bucket = s3.Bucket("state", s3.BucketArgs(bucket=name, force_destroy=False), opts=self._stateful())
-        child = self.child
-        public_block = s3.BucketPublicAccessBlock(
+        return SecureBucket(
             "state",
-            s3.BucketPublicAccessBlockArgs(
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
+            SecureBucketArgs(
+                bucket_name=state_bucket_name(s.environment, s.account_id, s.region),
+                account_id=s.account_id,
+                region=s.region,
+                kms_key_arn=key.arn,
+                without_access_logs=True,
+                lifecycle=Lifecycle(rule_id="old-state-versions"),
+                protect=s.protect,
+                aliases=[pulumi.Alias(parent=self)],
             ),
-            opts=child,
+            opts=self.child,
         )
-        s3.BucketOwnershipControls(
-            "state",
-            s3.BucketOwnershipControlsArgs(
-                bucket=bucket.id,
-                rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            ),
-            opts=child,
-        )
-        versioning = s3.BucketVersioning(
-            "state",
-            s3.BucketVersioningInitArgs(
-                bucket=bucket.id,
-                versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            ),
-            opts=child,
-        )
-        s3.BucketServerSideEncryptionConfiguration(
-            "state",
-            s3.BucketServerSideEncryptionConfigurationInitArgs(
-                bucket=bucket.id,
-                rules=[
-                    s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=(
-                            s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                                sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                            )
-                        ),
-                        bucket_key_enabled=True,
-                    )
-                ],
-            ),
-            opts=child,
-        )
-        s3.BucketPolicy(
-            "state",
-            s3.BucketPolicyArgs(bucket=bucket.id, policy=document(_state_bucket_statements(arn, key.arn))),
-            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[public_block])),
-        )
-        s3.BucketLifecycleConfiguration(
-            "state",
-            s3.BucketLifecycleConfigurationArgs(
-                bucket=bucket.id,
-                rules=[
-                    s3.BucketLifecycleConfigurationRuleArgs(
-                        id="old-state-versions",
-                        status="Enabled",
-                        filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                        noncurrent_version_expiration=(
-                            s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=90)
-                        ),
-                        abort_incomplete_multipart_upload=(
-                            s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                                days_after_initiation=7
-                            )
-                        ),
-                    )
-                ],
-            ),
-            opts=pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[versioning])),
-        )
-        return bucket
 
     def _github_oidc_provider(self):
         """The account's one GitHub OIDC provider. No thumbprints: for GitHub, IAM validates the
@@ -306,19 +245,3 @@ class AccountBootstrap(pulumi.ComponentResource):
             ),
             opts=self.child,
         )
-
-
-def _state_bucket_statements(bucket_arn: str, key_arn: pulumi.Input[str]) -> list[Statement]:
-    """TLS only, and objects encrypted only with the secrets key: a write may name no encryption
-    (the bucket's default applies) but not another algorithm or key (components/storage.py)."""
-    return [
-        Statement(
-            sid="DenyInsecureTransport",
-            effect="Deny",
-            principals=EVERYONE,
-            actions=["s3:*"],
-            resources=[bucket_arn, f"{bucket_arn}/*"],
-            conditions={"Bool": {"aws:SecureTransport": "false"}},
-        ),
-        *encryption_guard(bucket_arn, key_arn),
-    ]

@@ -27,6 +27,8 @@ class Lifecycle:
     expire_after_days: int | None = None
     noncurrent_version_expiry_days: int = 90
     abort_incomplete_uploads_after_days: int = 7
+    # The rule's id (a bucket deployed with another id keeps it, rather than an update for a name).
+    rule_id: str = "retention"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class SecureBucketArgs:
     # Named opt-out: S3 server access logging can only write to a bucket encrypted with SSE-S3,
     # so the log bucket uses SSE-S3, does not log itself, and admits the logging service.
     is_access_log_target: bool = False
+    # Named opt-out: no server access logs, for a bucket that exists before any log bucket can (the
+    # bootstrap's state bucket; CloudTrail's management events and the versioned objects remain).
+    without_access_logs: bool = False
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     # Object lock (WORM) retention in days and mode; 0 leaves object lock off.
     object_lock_days: int = 0
@@ -57,13 +62,18 @@ class SecureBucketArgs:
     log_sources: Sequence[str] = ()
     # Extra resources this bucket must wait for (its log bucket, so logging is configured after it).
     depends_on: Sequence[pulumi.Resource] = ()
+    # Former identities of the bucket's resources (each is named like the component), where they
+    # were deployed before under another parent: the engine then adopts them instead of replacing.
+    aliases: Sequence[pulumi.Alias] = ()
 
     def __post_init__(self) -> None:
         if self.is_access_log_target:
             if self.kms_key_arn is not None or self.log_bucket is not None:
                 raise ValueError("the access-log bucket uses SSE-S3 and does not log itself")
-        elif self.kms_key_arn is None or self.log_bucket is None:
-            raise ValueError(f"bucket {self.bucket_name} needs kms_key_arn and log_bucket")
+        elif self.kms_key_arn is None:
+            raise ValueError(f"bucket {self.bucket_name} needs kms_key_arn")
+        elif (self.log_bucket is None) != self.without_access_logs:
+            raise ValueError(f"bucket {self.bucket_name} needs a log_bucket, or without_access_logs and none")
         if self.object_lock_days < 0 or self.object_lock_mode not in ("COMPLIANCE", "GOVERNANCE"):
             raise ValueError("object_lock_days must be >= 0 and object_lock_mode COMPLIANCE or GOVERNANCE")
 
@@ -130,7 +140,8 @@ class SecureBucket(pulumi.ComponentResource):
         self.label = name  # the logical name: statement ids of grants derive from it
         self.name = args.bucket_name
         self.arn = f"arn:{partition_for(args.region)}:s3:::{args.bucket_name}"
-        child = pulumi.ResourceOptions(parent=self)
+        aliases = list(args.aliases) or None
+        child = pulumi.ResourceOptions(parent=self, aliases=aliases)
 
         self.bucket = s3.Bucket(
             name,
@@ -139,7 +150,7 @@ class SecureBucket(pulumi.ComponentResource):
                 force_destroy=args.force_destroy,
                 object_lock_enabled=args.object_lock_days > 0,
             ),
-            opts=stateful_options(self, args.protect),
+            opts=stateful_options(self, args.protect, aliases=aliases),
         )
         bucket_id = self.bucket.id
         public_block = s3.BucketPublicAccessBlock(
@@ -189,23 +200,23 @@ class SecureBucket(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        if not args.is_access_log_target:
+        if args.log_bucket is not None:
             s3.BucketLogging(
                 name,
                 s3.BucketLoggingInitArgs(
                     bucket=bucket_id, target_bucket=args.log_bucket, target_prefix=f"{self.name}/"
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases, depends_on=list(args.depends_on)),
             )
         s3.BucketPolicy(
             name,
             s3.BucketPolicyArgs(bucket=bucket_id, policy=document(self._policy_statements())),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]),
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases, depends_on=[public_block]),
         )
         s3.BucketLifecycleConfiguration(
             name,
             s3.BucketLifecycleConfigurationArgs(bucket=bucket_id, rules=_lifecycle_rules(args.lifecycle)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases, depends_on=[versioning]),
         )
         if args.object_lock_days:
             s3.BucketObjectLockConfiguration(
@@ -218,7 +229,7 @@ class SecureBucket(pulumi.ComponentResource):
                         )
                     ),
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases, depends_on=[versioning]),
             )
         self.register_outputs({"bucket": self.name, "arn": self.arn})
 
@@ -324,7 +335,7 @@ def _lifecycle_rules(lc: Lifecycle) -> list:
         )
     return [
         s3.BucketLifecycleConfigurationRuleArgs(
-            id="retention",
+            id=lc.rule_id,
             status="Enabled",
             filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
             transitions=transitions or None,

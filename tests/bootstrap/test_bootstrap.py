@@ -6,6 +6,7 @@ These hold for any valid bootstrap stack; the expected values come from the stac
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -245,3 +246,24 @@ def test_the_platform_stack_of_the_same_environment_names_the_roles_the_bootstra
     (connection,) = plan.of_type("aws:codestarconnections/connection:Connection")
     assert connection.inputs["providerType"] == "GitHub"
     assert f":{settings(plan)['accountId']}:connection/" in ci["codeConnectionArn"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_deployed_resource_keeps_its_identity(stack):
+    """A deployed account's bootstrap state holds the URNs of deployed_urns.txt: each is still a
+    resource of the program, or the alias of one of the same type and name, so a refactor moves
+    nothing (the engine would otherwise delete the state bucket's resources and create new ones)."""
+    lines = (Path(__file__).with_name("deployed_urns.txt")).read_text().splitlines()
+    deployed = [u.format(stack=stack) for u in lines if u and not u.startswith("#")]
+    plan = bootstrap_plan(stack)
+    answers = {r.urn: r for r in plan} | {a: r for r in plan for a in r.options.get("aliases", [])}
+    for urn in deployed:
+        assert urn in answers, f"{urn} is neither a resource nor an alias: the engine would delete it"
+        resource = answers[urn]
+        # an alias keeps a resource's identity only for the same resource
+        assert (resource.type, resource.name) == (urn.split("::")[2].split("$")[-1], urn.split("::")[3]), urn
+    # and nothing new but the component that now holds the state bucket
+    new = sorted(
+        r.type for r in plan if r.urn not in deployed and not set(r.options.get("aliases", [])) & set(deployed)
+    )
+    assert new == ["mlplatform:storage:SecureBucket"]

@@ -135,8 +135,10 @@ def test_only_disposable_stacks_empty_buckets_on_destroy(any_plan):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"kms_key_arn": None}, "needs kms_key_arn and log_bucket"),
-        ({"log_bucket": None}, "needs kms_key_arn and log_bucket"),
+        ({"kms_key_arn": None}, "needs kms_key_arn"),
+        ({"log_bucket": None}, "needs a log_bucket, or without_access_logs and none"),
+        # the opt-out is for a bucket with no log bucket, never a way to drop a configured one
+        ({"without_access_logs": True}, "needs a log_bucket, or without_access_logs and none"),
         ({"is_access_log_target": True}, "uses SSE-S3 and does not log itself"),
         ({"object_lock_mode": "FOREVER", "object_lock_days": 1}, "object_lock_mode COMPLIANCE or GOVERNANCE"),
     ],
@@ -152,3 +154,5 @@ def test_secure_bucket_args_refuse_an_unhardened_bucket(changes, message):
     }
     with pytest.raises(ValueError, match=message):
         SecureBucketArgs(**{**base, **changes})
+    SecureBucketArgs(**base)  # the base is valid: each case fails for its one change
+    SecureBucketArgs(**{**base, "log_bucket": None, "without_access_logs": True})  # the named opt-out
