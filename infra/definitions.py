@@ -9,7 +9,6 @@ under `pulumi up`, exit status 2 under `mlplatform plan`).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from typing import Annotated, Literal
 import pulumi
 from pydantic import Field, ValidationError, model_validator
 
-from infra import yamlfile
+from infra import stackfile, yamlfile
 from infra.settings import _CrossFieldError, _matches, _path_message, _Section
 
 STACKS_DIR = Path(__file__).resolve().parents[1] / "stacks"
@@ -285,15 +284,10 @@ def glue_name(name: str) -> str:
 
 def stack_settings(stack: str, directory: Path | None = None):
     """Another stack's validated settings, read from its stack file (``secure:`` values unseen)."""
-    from infra.settings import parse
+    from infra.settings import NAMESPACE, parse
 
-    doc = yamlfile.load(((directory or stacks_dir()) / f"Pulumi.{stack}.yaml").read_text()) or {}
-    config = (doc.get("config") if isinstance(doc, dict) else None) or {}
-    prefix = "mlplatform:"
-    values = {
-        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(v) for k, v in config.items() if k.startswith(prefix)
-    }
-    return parse(stack, values)
+    config = stackfile.config_of(((directory or stacks_dir()) / f"Pulumi.{stack}.yaml").read_text())
+    return parse(stack, stackfile.namespace_values(config, NAMESPACE))
 
 
 def registry_of(stack: str, settings, directory: Path | None = None):

@@ -22,6 +22,8 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from infra.stackfile import SECRET_PLACEHOLDER
+
 NAMESPACE = "mlplatform"
 ENVIRONMENTS = ("dev", "staging", "prod")
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
@@ -52,16 +54,16 @@ class SettingsError(pulumi.RunError):
 # --- field types with messages that say what is allowed -------------------------------------
 
 
-# What the offline runner puts in place of a `secure:` value it cannot decrypt (pipelines/offline.py):
-# its format cannot be checked offline, so it passes; the engine gives the program the real value.
-OFFLINE_SECRET = "offline-secret-placeholder"
+# SECRET_PLACEHOLDER is what the offline runner puts in place of a `secure:` value it cannot decrypt
+# (infra/stackfile.py): its format cannot be checked offline, so it passes; the engine gives the
+# program the real value.
 
 
 def _matches(pattern: str, allowed: str):
     regex = re.compile(pattern)
 
     def check(value: str) -> str:
-        if value != OFFLINE_SECRET and not regex.fullmatch(value):
+        if value != SECRET_PLACEHOLDER and not regex.fullmatch(value):
             raise ValueError(f"{value!r} is not valid; expected {allowed}")
         return value
 
@@ -428,7 +430,7 @@ def sagemaker_instance_types(shape: str) -> tuple[str, ...]:
 def _sagemaker_type(shape: str, what: str):
     def check(value: str) -> str:
         known = sagemaker_instance_types(shape)
-        if value != OFFLINE_SECRET and value not in known:
+        if value != SECRET_PLACEHOLDER and value not in known:
             close = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
             hint = f"; did you mean {close[0]}?" if close else f" (botocore's {shape} lists them)"
             raise ValueError(f"{value!r} is not {what}{hint}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import os
 import runpy
 import threading
@@ -30,13 +29,12 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from infra import yamlfile
+from infra import stackfile, yamlfile
 from pipelines.mocks import DEFAULT_LOCATION, digest, physical_state, provider_location
 from pipelines.plan import Plan, Resource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "infra" / "__main__.py"  # the platform's program (REPO_ROOT's Pulumi.yaml `main`)
-SECRET_PLACEHOLDER = "offline-secret-placeholder"  # infra.settings.OFFLINE_SECRET
 MASK = "[secret]"
 
 
@@ -154,41 +152,10 @@ def _known_namespaces(config: Mapping[str, Any], project: str, where: str) -> No
             )
 
 
-def _has_secure(value: Any) -> bool:
-    if isinstance(value, dict):
-        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
-    return isinstance(value, list) and any(_has_secure(v) for v in value)
-
-
-def secure_placeholders(value: Any) -> Any:
-    """``secure:`` values replaced by the placeholder (they cannot be decrypted offline)."""
-    if isinstance(value, dict):
-        return SECRET_PLACEHOLDER if set(value) == {"secure"} else {k: secure_placeholders(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [secure_placeholders(v) for v in value]
-    return value
-
-
 def engine_config(project: str, stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Turn YAML config values into the strings the engine passes to a program."""
-    values: dict[str, str] = {}
-    secrets: set[str] = set()
-    for key, given in raw.items():
-        full = key if ":" in key else f"{project}:{key}"
-        if _has_secure(given):
-            # The engine marks a whole key secret when any value inside it is (pulumi config set
-            # --secret --path): the values become placeholders, the key a secret key.
-            secrets.add(full)
-        value = secure_placeholders(given)
-        if isinstance(value, str):
-            values[full] = value
-        elif isinstance(value, bool):
-            values[full] = "true" if value else "false"
-        elif isinstance(value, int | float):
-            values[full] = str(value)
-        else:
-            values[full] = json.dumps(value)
-    return StackConfig(project, stack, values, frozenset(secrets))
+    values, secrets = stackfile.engine_values(raw, project)
+    return StackConfig(project, stack, values, secrets)
 
 
 class _Mocks(rt_mocks.Mocks):

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from infra import yamlfile
+from infra import stackfile, yamlfile
 from infra.settings import NAMESPACE, parse
 
 
@@ -95,11 +95,9 @@ def _config(root: Path, stack: str) -> tuple[str, dict[str, Any]]:
         raise PromotionError(f"no stack file stacks/Pulumi.{stack}.yaml")
     text = path.read_text()
     try:
-        doc = yamlfile.load(text) or {}
+        return text, stackfile.config_of(text)
     except yamlfile.YamlFileError as err:
         raise PromotionError(f"stacks/Pulumi.{stack}.yaml is not valid YAML {err}") from None
-    config = doc.get("config") if isinstance(doc, dict) else None
-    return text, config if isinstance(config, dict) else {}
 
 
 def _get(config: dict, path: str) -> Any:
@@ -155,15 +153,8 @@ def plan_promotion(
         expected.setdefault(f"{NAMESPACE}:{section}", {})[key] = new
     if ((yaml.safe_load(text) or {}).get("config") or {}) != expected:
         raise PromotionError("could not edit the target file safely; edit it by hand")  # pragma: no cover
-    prefix = f"{NAMESPACE}:"
-    from pipelines.offline import secure_placeholders
-
-    values = {
-        k[len(prefix) :]: v if isinstance(v, str) else json.dumps(secure_placeholders(v))
-        for k, v in expected.items()
-        if k.startswith(prefix)
-    }
-    settings = parse(target, values)  # the target's own validation: SettingsError if the result is invalid
+    # the target's own validation: SettingsError if the result is invalid
+    settings = parse(target, stackfile.namespace_values(expected, NAMESPACE))
     return Promotion(source, target, changed, text, old_text, settings)
 
 

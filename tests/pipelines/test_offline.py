@@ -8,9 +8,9 @@ import re
 import pytest
 
 from infra.settings import SettingsError
+from infra.stackfile import SECRET_PLACEHOLDER
 from pipelines.offline import (
     REPO_ROOT,
-    SECRET_PLACEHOLDER,
     RecordingMonitor,
     StackFileError,
     engine_config,
