@@ -24,7 +24,7 @@ help:
 	@echo "make lint               ruff, and zizmor + actionlint on the workflows"
 	@echo "make provider-actions   rebuild foundation/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
-	@echo "make schema             rewrite stacks/settings.schema.json from the settings model"
+	@echo "make schema             rewrite stacks/settings.schema.json and docs/configuration.md from the settings model"
 	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~7 min)"
 
 .tools/bin/uv:
@@ -72,6 +72,7 @@ provider-actions: | $(UV)
 
 schema: $(VENV)/.synced
 	$(VENV)/bin/python -m pipelines.schema
+	$(VENV)/bin/python -m pipelines.reference
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m pipelines.bench

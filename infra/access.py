@@ -103,7 +103,7 @@ def role_grants(
 
 
 def matrix_markdown(matrix: Sequence[Cell] = MATRIX) -> str:
-    """The matrix as the Markdown table of the README (a test keeps the two identical)."""
+    """The matrix as the Markdown table of docs/security.md (a test keeps the two identical)."""
     rows = ["| role | resource | grant | prefix | why |", "|---|---|---|---|---|"]
     for c in matrix:
         role = f"{c.role}-&lt;{FAMILIES[c.role][0]}&gt;" if c.role in FAMILIES else c.role

@@ -67,6 +67,7 @@ def _matches(pattern: str, allowed: str):
             raise ValueError(f"{value!r} is not valid; expected {allowed}")
         return value
 
+    check.allowed = allowed  # the rule in words, for docs/configuration.md (pipelines/reference.py)
     return AfterValidator(check)
 
 
@@ -76,6 +77,7 @@ def _one_of(allowed: tuple, what: str):
             raise ValueError(f"{value!r} is not {what}; allowed: {', '.join(map(str, allowed))}")
         return value
 
+    check.allowed = ", ".join(f"`{a}`" for a in allowed)
     return AfterValidator(check)
 
 
@@ -91,6 +93,9 @@ def _private_cidr(value: str) -> str:
     return str(net)
 
 
+_private_cidr.allowed = "a private (RFC 1918) IPv4 range, /16 to /20"
+
+
 def _public_cidr(value: str) -> str:
     try:
         net = ipaddress.IPv4Network(value, strict=True)
@@ -104,6 +109,9 @@ def _public_cidr(value: str) -> str:
     if not net.is_global:
         raise ValueError(f"{net} is not a public range; the public endpoint is reached from the internet")
     return str(net)
+
+
+_public_cidr.allowed = "a public IPv4 range: not 0.0.0.0/0, documentation (RFC 5737) or private ranges"
 
 
 def _unique(values: list) -> list:
@@ -151,16 +159,21 @@ Namespace = Annotated[str, _matches(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", _NAME
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # A field's docstring is its description: in the JSON Schema editors show, and in
+    # docs/configuration.md (pipelines/reference.py), which fails on a setting without one.
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_attribute_docstrings=True
+    )
 
 
 class EncryptionSettings(_Section):
     key_deletion_window_days: int = Field(30, ge=7, le=30)
+    """Days a KMS key scheduled for deletion can still be recovered."""
     key_rotation_period_days: int = Field(365, ge=90, le=2560)
-    additional_domains: Annotated[list[Name], AfterValidator(_unique)] = Field(
-        default_factory=list,
-        description="extra data domains that get their own key, for example 'pii'",
-    )
+    """How often the KMS keys rotate (rotation is always on)."""
+    additional_domains: Annotated[list[Name], AfterValidator(_unique)] = Field(default_factory=list)
+    """A key per extra data domain (for example `pii`), for applications outside the platform: no platform role is
+    granted it. Not `data`, `models`, `logs` or `cluster`, the platform's own domains."""
 
     @model_validator(mode="after")
     def _no_clash(self) -> EncryptionSettings:
@@ -177,17 +190,27 @@ class EncryptionSettings(_Section):
 
 class NetworkSettings(_Section):
     cidr: Annotated[str, AfterValidator(_private_cidr)] = "10.0.0.0/16"
+    """The VPC's range; each zone gets an eighth of it for private subnets."""
     availability_zones: Annotated[list[str], AfterValidator(_unique)] = Field(min_length=2, max_length=6)
+    """Zones of `region`, each with a private and a public subnet."""
     nat_gateways: Literal["single", "per-az"] = "per-az"
+    """One NAT gateway, or one per zone (`per-az`, required in prod)."""
     private_endpoints: bool = False
+    """Interface endpoints for everything a private cluster calls (EC2, ECR, Elastic Load Balancing, CloudWatch Logs,
+    STS, EKS, EKS Auth, SSM, SQS, SageMaker), so nodes and pods reach AWS without NAT."""
 
 
 class StorageSettings(_Section):
     raw_infrequent_access_after_days: int = Field(30, ge=30, le=3650)
+    """Raw bucket: days before objects move to STANDARD_IA."""
     raw_archive_after_days: int = Field(90, ge=31, le=3650)
+    """Raw bucket: days before objects move to GLACIER_IR; greater than `rawInfrequentAccessAfterDays`."""
     noncurrent_version_expiry_days: int = Field(90, ge=1, le=3650)
+    """Lake buckets: days before noncurrent versions expire."""
     abort_incomplete_uploads_after_days: int = Field(7, ge=1, le=30)
-    artifact_object_lock_days: int = Field(0, ge=0, le=3650, description="0 turns object lock off")
+    """Lake buckets: days before incomplete multipart uploads are aborted."""
+    artifact_object_lock_days: int = Field(0, ge=0, le=3650)
+    """GOVERNANCE-mode object lock of the artifacts bucket, in days; 0 turns it off."""
 
     @model_validator(mode="after")
     def _archive_after_ia(self) -> StorageSettings:
@@ -201,7 +224,9 @@ class StorageSettings(_Section):
 
 class FeatureStoreSettings(_Section):
     feature_groups: Annotated[list[Name], AfterValidator(_unique)] = Field(default_factory=list)
+    """The feature groups of this stack: names of files in `stacks/features/` (without `.yaml`)."""
     online_store: bool = True
+    """`false` turns every group's online store off (offline store only)."""
 
 
 DatasetName = Annotated[str, _matches(r"[a-z][a-z0-9_]{0,62}", "lowercase letters, digits and '_'")]
@@ -210,14 +235,20 @@ DatasetName = Annotated[str, _matches(r"[a-z][a-z0-9_]{0,62}", "lowercase letter
 class DataQualitySettings(_Section):
     # Datasets (stacks/datasets/<name>.yaml) whose catalog tables and quality rulesets this stack has.
     datasets: Annotated[list[DatasetName], AfterValidator(_unique)] = Field(default_factory=list)
+    """The datasets whose catalog tables and quality rulesets this stack has: names of files in `stacks/datasets/`
+    (without `.yaml`)."""
 
 
 class TeamSettings(_Section):
     # At most 30 characters so that mlplatform-<env>-training-<team> fits IAM's 64.
     name: Annotated[Namespace, Field(max_length=30)]
+    """A team: its namespace and its `training-<team>` role (at most 30 characters, so the role name fits IAM's 64)."""
     gpu_quota: int = Field(0, ge=0, le=1024)
+    """The team's GPU quota (`requests.nvidia.com/gpu`); at most the GPU pools' total."""
     cpu_quota: int = Field(64, ge=1, le=100_000)
+    """The team's CPU quota (cores)."""
     memory_quota_gi: int = Field(256, ge=1, le=1_000_000)
+    """The team's memory quota (GiB)."""
 
 
 IamPrincipalArn = Annotated[
@@ -234,29 +265,28 @@ CPU_FAMILY = r"[cmr][5-8][a-z]*"  # general purpose, compute and memory optimise
 
 class GpuPoolSettings(_Section):
     name: Name
-    instance_families: Annotated[list[str], AfterValidator(_unique)] = Field(min_length=1)
+    """The GPU NodePool `gpu-<name>`."""
+    instance_families: Annotated[
+        list[Annotated[str, _one_of(tuple(GPU_FAMILIES), "a GPU family")]], AfterValidator(_unique)
+    ] = Field(min_length=1)
+    """GPU instance families the pool may launch."""
     capacity_types: Annotated[list[Literal["spot", "on-demand"]], AfterValidator(_unique)] = Field(min_length=1)
-    gpu_limit: int = Field(ge=1, le=4096, description="most GPUs the pool may run at once")
-
-    @model_validator(mode="after")
-    def _known_families(self) -> GpuPoolSettings:
-        unknown = [(i, f) for i, f in enumerate(self.instance_families) if f not in GPU_FAMILIES]
-        if unknown:
-            i, f = unknown[0]
-            raise _CrossFieldError.one(
-                f"instanceFamilies[{i}]", f"{f!r} is not a GPU family; allowed: {', '.join(GPU_FAMILIES)}"
-            )
-        return self
+    """Capacity of the pool (spot preferred when both)."""
+    gpu_limit: int = Field(ge=1, le=4096)
+    """`limits.nvidia.com/gpu` of the pool: most GPUs it may run at once."""
 
 
 class CpuPoolSettings(_Section):
     instance_families: Annotated[
         list[Annotated[str, _matches(CPU_FAMILY, "a CPU family such as m6i, c7i or r6i")]], AfterValidator(_unique)
     ] = Field(default_factory=lambda: ["m6i", "m7i", "c6i", "c7i", "r6i"], min_length=1)
+    """Instance families of Karpenter's CPU NodePool (`c`, `m`, `r`, generations 5–8)."""
     capacity_types: Annotated[list[Literal["spot", "on-demand"]], AfterValidator(_unique)] = Field(
         default_factory=lambda: ["spot", "on-demand"], min_length=1
     )
+    """Capacity of the CPU NodePool (spot preferred when both)."""
     cpu_limit: int = Field(256, ge=1, le=100_000)
+    """Most vCPUs the CPU pool may run at once."""
 
 
 class SystemNodesSettings(_Section):
@@ -264,10 +294,15 @@ class SystemNodesSettings(_Section):
         list[Annotated[str, _matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an instance type such as m6i.large")]],
         AfterValidator(_unique),
     ] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
+    """The on-demand system node group (CoreDNS, Karpenter, operators)."""
     min_size: int = Field(2, ge=1, le=20)
+    """System node group: fewest nodes."""
     desired_size: int = Field(2, ge=1, le=20)
+    """System node group: nodes to start with; between `minSize` and `maxSize`."""
     max_size: int = Field(4, ge=1, le=20)
+    """System node group: most nodes."""
     disk_gi: int = Field(50, ge=20, le=1000)
+    """System nodes' encrypted gp3 root volume, in GiB."""
 
     @model_validator(mode="after")
     def _ordered(self) -> SystemNodesSettings:
@@ -290,6 +325,7 @@ def _verified(setting: str):
             raise ValueError(problem)
         return version
 
+    check.allowed = "with verified upstream facts (foundation/upstream/)"
     return AfterValidator(check)
 
 
@@ -299,20 +335,29 @@ ChartVersion = Annotated[str, _matches(r"\d+\.\d+\.\d+", "a chart version such a
 class ChartSettings(_Section):
     # Pinned chart versions: promoted from dev to prod like code.
     karpenter: Annotated[ChartVersion, _verified("training.charts.karpenter")] = "1.11.1"
+    """Karpenter chart and CRDs (pinned; promoted like code)."""
     nvidia_device_plugin: Annotated[ChartVersion, _verified("training.charts.nvidiaDevicePlugin")] = "0.17.1"
+    """NVIDIA device plugin chart."""
     kuberay_operator: Annotated[ChartVersion, _verified("training.charts.kuberayOperator")] = "1.5.1"
+    """KubeRay operator chart."""
 
 
 class TrainingSettings(_Section):
     kubernetes_version: Annotated[str, _one_of(SUPPORTED_KUBERNETES_VERSIONS, "a supported EKS version")] = "1.34"
+    """Kubernetes version of the EKS control plane and nodes (versions in EKS standard support)."""
     endpoint_public_access: bool = False
+    """Opens the EKS API endpoint to `publicAccessCidrs`; only in dev (staging and prod refuse it)."""
     public_access_cidrs: list[Annotated[str, AfterValidator(_public_cidr)]] = Field(default_factory=list)
+    """Where the public EKS endpoint may be reached from; required when the endpoint is public."""
     # IAM principals that administer the cluster (EKS access entries with the cluster-admin policy).
     admin_principals: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(default_factory=list)
+    """IAM principals that administer the cluster: EKS access entries with the cluster-admin policy (`ci-deploy` is
+    added)."""
     system_nodes: SystemNodesSettings = SystemNodesSettings()
     cpu_pool: CpuPoolSettings = CpuPoolSettings()
     gpu_pools: list[GpuPoolSettings] = Field(default_factory=list)
     distributed_training_operator: Literal["kuberay", "none"] = "kuberay"
+    """The distributed-training operator installed in the cluster (KubeRay), or none."""
     charts: ChartSettings = ChartSettings()
     teams: list[TeamSettings] = Field(default_factory=list)
     # The AL2023 release Karpenter's nodes boot (awslabs/amazon-eks-ami tags): pinned, and promoted
@@ -320,9 +365,13 @@ class TrainingSettings(_Section):
     node_image: Annotated[str, _matches(r"al2023@v\d{8}", "a pinned AL2023 release such as al2023@v20260714")] = (
         "al2023@v20260714"
     )
+    """The AL2023 release (an amazon-eks-ami tag) Karpenter's nodes boot, pinned and promoted like a chart: `@latest`
+    would replace every node when AWS publishes an AMI."""
     # EC2 needs the account's Spot service-linked role (AWSServiceRoleForEC2Spot) for spot capacity;
     # false when the account already has it (another stack or a person created it).
     create_spot_service_linked_role: bool = True
+    """Creates the EC2 Spot service-linked role spot capacity needs; `false` when the account already has
+    `AWSServiceRoleForEC2Spot`."""
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingSettings:
@@ -345,10 +394,14 @@ class TrainingSettings(_Section):
 
 class RegistrySettings(_Section):
     model_families: Annotated[list[ModelFamily], AfterValidator(_unique)] = Field(default_factory=list)
+    """A model package group `mlplatform-<env>-<family>` each."""
     keep_tagged_images: int = Field(20, ge=1, le=1000)
+    """ECR lifecycle: the newest N tagged images are kept."""
     untagged_image_expiry_days: int = Field(7, ge=1, le=365)
+    """ECR lifecycle: days before untagged images expire."""
     # Accounts that may describe and use this registry's model packages (e.g. prod reading a shared one).
     consumer_accounts: Annotated[list[AccountId], AfterValidator(_unique)] = Field(default_factory=list)
+    """Accounts (not the stack's own) that may describe the packages and deploy them (`CreateModel`)."""
 
 
 MLFLOW_VERSIONS = ("2.13", "2.16", "3.0")
@@ -356,17 +409,23 @@ MLFLOW_VERSIONS = ("2.13", "2.16", "3.0")
 
 class ExperimentsSettings(_Section):
     tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    """Size of the MLflow tracking server."""
     mlflow_version: Annotated[str, _one_of(MLFLOW_VERSIONS, "an MLflow version SageMaker offers")] = "3.0"
+    """MLflow version of the tracking server (match your client: `mlflow==<version>.*`)."""
     # Register models logged to MLflow in the SageMaker model registry automatically.
     automatic_model_registration: bool = False
+    """Models registered in MLflow become SageMaker model packages."""
     weekly_maintenance_window_start: Annotated[
         str, _matches(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d", "a day and UTC time such as Sun:02:00")
     ] = "Sun:02:00"
+    """Start of the MLflow tracking server's weekly maintenance window (`Ddd:HH:MM`, UTC)."""
 
 
 class SlackChannel(_Section):
     workspace_id: Annotated[str, _matches(r"T[A-Z0-9]{8,11}", "a Slack workspace (team) id such as T0123ABCDE")]
+    """Slack workspace AWS Chatbot posts the alerts to (authorize it once in the Chatbot console)."""
     channel_id: Annotated[str, _matches(r"[CG][A-Z0-9]{8,11}", "a Slack channel id such as C0123ABCDE")]
+    """The alerts channel in that workspace."""
 
 
 FeatureColumn = Annotated[
@@ -378,37 +437,56 @@ class DriftAlarmSettings(_Section):
     """Drift of one model family, measured by Model Monitor on every endpoint that serves it."""
 
     model_family: ModelFamily
+    """A family of `registry.modelFamilies` or `serving.modelVersions`: drift alarms on every endpoint of the family
+    that has a `monitor` (none: said in the plan's `driftNotMeasured`)."""
     # Model Monitor publishes feature_baseline_drift_<feature> per feature of the baseline.
     features: Annotated[list[FeatureColumn], AfterValidator(_unique)] = Field(min_length=1)
-    threshold: float = Field(ge=0, le=1, description="distance from the baseline (0-1) above which the alarm fires")
-    evaluation_periods: int = Field(3, ge=1, le=24, description="consecutive monitoring runs above the threshold")
+    """Features of the baseline: an alarm each on Model Monitor's `feature_baseline_drift_<feature>`."""
+    threshold: float = Field(ge=0, le=1)
+    """The alarm fires when a monitoring run's distance from the baseline is above it."""
+    evaluation_periods: int = Field(3, ge=1, le=24)
+    """Consecutive monitoring runs (hours or days) above the threshold before the alarm fires."""
 
 
 class MonitoringChartSettings(_Section):
     kube_prometheus_stack: Annotated[ChartVersion, _verified("monitoring.charts.kubePrometheusStack")] = "80.7.0"
+    """kube-prometheus-stack chart: Prometheus, Alertmanager, Grafana."""
     dcgm_exporter: Annotated[ChartVersion, _verified("monitoring.charts.dcgmExporter")] = "4.1.1"
+    """NVIDIA DCGM exporter chart."""
 
 
 class MonitoringSettings(_Section):
     log_retention_days: Annotated[int, _one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")] = 365
+    """Retention of the log groups, and expiry of the access logs."""
     monthly_budget_usd: float = Field(1000, gt=0, le=10_000_000)
+    """The environment's AWS Budget, in USD a month."""
     # What the budget counts: the whole account (one environment per account), or the costs tagged
     # environment=<env> (environments sharing an account; the tag must be an active cost allocation tag).
     budget_scope: Literal["account", "tag"] = "account"
+    """What the budget counts: the stack's account, or costs tagged `environment=<env>` (accounts shared by
+    environments; the tag must be an active cost allocation tag)."""
     # Activate `environment` as a cost allocation tag from this stack: only in a management or
     # standalone account (members cannot; activate it in the payer account instead).
     activate_environment_tag: bool = False
+    """Activates `environment` as a cost allocation tag from this stack; only in a management or standalone account
+    (members cannot)."""
     alert_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list)
+    """Email subscribers of the alert topic (each confirms once)."""
     # Slack channels AWS Chatbot posts the alerts to (the workspace authorized once in its console).
     slack_channels: list[SlackChannel] = Field(default_factory=list)
     drift: list[DriftAlarmSettings] = Field(default_factory=list)
     # The GPU pools at their limits (on-demand, `mlplatform cost`) may cost at most this many times the
     # monthly budget (policy cost-gpu-ceiling-within-budget: mandatory in prod, advisory elsewhere).
     gpu_ceiling_budget_factor: float = Field(3, gt=0, le=1000)
+    """The GPU pools at their limits (on demand, `mlplatform cost`) may cost at most this many times `monthlyBudgetUsd`
+    (policy: mandatory in prod, advisory elsewhere)."""
     # What the stack may cost a month with nothing running (policy cost-idle-within-budget); None: no cap.
     idle_budget_usd: float | None = Field(None, gt=0, le=10_000_000)
+    """What the stack may cost a month with nothing running (policy `cost-idle-within-budget`); none: no cap."""
     prometheus_retention_days: int = Field(15, ge=1, le=365)
+    """Days Prometheus keeps its data."""
     prometheus_storage_gi: int = Field(50, ge=10, le=10_000)
+    """Prometheus's volume (encrypted gp3), in GiB."""
     charts: MonitoringChartSettings = MonitoringChartSettings()
 
 
@@ -436,6 +514,7 @@ def _sagemaker_type(shape: str, what: str):
             raise ValueError(f"{value!r} is not {what}{hint}")
         return value
 
+    check.allowed = f"{what} (botocore's `{shape}`)"
     return AfterValidator(check)
 
 
@@ -458,30 +537,46 @@ class ModelMonitorSettings(_Section):
 
     # Where the baseline job wrote statistics.json and constraints.json, in this stack's artifacts bucket.
     baseline_prefix: S3Prefix
+    """Where `statistics.json` and `constraints.json` of the baseline are, in the artifacts bucket (required with
+    `monitor`)."""
     # Model Monitor runs hourly or daily (cron(0 * ? * * *) or cron(0 0 ? * * *)).
     schedule: Literal["hourly", "daily"] = "hourly"
+    """Model Monitor's data-quality schedule of the endpoint."""
     instance_type: MonitorInstanceType = "ml.m5.xlarge"
+    """The monitoring job's instance."""
 
 
 class EndpointSettings(_Section):
     """One real-time endpoint serving a model family at the version of ``serving.modelVersions``."""
 
     name: EndpointName
+    """Endpoint `mlplatform-<env>-<name>`, with its role `serving-<name>`."""
     model_family: ModelFamily
+    """The model package group served: a family of `serving.modelVersions`."""
     instance_type: ServingInstanceType
+    """Instances of the endpoint."""
     min_instances: int = Field(1, ge=1, le=100)
+    """Fewest instances (model-backed variants cannot scale to 0)."""
     max_instances: int = Field(2, ge=1, le=100)
+    """Application Auto Scaling's ceiling; at least `minInstances`."""
     # Application Auto Scaling keeps invocations per instance per minute near this.
     target_invocations_per_instance: int = Field(100, ge=1, le=100_000)
+    """Target tracking on `SageMakerVariantInvocationsPerInstance` (per minute)."""
     # Share of requests captured (inputs and outputs) for drift monitoring; 0 turns capture off.
     data_capture_percent: int = Field(100, ge=0, le=100)
+    """Share of requests and responses captured to `capture/<endpoint>/` (what drift is measured on); 0 turns capture
+    off; above 0 in prod (policy)."""
     # Blue/green update: the share of capacity the new version gets first, and how long it bakes.
     canary_percent: int = Field(10, ge=1, le=50)
+    """Blue/green canary share (with 2 or more instances; one instance shifts all at once)."""
     bake_minutes: int = Field(10, ge=1, le=60)
+    """How long each step bakes before the next; an alarm in that time rolls back."""
     # Rollback alarms: any 5XX from the model, or p99 model latency above this, during the bake.
     max_latency_ms: int = Field(1000, ge=1, le=60_000)
+    """The latency rollback alarm: p99 `ModelLatency` over a minute, in ms."""
     # The container gets no network (SageMaker's EnableNetworkIsolation); opt out only if it must call out.
     network_isolation: bool = True
+    """The container gets no network (opt out only for a container that must call out)."""
     monitor: ModelMonitorSettings | None = None
 
     @model_validator(mode="after")
@@ -500,9 +595,12 @@ class ServingSettings(_Section):
     # The stack whose model registry holds the served versions (the multi-account MLOps layout: one
     # registry, consumed by the other accounts); None is this stack's own registry.
     registry_stack: StackName | None = None
+    """The stack whose model registry holds the served versions (none: this stack's own). It must list this account in
+    `registry.consumerAccounts` and be in the same region."""
     # Model family -> version number in that registry: what `mlplatform promote` moves.
     # (At most 99999: the version is part of the model's 63-character name.)
     model_versions: dict[ModelFamily, Annotated[int, Field(ge=1, le=99_999)]] = Field(default_factory=dict)
+    """The package version each model family serves (what `mlplatform promote` moves)."""
     endpoints: list[EndpointSettings] = Field(default_factory=list)
 
 
@@ -527,36 +625,54 @@ ConnectionArn = Annotated[
 
 class CiSettings(_Section):
     github_repository: GithubRepository | None = None
+    """The repository whose workflows get the CI roles; none: no CI roles."""
     # The ids GitHub puts in immutable OIDC subjects (repo:OWNER@ID/REPO@ID): repositories created,
     # renamed or transferred after 2026-07-15 get them (`gh api repos/OWNER/REPO/actions/oidc/customization/sub`
     # says use_immutable_subject); both or neither.
     github_owner_id: Annotated[str, _matches(r"[0-9]{1,20}", "a GitHub numeric id")] | None = None
+    """The owner's numeric id, for GitHub's immutable OIDC subjects (`repo:OWNER@ID/REPO@ID`) of repositories that have
+    them (docs/ci.md); set with `githubRepositoryId`."""
     github_repository_id: Annotated[str, _matches(r"[0-9]{1,20}", "a GitHub numeric id")] | None = None
+    """The repository's numeric id, the other half of the immutable subject; set with `githubOwnerId`."""
     # The GitHub environment the pull-request previews of this stack run in (default preview-<stack>);
     # give staging's and prod's required reviewers: a preview reads the stack's state.
     preview_environment: Annotated[str, _matches(r"[A-Za-z0-9._-]{1,100}", "a GitHub environment name")] | None = None
+    """The GitHub environment `ci-preview` trusts pull-request previews in (none: `preview-<stack>`); give staging's and
+    prod's required reviewers, as a preview reads the stack's state."""
     # Whether the repository is public: then its runner starts only for the GitHub users in runnerActors.
     repository_visibility: Literal["private", "internal", "public"] = "private"
+    """The repository's visibility; `public` requires `runnerActors`."""
     # GitHub user ids (numeric, `gh api users/<login> --jq .id`) whose workflow jobs may start the runner
     # in the VPC (CodeBuild webhook filter ACTOR_ACCOUNT_ID); empty: any job of the repository.
     runner_actors: Annotated[
         list[Annotated[str, _matches(r"[0-9]{1,20}", "a GitHub numeric user id")]], AfterValidator(_unique)
     ] = Field(default_factory=list)
+    """GitHub user ids (`gh api users/<login> --jq .id`) whose jobs may start the runner in the VPC (webhook filter
+    `ACTOR_ACCOUNT_ID`); empty: any job of the repository."""
     deploy_branch: Annotated[str, _matches(r"[A-Za-z0-9._/-]{1,100}", "a git branch name")] = "main"
+    """The branch deploys, promotions and drift checks run from: part of every CI role's trusted subject."""
     # A GitHub environment (with its own protection rules) that deploy jobs must run in.
     deploy_environment: Annotated[str, _matches(r"[A-Za-z0-9._-]{1,100}", "a GitHub environment name")] | None = None
+    """The GitHub environment `ci-deploy`'s trusted subject names (`deploy-stack.yml` on the deploy branch, in it)."""
     # An account has one GitHub OIDC provider: the bootstrap creates it (output oidcProviderArn).
     oidc_provider_arn: IamProviderArn | None = None
+    """The account's GitHub OIDC provider (the bootstrap's output `oidcProviderArn`); none: the stack creates one."""
     # Where jobs that reach the cluster's private API run: a CodeBuild-hosted GitHub Actions runner
     # in the stack's VPC (components/ci_runner.py), or none (then CI cannot reach a private cluster).
     runner: Literal["codebuild", "none"] = "codebuild"
+    """A CodeBuild-hosted GitHub Actions runner in the VPC, for jobs that reach the private cluster API; `none`: CI
+    cannot reach a private cluster."""
     # The AWS CodeConnections connection to GitHub the runner registers through (bootstrap output
     # codeConnectionArn, authorized once in the console).
     code_connection_arn: ConnectionArn | None = None
+    """The runner's connection to GitHub (the bootstrap's output `codeConnectionArn`, authorized once in the console);
+    required with `runner: codebuild`."""
     # The commit whose code this stack runs: a promotion sets it to the commit the previous stage runs
     # (docs/ci.md, "Promotion moves code too"); deploys and drift checks check it out. Unset: the stack
     # runs the deploy branch's head (dev).
     release: Annotated[str, _matches(r"[0-9a-f]{40}", "a full git commit id (40 hex digits)")] | None = None
+    """The commit whose code the stack runs, set by `mlplatform promote --release` and promoted onward; none: the deploy
+    branch's head (dev)."""
 
     @model_validator(mode="after")
     def _runner_needs_a_connection(self) -> CiSettings:
@@ -589,21 +705,32 @@ class CiSettings(_Section):
 class IdentitySettings(_Section):
     # Who may assume the model-approver role (always with MFA). Default: the account's IAM principals.
     approver_principals: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(default_factory=list)
+    """Who may assume `model-approver`, always with MFA; empty: the account's principals."""
 
 
 class AuditSettings(_Section):
-    object_lock_days: int = Field(365, ge=0, le=36500, description="0 turns object lock off (dev only)")
+    object_lock_days: int = Field(365, ge=0, le=36500)
+    """COMPLIANCE-mode object lock of the audit bucket, in days; 0 turns it off (dev only: at least 1 in prod)."""
 
 
 class Settings(_Section):
     """Everything a stack configures. Defaults are the safe (prod-grade) choice."""
 
     environment: Literal["dev", "staging", "prod"]
+    """The environment the stack deploys: names, tags and the rules that differ by environment (protection, prod-only
+    policies)."""
     region: Region
+    """The stack's AWS region: the provider, every ARN and the key policies."""
     account_id: AccountId
+    """The AWS account the stack deploys to: the provider refuses any other (`allowed_account_ids`); key policies name
+    it."""
     owner: TagValue
+    """The `owner` tag of every resource."""
     cost_center: TagValue
-    protect: bool = Field(True, description="protect stateful resources from deletion")
+    """The `cost-center` tag of every resource."""
+    protect: bool = True
+    """`protect` and `retainOnDelete` of stateful resources (keys, buckets, logs, registries, the trail); must be `true`
+    in staging and prod. `false` lets dev be torn down whole."""
     encryption: EncryptionSettings = EncryptionSettings()
     network: NetworkSettings
     storage: StorageSettings = StorageSettings()

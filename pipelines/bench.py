@@ -5,7 +5,7 @@ a process that only imports the pulumi modules the plan loads. The two are measu
 alternately, and judged by the median of the per-pair ratios, so a machine that is loaded (CI, a
 laptop compiling) slows both and the verdict stays about the code. Then, in one warm process, how
 plan time grows when the dev stack is scaled up (more key domains: 10x and 20x the keys). The
-whole run is timed against BUDGET_S, the time the README promises.
+whole run is timed against BUDGET_S, the time docs/developing.md promises.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pipelines.offline import available_stacks, plan_stack
 RUNS = 3
 SCALING_RUNS = 3
 TARGET_RATIO = 1.5
-BUDGET_S = 300  # README: "about 4 minutes" on 2 cores (224 s measured), with a minute to spare
+BUDGET_S = 300  # docs/developing.md: "about 4 minutes" on 2 cores (224 s measured), with a minute to spare
 BIN = Path(sys.executable).parent
 
 

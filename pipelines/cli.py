@@ -44,7 +44,8 @@ def _project_dir(args: argparse.Namespace) -> Path:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: subcommands and their options (tests check the documented commands parse)."""
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
     drift.add_argument("stack", help="a deployed stack, e.g. prod")
     drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     commands = {
         "plan": _plan,
         "check": _check,

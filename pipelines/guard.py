@@ -72,8 +72,8 @@ class DriftReport:
         lines += [f"| {op} | `{t}` | {n} | {', '.join(r) or '-'} |" for op, t, n, r in self.drifted]
         lines += [
             "",
-            "Someone changed these outside Pulumi, or the program changed without a deploy. See the README",
-            "(What to do when drift is reported) before running `pulumi up`.",
+            "Someone changed these outside Pulumi, or the program changed without a deploy. See docs/ci.md",
+            "(When drift is reported) before running `pulumi up`.",
         ]
         return "\n".join(lines)
 

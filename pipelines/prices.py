@@ -10,7 +10,7 @@ capacitystatus Used, tenancy Shared and productFamily "Compute Instance" (bare m
 Dedicated and "Compute Instance (bare metal)"). Only the types of ``instance_specs`` are kept.
 
 Only EC2 instance prices are refreshed: the other figures (service fees) keep their sources; the
-SageMaker offer file's attributes were not verified and are not parsed (README: Cost).
+SageMaker offer file's attributes were not verified and are not parsed (docs/cost.md).
 """
 
 from __future__ import annotations

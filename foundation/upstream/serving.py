@@ -71,7 +71,7 @@ MONITOR_METRICS_ENVIRONMENT = {"publish_cloudwatch_metrics": "Enabled"}
 # "feature_baseline_drift_{feature_name}". The namespace is written three ways in AWS's pages
 # ("/aws/sagemaker/Endpoints/data-metric", "/aws/sagemaker/Endpoint/data-metrics"); this is the form
 # of AWS's own examples, with the dimensions model-monitor-byoc-cloudwatch recommends. UNVERIFIED:
-# confirm with `aws cloudwatch list-metrics` after the first monitoring run (README says how).
+# confirm with `aws cloudwatch list-metrics` after the first monitoring run (docs/models-and-serving.md says how).
 DRIFT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 DRIFT_METRIC = "feature_baseline_drift_{feature}"
 DRIFT_DIMENSIONS = ("Endpoint", "MonitoringSchedule")

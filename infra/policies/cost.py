@@ -10,7 +10,7 @@ from infra.policies.framework import is_prod, stack_of, stack_rule
 
 def _estimate(args):
     """(settings, StackCost, a URN) of the stack being checked; None when its stack file cannot be read
-    or its region has no prices (nothing to judge by: README, Cost)."""
+    or its region has no prices (nothing to judge by: docs/cost.md)."""
     from infra.cost import Res, estimate
     from infra.definitions import stack_settings
 

@@ -18,7 +18,7 @@ RULES: list[ResourceValidationPolicy | StackValidationPolicy] = [
 
 
 def rules_markdown() -> str:
-    """The rule table of the README (a test keeps the two identical)."""
+    """The rule table of docs/policy-pack.md (a test keeps the two identical)."""
     rows = ["| rule | level | checks |", "|---|---|---|"]
     for r in sorted(RULES, key=lambda r: r.name):
         rows.append(f"| `{r.name}` | {r.enforcement_level.value} | {r.description} |")

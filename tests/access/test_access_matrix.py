@@ -330,7 +330,7 @@ def test_a_teams_service_account_reaches_only_its_own_runs(labs, stack):
 
 
 # Invariants of the platform's data, stated on their own (not from infra/access.py): every role of
-# the stack is tried, so a wrong matrix row (and the README table generated from it) cannot pass.
+# the stack is tried, so a wrong matrix row (and the table of docs/security.md generated from it) cannot pass.
 INVARIANTS = [
     ("writes the raw zone", put("raw", "data/invariant"), set()),  # producers outside the platform
     ("writes curated data", put("curated", "data/invariant"), {"feature-ingestion"}),

@@ -190,7 +190,7 @@ def test_what_has_no_price_is_listed_and_never_counted_as_zero():
 
 
 # What the committed table cannot price yet: no AWS source for these eu-west-1 figures was readable
-# offline (README: Cost), nor for the GPU families the table has no instance price of (a pool a user
+# offline (docs/cost.md), nor for the GPU families the table has no instance price of (a pool a user
 # adds with one of them is listed as unpriced, which is right, and must not fail the suite). Anything
 # else unpriced in a stack fails the test below.
 def _unpriced_families() -> list[str]:

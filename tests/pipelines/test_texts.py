@@ -65,8 +65,8 @@ def test_the_drift_report_lists_every_change_but_no_ops_and_the_stack():
             "| update | `aws:s3/bucket:Bucket` | raw | tags, versioning |",
             "| delete | `aws:iam/role:Role` | gone | - |",
             "",
-            "Someone changed these outside Pulumi, or the program changed without a deploy. See the README",
-            "(What to do when drift is reported) before running `pulumi up`.",
+            "Someone changed these outside Pulumi, or the program changed without a deploy. See docs/ci.md",
+            "(When drift is reported) before running `pulumi up`.",
         ]
     )
     clean = drift_report("dev", {"steps": [step("same", BUCKET, "raw")]})
