@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from foundation.conventions import partition_for, physical_name, stateful_options
+from foundation.conventions import (
+    ADDON_NAMESPACE,
+    EBS_CSI_SERVICE_ACCOUNT,
+    VPC_CNI_SERVICE_ACCOUNT,
+    partition_for,
+    physical_name,
+    stateful_options,
+)
 from foundation.iam.documents import Statement
 from foundation.iam.roles import ServiceRole, service_role
 from foundation.iam.scope import Scope
@@ -161,7 +168,10 @@ class TrainingCluster(pulumi.ComponentResource):
 
         # Add-ons that nodes need to become Ready come first; the rest after the node group.
         cni_role = self._role(
-            f"{name}-vpc-cni", "vpc-cni", pod_identity_statement(scope), managed=["AmazonEKS_CNI_Policy"]
+            f"{name}-vpc-cni",
+            "vpc-cni",
+            pod_identity_statement(scope, ADDON_NAMESPACE, VPC_CNI_SERVICE_ACCOUNT),
+            managed=["AmazonEKS_CNI_Policy"],
         )
         pod_identity = self._addon(name, "eks-pod-identity-agent")
         early = [
@@ -170,7 +180,7 @@ class TrainingCluster(pulumi.ComponentResource):
             self._addon(
                 name,
                 "vpc-cni",
-                service_account="aws-node",
+                service_account=VPC_CNI_SERVICE_ACCOUNT,
                 role=cni_role.role,
                 # NetworkPolicies of team namespaces are enforced by the VPC CNI.
                 configuration={"enableNetworkPolicy": "true"},
@@ -230,7 +240,7 @@ class TrainingCluster(pulumi.ComponentResource):
         ebs_role = self._role(
             f"{name}-ebs-csi",
             "ebs-csi",
-            pod_identity_statement(scope),
+            pod_identity_statement(scope, ADDON_NAMESPACE, EBS_CSI_SERVICE_ACCOUNT),
             managed=["service-role/AmazonEBSCSIDriverPolicy"],
             inline=ebs_csi_key_statements(args.cluster_key_arn, args.region),
         )
@@ -238,7 +248,7 @@ class TrainingCluster(pulumi.ComponentResource):
         self._addon(
             name,
             "aws-ebs-csi-driver",
-            service_account="ebs-csi-controller-sa",
+            service_account=EBS_CSI_SERVICE_ACCOUNT,
             role=ebs_role.role,
             depends_on=[self.system_nodes, pod_identity, *ebs_role.ready],
         )

@@ -181,3 +181,8 @@ KARPENTER_SERVICE_ACCOUNT = "karpenter"
 MONITORING_NAMESPACE = "monitoring"
 ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
 TRAINER_SERVICE_ACCOUNT = "trainer"  # in each team's namespace, named like the team
+# The EKS add-ons' own service accounts in kube-system (EKS user guide: the Amazon VPC CNI plugin's
+# "aws-node", the EBS CSI driver's "ebs-csi-controller-sa"); their Pod Identity roles trust only them.
+ADDON_NAMESPACE = "kube-system"
+VPC_CNI_SERVICE_ACCOUNT = "aws-node"
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"

@@ -259,8 +259,21 @@ def _quantity(value: Any) -> float:
     }[suffix]
 
 
-def _free(type_: str) -> bool:
-    return any(type_.startswith(prefix) for prefix in FREE)
+# Free by their inputs: (type, the input that makes it free, its value, the reason).
+FREE_WHEN: tuple[tuple[str, str, str, str], ...] = (
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "vpcEndpointType", "Gateway", "gateway endpoints (S3) are free"),
+)
+
+
+def free_reason(type_: str, inputs: Mapping[str, Any]) -> str | None:
+    """Why a resource costs nothing by itself, or None when it is billable."""
+    for prefix, reason in FREE.items():
+        if type_.startswith(prefix):
+            return reason
+    for t, key, value, reason in FREE_WHEN:
+        if type_ == t and inputs.get(key) == value:
+            return reason
+    return None
 
 
 # Types priced per unit of use: (price-table item, what is used). Listed with the unit price only.
@@ -285,8 +298,8 @@ USAGE: dict[str, tuple[tuple[str, str], ...]] = {
         ("sagemaker-processing-ml.m5.xlarge-hour", "Model Monitor runs (processing instance-hours)"),
     ),
 }
-ONLINE_STORE_USAGE = (
-    ("featurestore-write-million", "online store writes"),
+FEATURE_STORE_USAGE = (
+    ("featurestore-write-million", "feature store writes"),
     ("featurestore-read-million", "online store reads"),
     ("featurestore-storage-gb-month", "online store storage"),
 )
@@ -372,8 +385,10 @@ class _Pricer:
             )
             self.usage(r, (("interface-endpoint-gb", "data processed by the interface endpoint"),))
         elif r.type == "aws:sagemaker/featureGroup:FeatureGroup":
-            if (i.get("onlineStoreConfig") or {}).get("enableOnlineStore"):
-                self.usage(r, ONLINE_STORE_USAGE)
+            # Writes are billed whatever the stores (SageMaker pricing, Feature Store); reads and
+            # storage only with an online store (the offline store is its bucket's storage).
+            online = (i.get("onlineStoreConfig") or {}).get("enableOnlineStore")
+            self.usage(r, FEATURE_STORE_USAGE if online else FEATURE_STORE_USAGE[:1])
         elif r.type == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
             size = str(i.get("trackingServerSize", "Small"))
             saving = "experiments.trackingServerSize: Small" if size != "Small" else "the smallest size already"
@@ -389,7 +404,7 @@ class _Pricer:
                 saving = "monitoring.prometheusStorageGi: a smaller volume" if "prometheus" in r.name else ""
                 what = f"{gi:g} GiB gp3 volume of the chart"
                 self.fee(r, "ebs-gp3-gb-month", what, count=gi, kind="volumes of in-cluster charts", saving=saving)
-        elif r.type not in USAGE and not _free(r.type) and r.type != "aws:ec2/vpcEndpoint:VpcEndpoint":
+        elif r.type not in USAGE and free_reason(r.type, i) is None:
             self.unpriced(r, f"no price rule for {r.type}")
 
     def endpoint(self, r: Res) -> None:

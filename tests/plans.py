@@ -60,15 +60,28 @@ def variant_plan(stack: str, changes: dict) -> Plan:
         return stack_plan(stack)
     key = (stack, json.dumps(changes, sort_keys=True))
     if key not in _VARIANTS:
-        values = read_stack_config(stack).values
-        overrides: dict[str, dict] = {}
-        for path, value in changes.items():
-            section, _, rest = path.partition(".")
-            full = f"mlplatform:{section}"
-            current = overrides.setdefault(full, json.loads(values.get(full, "{}")))
-            *parents, leaf = rest.split(".")
-            for part in parents:
-                current = current.setdefault(part, {})
-            current[leaf] = value
-        _VARIANTS[key] = plan_stack(stack, overrides=overrides)
+        _VARIANTS[key] = plan_stack(stack, overrides=variant_overrides(stack, changes))
     return _VARIANTS[key]
+
+
+def variant_overrides(stack: str, changes: dict) -> dict[str, dict]:
+    """Full config keys (``mlplatform:training``) with the changes applied to the file's values."""
+    values = read_stack_config(stack).values
+    overrides: dict[str, dict] = {}
+    for path, value in changes.items():
+        section, _, rest = path.partition(".")
+        full = f"mlplatform:{section}"
+        current = overrides.setdefault(full, json.loads(values.get(full, "{}")))
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            current = current.setdefault(part, {})
+        current[leaf] = value
+    return overrides
+
+
+def variant_settings(stack: str, changes: dict) -> Settings:
+    """The settings a variant's program reads."""
+    from infra.settings import parse
+
+    config = read_stack_config(stack, overrides=variant_overrides(stack, changes)).values
+    return parse(stack, {k.removeprefix("mlplatform:"): v for k, v in config.items() if k.startswith("mlplatform:")})

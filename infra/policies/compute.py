@@ -34,6 +34,18 @@ def private_in_prod(args):
         yield "a public endpoint must be limited to named CIDRs, not 0.0.0.0/0"
 
 
+@resource_rule(
+    "eks-private-endpoint-access",
+    "The cluster API is reachable inside the VPC, whatever its public access",
+    [CLUSTER],
+)
+def private_access(args):
+    # The provider's default is false (EKS API VpcConfigRequest: endpointPrivateAccess defaults to
+    # false): then nodes and the CI runner reach the API only through a public endpoint, or not at all.
+    if (args.props.get("vpcConfig") or {}).get("endpointPrivateAccess") is not True:
+        yield "set vpcConfig.endpointPrivateAccess to true: nodes and the CI runner reach the API inside the VPC"
+
+
 @resource_rule("eks-supported-version", "The cluster runs a Kubernetes version in standard support", [CLUSTER])
 def supported_version(args):
     version = str(args.props.get("version"))

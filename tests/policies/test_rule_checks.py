@@ -341,6 +341,17 @@ RESOURCE_RULES: dict[str, Checks] = {
         },
         stack="prod",
     ),
+    "eks-private-endpoint-access": Checks(
+        "aws:eks/cluster:Cluster",
+        {"vpcConfig": {"endpointPublicAccess": True, "endpointPrivateAccess": True}},
+        {
+            "public only": ({"vpcConfig.endpointPrivateAccess": False}, "endpointPrivateAccess to true"),
+            "unset (the provider defaults to false)": (
+                {"vpcConfig.endpointPrivateAccess": DELETE},
+                "endpointPrivateAccess to true",
+            ),
+        },
+    ),
     "eks-supported-version": Checks(
         "aws:eks/cluster:Cluster", {"version": "1.34"}, {"old": ({"version": "1.24"}, "1.24 is not supported")}
     ),
