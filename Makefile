@@ -25,7 +25,7 @@ help:
 	@echo "make provider-actions   rebuild foundation/upstream/provider_actions.json (needs PyPI)"
 	@echo "make bench              plan wall times against the import floor, and scaling"
 	@echo "make schema             rewrite stacks/settings.schema.json and docs/configuration.md from the settings model"
-	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~7 min)"
+	@echo "make mutation           mutation score of the tests (mutmut + domain mutants; ~14 min)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools

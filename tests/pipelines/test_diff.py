@@ -147,3 +147,42 @@ def test_diff_writes_any_format_to_a_file(monkeypatch, capsys, tmp_path):
     missing = tmp_path / "no" / "diff.md"
     assert main(["diff", "dev", "--base", "HEAD", "-o", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err and not missing.parent.exists()
+
+
+def test_the_base_plan_is_kept_per_tree_stack_and_packages(tmp_path, monkeypatch):
+    """The cache key of the base plan: the ref's tree (not its commit), the stack, the Plan schema and
+    the installed Pulumi packages; no key for a ref git cannot name."""
+    import subprocess
+    from importlib import metadata
+
+    from pipelines.diff import CACHE_DIR_ENV, _cached_plan_path
+
+    monkeypatch.delenv(CACHE_DIR_ENV, raising=False)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "f").write_text("one")
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    first = _cached_plan_path("dev", "HEAD", tmp_path)
+    assert first is not None and first.parent == tmp_path / ".mlplatform-cache" / "plans"
+    assert first.name.startswith("dev-") and len(first.stem) == len("dev-") + 24
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "same tree"], check=True)
+    assert _cached_plan_path("dev", "HEAD", tmp_path) == first  # another commit, the same tree
+    assert _cached_plan_path("prod", "HEAD", tmp_path).name.startswith("prod-")
+    assert _cached_plan_path("prod", "HEAD", tmp_path).stem[-24:] != first.stem[-24:]
+    (tmp_path / "f").write_text("two")
+    subprocess.run([*git, "commit", "-qam", "two"], check=True)
+    second = _cached_plan_path("dev", "HEAD", tmp_path)
+    assert second != first and _cached_plan_path("dev", "HEAD~1", tmp_path) == first
+    assert _cached_plan_path("dev", "no-such-ref", tmp_path) is None
+    monkeypatch.setattr(metadata, "version", lambda package: "0.0.1" if package == "pulumi-aws" else "1")
+    other_packages = _cached_plan_path("dev", "HEAD", tmp_path)
+    assert other_packages != second
+
+    def missing(package):
+        raise metadata.PackageNotFoundError(package)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert _cached_plan_path("dev", "HEAD", tmp_path) not in (None, second, other_packages)
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert _cached_plan_path("dev", "HEAD", tmp_path).parent == tmp_path / "elsewhere" / "plans"

@@ -295,3 +295,63 @@ def test_json_documents_of_different_shapes_and_long_change_lists():
     wide = {f"key{i:02}": i for i in range(30)}
     text = _describe(json.dumps(wide), json.dumps({k: v + 1 for k, v in wide.items()}), 40)
     assert len(text) == 40 and text.endswith("…") and text.startswith("changed key00, key01")
+
+
+COSTED = PlanDiff(
+    "dev", [("aws:kms/key:Key", "k")], [], [], cost=((189.83, 29650.11, 13226.92), (190.03, 29650.11, 1000.5))
+)
+SHRUNK = PlanDiff(
+    "prod", [], [("aws:kms/key:Key", "k", False)], [], cost=((1200.0, 1300.0, 1250.0), (1196.0, 1296.0, 1246.0))
+)
+
+
+def test_the_comment_shows_each_stacks_cost_before_and_after():
+    text = render_markdown([COSTED, SHRUNK, PlanDiff("staging", [], [], [])], {})
+    head = text.split("<details>")[0]
+    assert head == "\n".join(
+        [
+            MARKER,
+            "### Offline plan of this pull request",
+            "",
+            "| stack | added | removed | changed | policy |",
+            "|---|---|---|---|---|",
+            "| dev | 1 | 0 | 0 |  |",
+            "| prod | 0 | 1 | 0 |  |",
+            "| staging | 0 | 0 | 0 |  |",
+            "",
+            "Monthly cost (USD, `mlplatform cost`; before → after):",
+            "",
+            "| stack | idle | ceiling on-demand | ceiling spot |",
+            "|---|---|---|---|",
+            "| dev | 189.83 → 190.03 (+0.20) | 29,650.11 → 29,650.11 (+0.00) | 13,226.92 → 1,000.50 (-12,226.42) |",
+            "| prod | 1,200.00 → 1,196.00 (-4.00) | 1,300.00 → 1,296.00 (-4.00) | 1,250.00 → 1,246.00 (-4.00) |",
+            "",
+            "",
+        ]
+    )
+    assert render_text(COSTED).splitlines()[1] == (
+        "  cost (USD a month): idle 189.83 → 190.03 (+0.20); ceiling on-demand 29,650.11 → 29,650.11 (+0.00); "
+        "spot 13,226.92 → 1,000.50 (-12,226.42)"
+    )
+
+
+def test_the_json_of_a_diff_is_every_field_for_machines():
+    from pipelines.diff import to_json
+
+    assert to_json(COSTED, "Policies: 52 rules\nmore") == {
+        "stack": "dev",
+        "added": [{"type": "aws:kms/key:Key", "name": "k"}],
+        "removed": [],
+        "changed": [],
+        "policy": "Policies: 52 rules",
+        "cost": {
+            "before": {"idle": 189.83, "ceiling_on_demand": 29650.11, "ceiling_spot": 13226.92},
+            "after": {"idle": 190.03, "ceiling_on_demand": 29650.11, "ceiling_spot": 1000.5},
+        },
+    }
+    plain = to_json(DIFF)
+    assert plain["policy"] is None and "cost" not in plain
+    assert plain["removed"][0] == {"type": BUCKET, "name": "raw", "protected": True}
+    assert (plain["changed"][0]["type"], plain["changed"][0]["name"]) == ("aws:iam/rolePolicy:RolePolicy", "grants")
+    assert plain["changed"][0]["options"] == {"protect": {"before": False, "after": True}}
+    assert plain["changed"][1]["inputs"]["deletionWindowInDays"] == {"before": 30, "after": 7}

@@ -810,11 +810,17 @@ def test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewh
             tmp_path, monkeypatch, stack_name, monthlyBudgetUsd=1000, gpuCeilingBudgetFactor=ceiling / 1000 - 1
         )
         (found,) = violations([gpu_pool(8, stack_name)], rule, stack_name)
-        assert f"cost {ceiling:,.0f} USD a month on demand" in found and "training.gpuPools[].gpuLimit" in found
+        assert f"cost {ceiling:,.0f} USD a month on demand" in found
+        assert found.endswith(
+            ": lower training.gpuPools[].gpuLimit, or raise monitoring.monthlyBudgetUsd or gpuCeilingBudgetFactor"
+        )
         assert violations([gpu_pool(8, stack_name)], other, stack_name) == []  # the other level stays quiet
         _cost_settings(
             tmp_path, monkeypatch, stack_name, monthlyBudgetUsd=1000, gpuCeilingBudgetFactor=ceiling / 1000 + 1
         )
+        assert violations([gpu_pool(8, stack_name)], rule, stack_name) == []
+        # exactly at the allowance is within it
+        _cost_settings(tmp_path, monkeypatch, stack_name, monthlyBudgetUsd=round(ceiling, 2), gpuCeilingBudgetFactor=1)
         assert violations([gpu_pool(8, stack_name)], rule, stack_name) == []
     levels = {r.name: r.enforcement_level.value for r in RULES}
     assert levels["cost-gpu-ceiling-within-budget"] == "mandatory"
