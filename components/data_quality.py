@@ -100,9 +100,13 @@ class DataQualityArgs:
     results_bucket: str | None = None
     # The boundary of the scheduler's role (Boundaries.scheduler)
     scheduler_boundary_arn: pulumi.Input[str] | None = None
+    # Encrypts the schedules' payloads and their dead-letter queue (the data domain's key).
+    key_arn: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         missing = [d.name for d in self.datasets if d.schedule and d.name not in self.glue_role_arns]
+        if any(d.schedule for d in self.datasets) and self.key_arn is None:
+            raise ValueError("scheduled datasets need key_arn: their schedules and dead letters are encrypted")
         if missing:
             raise ValueError(f"scheduled datasets without a Glue role: {', '.join(missing)}")
 
@@ -157,10 +161,6 @@ class DataQualityGrants(Scope):
 
 def ruleset_name_of(environment: str, dataset: str) -> str:
     return physical_name(environment, "dq", dataset.replace("_", "-"))
-
-
-def schedule_group_name(environment: str) -> str:
-    return physical_name(environment, "data-quality")
 
 
 def database_name(environment: str, zone: str) -> str:
@@ -262,38 +262,26 @@ class DataQuality(pulumi.ComponentResource):
         self.register_outputs({"rulesets": self.ruleset_names})
 
     def _schedule(self, name: str, args: DataQualityArgs, scheduled: list) -> None:
-        """A schedule group, the scheduler's role (start runs, pass the datasets' Glue roles) and
-        one schedule per dataset, whose input is the StartDataQualityRulesetEvaluationRun request."""
-        import pulumi_aws as aws
+        """The datasets' schedules (components/scheduling.py): each starts its dataset's evaluation
+        with StartDataQualityRulesetEvaluationRun, passing the dataset's Glue role."""
+        from components.scheduling import Scheduling, SchedulingArgs
 
-        from foundation.iam.roles import service_role
-        from foundation.iam.trust import service_trust
-
-        child = pulumi.ResourceOptions(parent=self)
-        p = partition_for(args.region)
-        group_name = schedule_group_name(args.environment)
-        group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules", aws.scheduler.ScheduleGroupArgs(name=group_name), opts=child
-        )
-        group_arn = f"arn:{p}:scheduler:{args.region}:{args.account_id}:schedule-group/{group_name}"
-        role = service_role(
-            f"{name}-scheduler",
-            parent=self,
-            name=physical_name(args.environment, "data-quality-scheduler"),
-            description="EventBridge Scheduler: start the datasets' data-quality evaluation runs",
-            boundary=args.scheduler_boundary_arn,
-            # "The ARN you specify must be a schedule group" (Scheduler guide, confused deputy).
-            trust=service_trust(
-                "Scheduler",
-                facts.SCHEDULER_PRINCIPAL,
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": args.account_id},
-                    "ArnEquals": {"aws:SourceArn": group_arn},
-                },
+        self.scheduling = Scheduling(
+            name,
+            self,
+            SchedulingArgs(
+                environment=args.environment,
+                account_id=args.account_id,
+                region=args.region,
+                group="data-quality",
+                key_arn=args.key_arn,
+                boundary_arn=args.scheduler_boundary_arn,
+                description="EventBridge Scheduler: start the datasets' data-quality evaluation runs",
+                statements=scheduler_statements(args, {ds.name: ruleset for ds, *_, ruleset in scheduled}),
+                policy_name="start-evaluations",
             ),
-            policy_name="start-evaluations",
-            statements=scheduler_statements(args, {ds.name: ruleset for ds, *_, ruleset in scheduled}),
         )
+        target = facts.DQ_TARGET.format(partition=partition_for(args.region))
         for ds, database, table, ruleset in scheduled:
             uri = results_uri(args, ds.name)
             request = pulumi.Output.all(database.name, table.name, args.glue_role_arns[ds.name]).apply(
@@ -301,28 +289,15 @@ class DataQuality(pulumi.ComponentResource):
                     evaluation_request(v[0], v[1], v[2], ruleset, results_uri=uri)
                 )
             )
-            self.schedules[ds.name] = aws.scheduler.Schedule(
+            self.schedules[ds.name] = self.scheduling.schedule(
                 f"{name}-{ds.name}",
-                aws.scheduler.ScheduleArgs(
-                    name=ds.name.replace("_", "-"),
-                    group_name=group.name,
-                    description=f"Evaluate the data-quality rules of {ds.name}",
-                    schedule_expression=ds.schedule,
-                    # A window spreads the runs of many datasets scheduled at the same time.
-                    flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
-                        mode="FLEXIBLE", maximum_window_in_minutes=facts.SCHEDULE_WINDOW_MINUTES
-                    ),
-                    target=aws.scheduler.ScheduleTargetArgs(
-                        arn=facts.DQ_TARGET.format(partition=p),
-                        role_arn=role.role.arn,
-                        input=request,
-                        retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                            maximum_retry_attempts=facts.SCHEDULE_RETRIES,
-                            maximum_event_age_in_seconds=facts.SCHEDULE_EVENT_AGE_S,
-                        ),
-                    ),
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready),
+                name=ds.name.replace("_", "-"),
+                expression=ds.schedule,
+                target_arn=target,
+                payload=request,
+                description=f"Evaluate the data-quality rules of {ds.name}",
+                # A window spreads the runs of many datasets scheduled at the same time.
+                window=facts.SCHEDULE_WINDOW_MINUTES,
             )
 
 

@@ -17,7 +17,12 @@ import pulumi
 from foundation.conventions import physical_name, stateful_options
 from foundation.iam.documents import Statement, document
 from foundation.upstream.services import FAILURE_METRICS
-from foundation.upstream.serving import DQ_NAMESPACE
+from foundation.upstream.serving import (
+    DQ_NAMESPACE,
+    SCHEDULER_DIMENSION,
+    SCHEDULER_FAILURE_METRICS,
+    SCHEDULER_NAMESPACE,
+)
 
 FEATURE_STORE_NAMESPACE = "AWS/SageMaker/FeatureStore"
 PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")
@@ -39,6 +44,9 @@ class MonitoringArgs:
     event_rules: Sequence[str] = ()
     dead_letter_queues: Sequence[str] = ()
     topics: Sequence[str] = ()
+    # EventBridge Scheduler groups: a schedule whose target fails or whose run is dropped alarms
+    # (components/scheduling.py; their dead-letter queues are among dead_letter_queues).
+    schedule_groups: Sequence[str] = ()
     # The audit trail's event count (a metric filter on its log group, components/audit.py): none for
     # an hour means the trail stopped delivering.
     trail_metric: tuple[str, str] | None = None  # (namespace, metric)
@@ -303,16 +311,31 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                     missing="notBreaching",
                 )
             )
-    # Failures of every delivery path (foundation/upstream/services.py FAILURE_METRICS).
+    # Failures of every delivery path (foundation/upstream/services.py FAILURE_METRICS), and of every
+    # schedule group (foundation/upstream/serving.py: Scheduler's metrics, best effort, per group).
     paths = [
-        ("rule", r, "EventBridge could not deliver events of {} to a target", "delivery") for r in args.event_rules
+        (FAILURE_METRICS["rule"], r, "EventBridge could not deliver events of {} to a target", "delivery")
+        for r in args.event_rules
     ]
     paths += [
-        ("dead-letter-queue", q, "Undeliverable messages wait in {}", "dead-letters") for q in args.dead_letter_queues
+        (FAILURE_METRICS["dead-letter-queue"], q, "Undeliverable messages wait in {}", "dead-letters")
+        for q in args.dead_letter_queues
     ]
-    paths += [("topic", t, "SNS could not deliver notifications of {}", "notifications-failed") for t in args.topics]
-    for kind, name, description, key in paths:
-        namespace, metric, dimension = FAILURE_METRICS[kind]
+    paths += [
+        (FAILURE_METRICS["topic"], t, "SNS could not deliver notifications of {}", "notifications-failed")
+        for t in args.topics
+    ]
+    paths += [
+        (
+            (SCHEDULER_NAMESPACE, m, SCHEDULER_DIMENSION),
+            g,
+            f"EventBridge Scheduler: {m} in {{}}",
+            f"schedules-{short}",
+        )
+        for g in args.schedule_groups
+        for m, short in SCHEDULER_FAILURE_METRICS.items()
+    ]
+    for (namespace, metric, dimension), name, description, key in paths:
         specs.append(
             dict(
                 key=f"{key}-{name.removeprefix(f'mlplatform-{args.environment}-')}",
@@ -320,7 +343,7 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                 namespace=namespace,
                 metric=metric,
                 dimensions={dimension: name},
-                statistic="Maximum" if kind == "dead-letter-queue" else "Sum",
+                statistic="Maximum" if namespace == "AWS/SQS" else "Sum",
                 period=300,
                 evaluation_periods=1,
                 threshold=0,

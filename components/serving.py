@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from foundation.conventions import physical_name
+from foundation.conventions import physical_name, stateful_options
 from foundation.iam.actions import LOG_ACTIONS, VPC_ACTIONS
 from foundation.iam.documents import Statement
 from foundation.iam.scope import Scope
@@ -33,6 +33,8 @@ from foundation.upstream import serving as facts
 VARIANT = "primary"  # guardrails need the same variant name in the old and new configuration
 CAPTURE_PREFIX = "capture/{endpoint}/"
 REPORTS_PREFIX = "monitoring/{endpoint}/reports/"
+DRIFT_BASELINE = "baseline.json"  # under monitor.baselinePrefix: `mlplatform baseline` writes it
+WINDOW = {"hourly": "hour", "daily": "day"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class EndpointGrants(Scope):
     resource "endpoints"): network interfaces in the stack's region, their own log groups, the
     rollback alarms, and (monitor) the drift metrics' namespace."""
 
+    # The endpoints whose drift Model Monitor measures (opted in); the others', the drift job.
+    model_monitors: frozenset[str] = frozenset()
+
     def _vpc(self) -> Statement:
         return Statement(
             sid="NetworkInterfacesInTheVpc", actions=list(VPC_ACTIONS), resources=["*"], conditions=self.in_region
@@ -116,6 +121,22 @@ class EndpointGrants(Scope):
         ]
 
     def grant_monitor(self, endpoint: str) -> list[Statement]:
+        if endpoint not in self.model_monitors:
+            # The drift job (a Lambda function outside the VPC): its log group and its namespace.
+            group = facts.LAMBDA_LOG_GROUP.format(function=drift_function_name(self.environment, endpoint))
+            return [
+                Statement(
+                    sid="DriftJobLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.regional("logs", f"log-group:{group}:*")],
+                ),
+                Statement(
+                    sid="PublishDriftMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": facts.DRIFT_JOB_NAMESPACE}},
+                ),
+            ]
         return [
             self._vpc(),
             Statement(
@@ -134,9 +155,11 @@ class EndpointGrants(Scope):
 
 @dataclass(frozen=True)
 class MonitorSpec:
-    baseline_prefix: str  # in the stack's artifacts bucket: statistics.json and constraints.json
+    baseline_prefix: str  # in the stack's artifacts bucket: baseline.json (or Model Monitor's two files)
     schedule: str = "hourly"
-    instance_type: str = "ml.m5.xlarge"
+    instance_type: str = "ml.m5.xlarge"  # Model Monitor's processing instance
+    # Named opt-in: SageMaker Model Monitor instead of the platform's drift job (functions/drift).
+    model_monitor: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +209,10 @@ def monitoring_schedule_name(environment: str, endpoint: str) -> str:
     return physical_name(environment, endpoint, "data-quality")
 
 
+def drift_function_name(environment: str, endpoint: str) -> str:
+    return physical_name(environment, "drift", endpoint)
+
+
 def rollback_alarm_keys(endpoint: str) -> tuple[str, str]:
     """The monitoring component's keys (alarm names are mlplatform-<env>-<key>) of the two alarms."""
     return f"endpoint-{endpoint}-errors", f"endpoint-{endpoint}-latency"
@@ -224,25 +251,36 @@ def rollback_alarm_specs(environment: str, e: EndpointSpec) -> list[dict]:
 def drift_alarm_specs(
     environment: str, e: EndpointSpec, features: Sequence[str], threshold: float, periods: int
 ) -> list[dict]:
-    """Drift alarms on what Model Monitor publishes for this endpoint's schedule. Until the first
-    run reports there is no data: the alarm stays INSUFFICIENT_DATA instead of paging."""
+    """Drift alarms on what the endpoint's drift measurement publishes per feature: the drift job's
+    PSI (functions/drift), or Model Monitor's distance when opted in. Until the first run reports
+    there is no data, and a window without traffic publishes none: the alarm stays INSUFFICIENT_DATA
+    instead of paging."""
     if not e.monitor:
         return []
-    _, period = facts.MONITOR_SCHEDULES[e.monitor.schedule]
-    dims = dict(
-        zip(
-            facts.DRIFT_DIMENSIONS,
-            (endpoint_name(environment, e.name), monitoring_schedule_name(environment, e.name)),
-            strict=True,
-        )
-    )
+    ep = endpoint_name(environment, e.name)
+    if e.monitor.model_monitor:
+        _, period = facts.MONITOR_SCHEDULES[e.monitor.schedule]
+        schedule = monitoring_schedule_name(environment, e.name)
+        namespace = facts.DRIFT_NAMESPACE
+
+        def metric(feature: str) -> tuple[str, dict]:
+            return facts.DRIFT_METRIC.format(feature=feature), dict(
+                zip(facts.DRIFT_DIMENSIONS, (ep, schedule), strict=True)
+            )
+    else:
+        _, period = facts.DRIFT_JOB_SCHEDULES[e.monitor.schedule]
+        namespace = facts.DRIFT_JOB_NAMESPACE
+
+        def metric(feature: str) -> tuple[str, dict]:
+            return facts.DRIFT_JOB_METRIC, dict(zip(facts.DRIFT_JOB_DIMENSIONS, (ep, feature), strict=True))
+
     return [
         dict(
             key=f"drift-{e.name}-{feature.replace('_', '-').lower()}",
             description=f"{e.family} on {e.name}: {feature} drifted from the baseline (distance above {threshold})",
-            namespace=facts.DRIFT_NAMESPACE,
-            metric=facts.DRIFT_METRIC.format(feature=feature),
-            dimensions=dims,
+            namespace=namespace,
+            metric=metric(feature)[0],
+            dimensions=metric(feature)[1],
             statistic="Maximum",
             period=period,
             evaluation_periods=periods,
@@ -268,6 +306,12 @@ class ServingArgs:
     # endpoint -> its execution role ARN, and its monitor's (components/identity.py, access matrix)
     role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     monitor_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The drift job's log groups (encrypted, kept as long as the stack's logs) and its schedules'
+    # role (the scheduler boundary).
+    logs_key_arn: pulumi.Input[str] | None = None
+    log_retention_days: int = 365
+    scheduler_boundary_arn: pulumi.Input[str] | None = None
+    protect: bool = True
 
     def __post_init__(self) -> None:
         missing = [e.name for e in self.endpoints if e.name not in self.role_arns]
@@ -428,9 +472,100 @@ class Serving(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            if e.monitor:
+            if e.monitor and e.monitor.model_monitor:
                 self._monitor(name, args, e, endpoint, vpc)
+        measured = [e for e in args.endpoints if e.monitor and not e.monitor.model_monitor]
+        if measured:
+            self._drift_jobs(name, args, measured)
         self.register_outputs({"endpoints": self.endpoint_names})
+
+    def _drift_jobs(self, name: str, args: ServingArgs, measured: Sequence[EndpointSpec]) -> None:
+        """Per endpoint, the drift job (functions/drift, a Lambda function run as the endpoint's
+        monitor role) and its log group; one schedule group starts them (components/scheduling.py),
+        15 minutes after each window, when the capture files of its last hour have arrived."""
+        import json
+        from pathlib import Path
+
+        import pulumi_aws as aws
+
+        from components.scheduling import Scheduling, SchedulingArgs
+
+        env, p = args.environment, self._partition(args)
+        code = Path(__file__).resolve().parents[1] / "functions" / "drift"
+        archive = pulumi.AssetArchive({f: pulumi.FileAsset(str(code / f)) for f in ("handler.py", "drift.py")})
+        functions = {}
+        for e in measured:
+            function = drift_function_name(env, e.name)
+            group = aws.cloudwatch.LogGroup(
+                f"{name}-{e.name}-drift",
+                aws.cloudwatch.LogGroupArgs(
+                    name=facts.LAMBDA_LOG_GROUP.format(function=function),
+                    kms_key_id=args.logs_key_arn,
+                    retention_in_days=args.log_retention_days,
+                ),
+                opts=stateful_options(self, args.protect),
+            )
+            functions[e.name] = aws.lambda_.Function(
+                f"{name}-{e.name}-drift",
+                aws.lambda_.FunctionArgs(
+                    name=function,
+                    description=f"Drift of {e.name}'s inputs against its baseline (PSI per feature)",
+                    role=args.monitor_role_arns[e.name],
+                    runtime=facts.DRIFT_RUNTIME,
+                    handler="handler.handler",
+                    code=archive,
+                    timeout=facts.DRIFT_TIMEOUT_S,
+                    memory_size=facts.DRIFT_MEMORY_MB,
+                    logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=group.name),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
+            )
+        arns = [
+            f"arn:{p}:lambda:{args.region}:{args.account_id}:function:{drift_function_name(env, e.name)}"
+            for e in measured
+        ]
+        scheduling = Scheduling(
+            f"{name}-drift",
+            self,
+            SchedulingArgs(
+                environment=env,
+                account_id=args.account_id,
+                region=args.region,
+                group="drift",
+                key_arn=args.models_key_arn,
+                boundary_arn=args.scheduler_boundary_arn,
+                description="EventBridge Scheduler: start the endpoints' drift jobs",
+                statements=[Statement(sid="StartDriftJobs", actions=["lambda:InvokeFunction"], resources=arns)],
+            ),
+        )
+        bucket = f"s3://{args.artifacts_bucket}"
+        for e in measured:
+            assert e.monitor is not None
+            expression, _ = facts.DRIFT_JOB_SCHEDULES[e.monitor.schedule]
+            event = {
+                "endpointName": endpoint_name(env, e.name),
+                "variant": VARIANT,
+                "captureUri": f"{bucket}/{CAPTURE_PREFIX.format(endpoint=e.name)}",
+                "baselineUri": f"{bucket}/{e.monitor.baseline_prefix}{DRIFT_BASELINE}",
+                "reportsUri": f"{bucket}/{REPORTS_PREFIX.format(endpoint=e.name)}",
+                "namespace": facts.DRIFT_JOB_NAMESPACE,
+                "window": e.monitor.schedule,
+            }
+            scheduling.schedule(
+                f"{name}-{e.name}-drift",
+                name=e.name,
+                expression=expression,
+                target_arn=functions[e.name].arn,
+                payload=json.dumps(event, sort_keys=True),
+                description=f"Measure the drift of {e.name}'s inputs over the last {WINDOW[e.monitor.schedule]}",
+            )
+        self.drift_scheduling = scheduling
+
+    @staticmethod
+    def _partition(args: ServingArgs) -> str:
+        from foundation.conventions import partition_for
+
+        return partition_for(args.region)
 
     def _monitor(self, name: str, args: ServingArgs, e: EndpointSpec, endpoint, vpc: dict) -> None:
         import pulumi_aws as aws

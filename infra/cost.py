@@ -294,6 +294,10 @@ USAGE: dict[str, tuple[tuple[str, str], ...]] = {
         ("glue-dq-dpu-hour", "Glue Data Quality evaluation runs (DPU-hours)"),
         ("scheduler-million", "schedule invocations"),
     ),
+    "aws:lambda/function:Function": (
+        ("lambda-request-million", "drift job invocations"),
+        ("lambda-gb-second", "drift job compute (GB-seconds)"),
+    ),
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": (
         ("sagemaker-processing-ml.m5.xlarge-hour", "Model Monitor runs (processing instance-hours)"),
     ),

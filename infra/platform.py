@@ -31,6 +31,7 @@ from components.storage import DataLake, DataLakeArgs, Lifecycle
 from components.training_cluster import SystemNodes, TrainingCluster, TrainingClusterArgs
 from foundation.conventions import aws_provider, physical_name, platform_tags
 from foundation.iam.github import GitHubRepository
+from foundation.upstream import serving as facts
 from infra.access import family_role, role_grants
 from infra.definitions import DatasetDefinition, load_datasets, load_feature_groups, registry_of
 from infra.settings import Settings, deployed_commit
@@ -260,6 +261,7 @@ class Platform:
                 },
                 results_bucket=zones["artifacts"].name,
                 scheduler_boundary_arn=self.boundaries.scheduler_arn,
+                key_arn=self.encryption.key_arn("data"),
             ),
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.identity]),
         )
@@ -337,7 +339,8 @@ class Platform:
                 slack_channels=[(c.workspace_id, c.channel_id) for c in mon.slack_channels],
                 permissions_boundary=self.boundaries.workload_arn,
                 event_rules=self.delivery_rules(),
-                dead_letter_queues=[physical_name(env, "model-approvals-dlq")],
+                dead_letter_queues=[physical_name(env, "model-approvals-dlq"), *self.schedule_queues()],
+                schedule_groups=self.schedule_groups(),
                 topics=[physical_name(env, "model-approvals")],
                 trail_metric=TRAIL_METRIC,
                 log_retention_days=mon.log_retention_days,
@@ -374,6 +377,10 @@ class Platform:
                 monitor_role_arns={
                     e.name: self.identity.role_arns[f"model-monitor-{e.name}"] for e in self.endpoint_specs if e.monitor
                 },
+                logs_key_arn=keys.key_arn("logs"),
+                log_retention_days=self.settings.monitoring.log_retention_days,
+                scheduler_boundary_arn=self.boundaries.scheduler_arn,
+                protect=self.settings.protect,
             ),
             # The rollback alarms exist before an endpoint names them; the roles before the models.
             opts=pulumi.ResourceOptions(providers=[self.provider], depends_on=[self.monitoring, self.identity]),
@@ -508,7 +515,12 @@ class Platform:
         resources |= {"features": self.feature_store, "registry": self.registry, "experiments": self.experiments}
         resources |= {
             "served-models": self.registry_source,
-            "endpoints": EndpointGrants(env, s.account_id, s.region),
+            "endpoints": EndpointGrants(
+                env,
+                s.account_id,
+                s.region,
+                model_monitors=frozenset(e.name for e in self.monitored_all() if e.monitor.model_monitor),
+            ),
             "data-quality": DataQualityGrants(env, s.account_id, s.region, {d.name: d.zone for d in self.datasets}),
         }
         return resources
@@ -530,9 +542,18 @@ class Platform:
         }
         sagemaker, glue = "sagemaker.amazonaws.com", "glue.amazonaws.com"
         services = {family_role("serving", i["endpoint"]): sagemaker for i in instances["serving"]}
-        services |= {family_role("model-monitor", i["endpoint"]): sagemaker for i in instances["model-monitor"]}
+        # The drift job is a Lambda function; Model Monitor (opted in) a SageMaker processing job.
+        engines = {
+            e.name: sagemaker if e.monitor.model_monitor else facts.LAMBDA_PRINCIPAL for e in self.monitored_all()
+        }
+        services |= {
+            family_role("model-monitor", i["endpoint"]): engines[i["endpoint"]] for i in instances["model-monitor"]
+        }
         services |= {family_role("data-quality", i["dataset"]): glue for i in instances["data-quality"]}
         return instances, services
+
+    def monitored_all(self) -> list[EndpointSpec]:
+        return [e for e in self.endpoint_specs if e.monitor]
 
     def monitored(self, family: str) -> list[EndpointSpec]:
         return [e for e in self.endpoint_specs if e.family == family and e.monitor]
@@ -554,6 +575,17 @@ class Platform:
             for d in self.settings.monitoring.drift
             if not self.monitored(d.model_family)
         }
+
+    def schedule_groups(self) -> list[str]:
+        """The Scheduler groups of the stack (components/scheduling.py): data quality when a dataset is
+        scheduled, drift when an endpoint's drift job runs."""
+        env = self.settings.environment
+        groups = ["data-quality"] if any(d.schedule for d in self.datasets) else []
+        groups += ["drift"] if any(not e.monitor.model_monitor for e in self.monitored_all()) else []
+        return [physical_name(env, g) for g in groups]
+
+    def schedule_queues(self) -> list[str]:
+        return [f"{g}-dlq" for g in self.schedule_groups()]
 
     def delivery_rules(self) -> list[str]:
         """Every EventBridge rule with a target: each gets a FailedInvocations alarm."""
@@ -602,7 +634,9 @@ def endpoint_specs(s: Settings) -> list[EndpointSpec]:
             bake_minutes=e.bake_minutes,
             max_latency_ms=e.max_latency_ms,
             network_isolation=e.network_isolation,
-            monitor=MonitorSpec(e.monitor.baseline_prefix, e.monitor.schedule, e.monitor.instance_type)
+            monitor=MonitorSpec(
+                e.monitor.baseline_prefix, e.monitor.schedule, e.monitor.instance_type, e.monitor.model_monitor
+            )
             if e.monitor
             else None,
         )

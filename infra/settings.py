@@ -533,17 +533,20 @@ StackName = Annotated[str, _matches(r"[a-z0-9][a-z0-9-]{0,39}", "the name of a s
 
 
 class ModelMonitorSettings(_Section):
-    """Model Monitor's data-quality schedule of an endpoint: captured traffic against a baseline."""
+    """Drift of an endpoint's inputs: its captured traffic against a baseline, hourly or daily, by the
+    platform's drift job (functions/drift) or, opted in, by SageMaker Model Monitor."""
 
-    # Where the baseline job wrote statistics.json and constraints.json, in this stack's artifacts bucket.
     baseline_prefix: S3Prefix
-    """Where `statistics.json` and `constraints.json` of the baseline are, in the artifacts bucket (required with
-    `monitor`)."""
-    # Model Monitor runs hourly or daily (cron(0 * ? * * *) or cron(0 0 ? * * *)).
+    """Where the baseline is, in the artifacts bucket: `baseline.json` (`mlplatform baseline`) for the
+    platform's drift job, `statistics.json` and `constraints.json` for Model Monitor."""
+    # The window measured: the last hour or day (the drift job runs 15 minutes after it ends).
     schedule: Literal["hourly", "daily"] = "hourly"
-    """Model Monitor's data-quality schedule of the endpoint."""
+    """The window each measurement covers: the last hour or the last day."""
+    model_monitor: bool = False
+    """Named opt-in: SageMaker Model Monitor measures drift instead of the platform's drift job
+    (AWS closed Model Monitor to new customers: only for accounts that already use it)."""
     instance_type: MonitorInstanceType = "ml.m5.xlarge"
-    """The monitoring job's instance."""
+    """Model Monitor's processing instance (with `modelMonitor: true`)."""
 
 
 class EndpointSettings(_Section):

@@ -199,6 +199,14 @@ def _connection(i: dict, at: _At):
     return arn, {"arn": arn, "connectionStatus": "PENDING"}
 
 
+def _lambda_function(i: dict, at: _At):
+    """Lambda API reference, FunctionConfiguration: FunctionArn arn:aws:lambda:<region>:<account>:function:<name>."""
+    n = i.get("name") or at.autoname
+    arn = f"arn:{at.p}:lambda:{at.region}:{at.account}:function:{n}"
+    invoke = f"arn:{at.p}:apigateway:{at.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    return n, {"name": n, "arn": arn, "qualifiedArn": f"{arn}:$LATEST", "invokeArn": invoke, "version": "$LATEST"}
+
+
 _STATE = {
     "aws:codestarconnections/connection:Connection": _connection,
     "aws:ec2/vpc:Vpc": _ec2("vpc"),
@@ -224,4 +232,5 @@ _STATE = {
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:sns/topic:Topic": _sns_topic,
     "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:lambda/function:Function": _lambda_function,
 }

@@ -74,6 +74,7 @@ CFN_TYPES: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (),  # AttachRolePolicy: EXTRA
     "aws:iam/serviceLinkedRole:ServiceLinkedRole": ("AWS::IAM::ServiceLinkedRole",),
     "aws:kms/alias:Alias": ("AWS::KMS::Alias",),
+    "aws:lambda/function:Function": ("AWS::Lambda::Function",),
     "aws:kms/key:Key": ("AWS::KMS::Key",),
     "aws:s3/bucket:Bucket": ("AWS::S3::Bucket",),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("AWS::S3::Bucket",),
@@ -125,6 +126,14 @@ PARTS = frozenset(
 
 # Calls beyond the CloudFormation handlers, with where they come from.
 EXTRA: dict[str, dict[str, list[str]]] = {
+    # Scheduler user guide, encryption-rest: a schedule with KmsKeyArn needs its creator's (and
+    # updater's) kms:DescribeKey, kms:GenerateDataKey and kms:Decrypt ("does not support grants");
+    # reading it back (GetSchedule returns the payload) needs kms:Decrypt: UNVERIFIED, assumed.
+    "aws:scheduler/schedule:Schedule": {
+        "create": ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+        "read": ["kms:Decrypt"],
+        "update": ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+    },
     # terraform-provider-aws internal/service/s3/bucket.go: findBucket calls HeadBucket after create
     # and on every read (authorized as s3:ListBucket).
     "aws:s3/bucket:Bucket": {"create": ["s3:ListBucket"], "read": ["s3:ListBucket"]},
@@ -208,7 +217,22 @@ EXCLUDED: dict[str, str] = {
     "logs:PutIndexPolicy": "log-group field indexes: unused",
     "logs:DeleteIndexPolicy": "log-group field indexes: unused",
     "logs:DescribeIndexPolicies": "log-group field indexes: unused",
-    "lambda:": "provisioned concurrency of Lambda scalable targets: the platform scales SageMaker variants only",
+    "lambda:PutProvisionedConcurrencyConfig": "provisioned concurrency: the platform scales SageMaker variants only",
+    "lambda:GetProvisionedConcurrencyConfig": "provisioned concurrency: the platform scales SageMaker variants only",
+    "lambda:DeleteProvisionedConcurrencyConfig": "provisioned concurrency: the platform scales SageMaker variants only",
+    "elasticfilesystem:": "Lambda file systems (EFS): the drift job mounts none",
+    "lambda:PutFunctionConcurrency": "reserved concurrency: the drift job sets none",
+    "lambda:DeleteFunctionConcurrency": "reserved concurrency: the drift job sets none",
+    "lambda:PutFunctionCodeSigningConfig": "code signing: the drift job sets none (its reads are kept)",
+    "lambda:DeleteFunctionCodeSigningConfig": "code signing: the drift job sets none",
+    "lambda:PublishVersion": "published versions: the drift job publishes none",
+    "lambda:PutRuntimeManagementConfig": "runtime management: the drift job keeps the default",
+    "lambda:PutFunctionRecursionConfig": "recursion loops: the drift job keeps the default",
+    "lambda:PassCapacityProvider": "Lambda Managed Instances capacity providers: unused",
+    "lambda:PutFunctionScalingConfig": "Lambda Managed Instances scaling: unused",
+    "lambda:GetFunctionScalingConfig": "Lambda Managed Instances scaling: unused",
+    "lambda:GetLayerVersion": "layers: the drift job has none",
+    "lambda:GetCodeSigningConfig": "code signing configurations: the drift job names none",
 }
 
 

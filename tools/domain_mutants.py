@@ -408,11 +408,11 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     # --- issue 32: properties across the plan (hand-offs, boundaries, routes, promises) ------------
     Mutant(
-        "scheduler-target-is-the-glue-role",
-        "components/data_quality.py",
-        "                        role_arn=role.role.arn,\n",
-        "                        role_arn=args.glue_role_arns[ds.name],\n",
-        "a schedule's target role is the Glue role, which trusts only Glue: no scheduled run ever starts",
+        "schedules-role-trusts-glue",
+        "components/scheduling.py",
+        "                facts.SCHEDULER_PRINCIPAL,\n",
+        '                "glue.amazonaws.com",\n',
+        "the schedules' role trusts Glue instead of Scheduler: no scheduled run ever starts",
         ("tests/invariants/test_handoffs.py",),
     ),
     Mutant(

@@ -23,6 +23,7 @@ def workload_boundary(scope: Scope, served_models: tuple[str, str] | None = None
                 f"{logs}/aws/sagemaker/Endpoints/{scope.prefix}*",
                 f"{logs}/aws/sagemaker/ProcessingJobs*",
                 *(f"{logs}{g}*" for g in DQ_LOG_GROUPS),
+                f"{logs}/aws/lambda/{scope.prefix}*",  # the drift jobs (functions/drift)
             ],
         ),
         Statement(
@@ -115,9 +116,28 @@ def workload_boundary(scope: Scope, served_models: tuple[str, str] | None = None
 
 
 def scheduler_boundary(scope: Scope) -> list[Statement]:
-    """Ceiling for the scheduler's role: start this environment's data-quality evaluations, passing
-    this environment's data-quality roles to Glue, nothing else."""
+    """Ceiling for the schedules' roles: start this environment's data-quality evaluations, passing
+    this environment's data-quality roles to Glue, and its drift jobs; send what fails to its
+    dead-letter queues and read the schedules' encrypted payloads, with its keys through SQS and
+    Scheduler only (components/scheduling.py); nothing else."""
+    through = [f"{service}.{scope.region}.amazonaws.com" for service in ("sqs", "scheduler")]
     return [
+        Statement(
+            sid="StartDriftJobs",
+            actions=["lambda:InvokeFunction"],
+            resources=[scope.regional("lambda", f"function:{scope.prefix}drift-*")],
+        ),
+        Statement(
+            sid="DeadLetterQueues",
+            actions=["sqs:SendMessage"],
+            resources=[scope.regional("sqs", f"{scope.prefix}*-dlq")],
+        ),
+        Statement(
+            sid="KeysThroughQueuesAndScheduler",
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[scope.keys],
+            conditions={"StringEquals": {**scope.this_environment["StringEquals"], "kms:ViaService": through}},
+        ),
         Statement(
             sid="StartDataQualityRuns",
             actions=["glue:StartDataQualityRulesetEvaluationRun"],

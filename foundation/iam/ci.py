@@ -71,6 +71,7 @@ def _scopes(scope: Scope) -> dict[str, list[str]]:
             f"arn:{p}:cloudwatch::{a}:dashboard/{scope.prefix}*",
         ],
         "budgets": [f"arn:{p}:budgets::{a}:budget/{scope.prefix}*"],
+        "lambda": [scope.regional("lambda", f"function:{scope.prefix}*")],
         "codebuild": [f"arn:{p}:codebuild:{r}:{a}:project/{scope.prefix}*"],
         # Service Authorization Reference, AWS Chatbot resource type ChatbotConfiguration:
         # arn:${Partition}:chatbot::${Account}:chat-configuration/${ConfigurationType}/${ChatbotConfigurationName}

@@ -122,3 +122,46 @@ DQ_EVENT_SOURCE = "aws.glue-dataquality"
 DQ_EVENT_TYPE = "Data Quality Evaluation Results Available"
 # A score below a minimum is matched with EventBridge's numeric matching ({"numeric": ["<", x]},
 # EventBridge user guide, eb-create-pattern-operators); tests run the pattern through moto's matcher.
+
+
+# --- the platform's drift job (functions/drift), started by EventBridge Scheduler ------------------
+# Sources (read 2026-12-02; /tmp notes of the session are not kept, the quotes are here):
+# - Scheduler user guide, managing-targets-templated: "you can target Lambda's Invoke operation by
+#   providing the function ARN ... you must also grant permissions to the schedule's execution role to
+#   perform the targeted API operation" (lambda:InvokeFunction). Lambda developer guide: "EventBridge
+#   Scheduler invokes your Lambda function asynchronously."
+# - Lambda developer guide, lambda-python: the Python runtime "includes the SDK for Python (Boto3)";
+#   lambda-runtimes lists python3.12. Quotas: function timeout 900 seconds.
+# - SageMaker Python SDK docs, amazon_sagemaker_model_monitoring.rst: capture files are at
+#   s3://{destination-bucket-prefix}/{endpoint-name}/{variant-name}/yyyy/mm/dd/hh/filename.jsonl,
+#   "organized based on the hour in which the invocation occurred"; the developer guide: delivery "can
+#   require a couple of minutes" (so the job runs 15 minutes past the window).
+# - CloudWatch API reference, PutMetricData: at most 1,000 metrics a request; NaN and infinity refused.
+DRIFT_RUNTIME = "python3.12"
+DRIFT_TIMEOUT_S = 900
+DRIFT_MEMORY_MB = 1024
+DRIFT_JOB_NAMESPACE = "mlplatform/Drift"  # the platform's own namespace (PutMetricData names it)
+DRIFT_JOB_METRIC = "FeatureDrift"  # PSI of one feature over one window (functions/drift/drift.py)
+DRIFT_JOB_DIMENSIONS = ("Endpoint", "Feature")
+DRIFT_RECORDS_METRIC = "CapturedRecords"
+DRIFT_JOB_SCHEDULES = {"hourly": ("cron(15 * * * ? *)", 3600), "daily": ("cron(15 0 * * ? *)", 86400)}
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+LAMBDA_LOG_GROUP = "/aws/lambda/{function}"  # Lambda's default; the function names it (LoggingConfig)
+
+# --- Scheduler delivery failures (Scheduler user guide) -------------------------------------------
+# configuring-schedule-dlq: Target.DeadLetterConfig.Arn, a standard SQS queue; the execution role
+# needs sqs:SendMessage on it. encryption-rest: KmsKeyArn encrypts the target's payload; the execution
+# role needs kms:Decrypt on the key, the principal that creates or updates the schedule kms:DescribeKey,
+# kms:GenerateDataKey and kms:Decrypt ("Scheduler does not support grants"). monitoring-cloudwatch:
+# namespace AWS/Scheduler, dimension ScheduleGroup, metrics delivered "on a best-effort basis".
+# UNVERIFIED: that the caller's KMS calls carry kms:ViaService scheduler.<region>.amazonaws.com (the
+# deploy boundary admits data-key use through Scheduler on that assumption), and what an SQS queue
+# encrypted with a customer key needs of Scheduler beyond the role's kms:GenerateDataKey/kms:Decrypt.
+SCHEDULER_NAMESPACE = "AWS/Scheduler"
+SCHEDULER_DIMENSION = "ScheduleGroup"
+# metric -> what the platform's alarm calls it (alarm names are mlplatform-<env>-<key>, 63 at most)
+SCHEDULER_FAILURE_METRICS = {
+    "TargetErrorCount": "target-errors",
+    "InvocationDroppedCount": "dropped",
+    "InvocationsFailedToBeSentToDeadLetterCount": "dlq-failed",
+}

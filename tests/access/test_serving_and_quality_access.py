@@ -1,7 +1,7 @@
 """What the roles AWS services assume for the platform can reach, with real calls in moto: an
 endpoint's execution role reads its own family's model artifacts in the registry of record and
-writes only its capture prefix; a dataset's Glue role reads only that dataset and writes only its
-results. Every bucket of the stack (and of the registry's stack) and every object in them is tried,
+writes only its capture prefix; a drift job reads only its endpoint's capture and baseline and writes
+only its reports; a dataset's Glue role reads only that dataset and writes only its results. Every bucket of the stack (and of the registry's stack) and every object in them is tried,
 so "nothing else" is checked, not assumed; the expected cells come from the settings and dataset
 files, not from infra/access.py."""
 
@@ -23,6 +23,8 @@ def _objects(stack: str) -> tuple[str, ...]:
             keys.add(f"models/{family}/v1/model.tar.gz")
         for e in s.serving.endpoints:
             keys |= {f"capture/{e.name}/primary/x.jsonl", f"monitoring/{e.name}/reports/r.json"}
+            if e.monitor:
+                keys.add(f"{e.monitor.baseline_prefix}baseline.json")
         for d in load_datasets(s.data_quality.datasets):
             keys |= {f"{d.prefix}part-0.parquet", f"data-quality/{d.name}/result.json"}
     return tuple(sorted(keys))
@@ -88,3 +90,18 @@ def test_a_datasets_glue_role_reads_only_its_dataset_and_writes_only_its_results
         assert _readable(lab, role) == {(_bucket(lab.plan.stack, d.zone), f"{d.prefix}part-0.parquet")}
         results = (_bucket(lab.plan.stack, "artifacts"), f"data-quality/{d.name}/result.json")
         assert _writable(lab, role) == {results}
+
+
+def test_a_drift_job_reads_only_its_endpoints_capture_and_baseline_and_writes_only_its_reports(lab):
+    """The drift job runs as the endpoint's monitor role (functions/drift): it reads what SageMaker
+    captured for this endpoint and the baseline it is given, and writes its reports, nothing else."""
+    settings = settings_of(lab.plan.stack)
+    monitored = [e for e in settings.serving.endpoints if e.monitor]
+    assert monitored
+    artifacts = _bucket(lab.plan.stack, "artifacts")
+    for e in monitored:
+        role = f"model-monitor-{e.name}"
+        baseline = {(b, k) for b, k in _everything(lab) if b == artifacts and k.startswith(e.monitor.baseline_prefix)}
+        capture = (artifacts, f"capture/{e.name}/primary/x.jsonl")
+        assert baseline and _readable(lab, role) == {capture, *baseline}
+        assert _writable(lab, role) == {(artifacts, f"monitoring/{e.name}/reports/r.json")}

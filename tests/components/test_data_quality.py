@@ -198,7 +198,11 @@ def test_the_scheduler_starts_only_our_evaluations_passing_only_the_datasets_glu
         s["Sid"]: s
         for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "data-quality-scheduler"))["Statement"]
     }
-    scheduled = [json.loads(s.inputs["target"]["input"]) for s in any_plan.of_type("aws:scheduler/schedule:Schedule")]
+    scheduled = [
+        json.loads(s.inputs["target"]["input"])
+        for s in any_plan.of_type("aws:scheduler/schedule:Schedule")
+        if s.inputs["groupName"] == group
+    ]
     ruleset_arns = {f"arn:aws:glue:eu-west-1:{account}:dataQualityRuleset/{r['RulesetNames'][0]}" for r in scheduled}
     start = statements["StartEvaluations"]
     assert set([start["Resource"]] if isinstance(start["Resource"], str) else start["Resource"]) == ruleset_arns
@@ -220,6 +224,7 @@ def test_every_scheduled_dataset_runs_on_its_yaml_schedule(any_plan):
     schedules = {
         json.loads(s.inputs["target"]["input"])["DataSource"]["GlueTable"]["TableName"]: s.inputs
         for s in any_plan.of_type("aws:scheduler/schedule:Schedule")
+        if s.inputs["groupName"] == group
     }
     datasets = load_datasets(settings_of(any_plan.stack).data_quality.datasets)
     assert set(schedules) == {d.name for d in datasets if d.schedule}

@@ -51,11 +51,17 @@ def test_every_role_of_the_matrix_exists_once_per_team(any_plan):
 
 
 def test_service_roles_trust_their_service_for_this_account_only(any_plan):
-    """Endpoints and monitors run as SageMaker, evaluations as Glue: each role trusts exactly that
-    service, pinned to the stack's account (aws:SourceAccount)."""
+    """Endpoints run as SageMaker, drift jobs as Lambda (Model Monitor, opted in, as SageMaker),
+    evaluations as Glue: each role trusts exactly that service, pinned to the stack's account
+    (aws:SourceAccount; AWS's own Lambda trust sample uses it too: aws/agent-toolkit-for-aws,
+    deploying-custom-domain-rest-api/scripts/lambda-trust-policy.json)."""
     settings = settings_of(any_plan.stack)
     services = {f"serving-{e.name}": "sagemaker.amazonaws.com" for e in settings.serving.endpoints}
-    services |= {f"model-monitor-{e.name}": "sagemaker.amazonaws.com" for e in settings.serving.endpoints if e.monitor}
+    services |= {
+        f"model-monitor-{e.name}": "sagemaker.amazonaws.com" if e.monitor.model_monitor else "lambda.amazonaws.com"
+        for e in settings.serving.endpoints
+        if e.monitor
+    }
     services |= {"data-quality-" + d.replace("_", "-"): "glue.amazonaws.com" for d in settings.data_quality.datasets}
     assert services
     for key, service in services.items():

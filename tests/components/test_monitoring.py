@@ -76,6 +76,9 @@ def test_every_alarm_watches_something_the_stack_has(any_plan):
         "MonitoringSchedule": {
             m.inputs["name"] for m in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
         },
+        "ScheduleGroup": {g.inputs["name"] for g in any_plan.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")},
+        # the drift job publishes one value per feature of its baseline (functions/drift)
+        "Feature": {f for d in settings_of(any_plan.stack).monitoring.drift for f in d.features},
     }
     for alarm in any_plan.of_type(ALARM):
         for key, value in alarm.inputs.get("dimensions", {}).items():

@@ -10,7 +10,7 @@ import pytest
 from botocore.session import get_session
 
 from foundation.upstream import serving as facts
-from tests.plans import STACKS, settings_of, stack_plan
+from tests.plans import STACKS, settings_of, stack_plan, variant_plan
 
 MODEL, CONFIG, ENDPOINT = (
     "aws:sagemaker/model:Model",
@@ -149,7 +149,27 @@ def test_each_endpoint_scales_on_invocations_per_instance_within_its_bounds(any_
     assert len(targets) == len(policies) == len(s.serving.endpoints)
 
 
-def test_model_monitor_compares_the_captured_traffic_with_the_baseline(any_plan):
+def opted_in(stack: str) -> dict:
+    """The stack's endpoints with Model Monitor opted in wherever they have a monitor."""
+    endpoints = []
+    for e in settings_of(stack).serving.endpoints:
+        entry = e.model_dump(by_alias=True, exclude_none=True)
+        if e.monitor:
+            entry["monitor"]["modelMonitor"] = True
+        endpoints.append(entry)
+    return {"serving.endpoints": endpoints}
+
+
+def test_the_example_stacks_measure_drift_without_model_monitor(any_plan):
+    """AWS closed Model Monitor to new customers: it is an opt-in, off in the example stacks."""
+    assert any(e.monitor for e in settings_of(any_plan.stack).serving.endpoints)
+    assert any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule") == []
+    assert any_plan.of_type("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition") == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_model_monitor_compares_the_captured_traffic_with_the_baseline(stack):
+    any_plan = variant_plan(stack, opted_in(stack))
     s = settings_of(any_plan.stack)
     bucket = any_plan.outputs["buckets"]["artifacts"]
     schedules = {
@@ -193,33 +213,84 @@ def test_model_monitor_compares_the_captured_traffic_with_the_baseline(any_plan)
         assert job["jobResources"]["clusterConfig"]["volumeKmsKeyId"] == any_plan.outputs["kmsKeyArns"]["models"]
 
 
-def test_drift_alarms_watch_what_model_monitor_publishes_and_only_where_it_runs(any_plan):
-    s = settings_of(any_plan.stack)
-    alarms = [a.inputs for a in any_plan.of_type(ALARM) if a.inputs["namespace"] == facts.DRIFT_NAMESPACE]
+@pytest.mark.parametrize("model_monitor", [False, True])
+@pytest.mark.parametrize("stack", STACKS)
+def test_drift_alarms_watch_what_the_measurement_publishes_and_only_where_it_runs(stack, model_monitor):
+    """The drift job publishes FeatureDrift per endpoint and feature (functions/drift/handler.py);
+    Model Monitor, opted in, feature_baseline_drift_<feature> per endpoint and schedule."""
+    any_plan = variant_plan(stack, opted_in(stack)) if model_monitor else stack_plan(stack)
+    s = settings_of(stack)
+    namespace = facts.DRIFT_NAMESPACE if model_monitor else "mlplatform/Drift"
+    alarms = [a.inputs for a in any_plan.of_type(ALARM) if a.inputs["namespace"] == namespace]
     schedules = {m.inputs["name"] for m in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")}
     expected = set()
     for d in s.monitoring.drift:
         for e in (e for e in s.serving.endpoints if e.model_family == d.model_family and e.monitor):
             for feature in d.features:
-                expected.add(
-                    (
-                        f"feature_baseline_drift_{feature}",
-                        f"mlplatform-{any_plan.stack}-{e.name}",
-                        d.threshold,
-                        d.evaluation_periods,
-                    )
-                )
+                metric = f"feature_baseline_drift_{feature}" if model_monitor else "FeatureDrift"
+                expected.add((metric, f"mlplatform-{stack}-{e.name}", d.threshold, d.evaluation_periods))
+    assert expected
     assert {
         (a["metricName"], a["dimensions"]["Endpoint"], a["threshold"], a["evaluationPeriods"]) for a in alarms
     } == expected
+    features = {f for d in s.monitoring.drift for f in d.features}
     for a in alarms:
-        assert a["dimensions"]["MonitoringSchedule"] in schedules
-        # before the first monitoring run there is no data: not an alarm, not a page
+        if model_monitor:
+            assert a["dimensions"]["MonitoringSchedule"] in schedules
+        else:
+            assert a["dimensions"]["Feature"] in features and set(a["dimensions"]) == {"Endpoint", "Feature"}
+        # before the first run, or in a window without traffic, there is no data: not a page
         assert a["treatMissingData"] == "missing"
     unmeasured = {d.model_family for d in s.monitoring.drift} - {
         e.model_family for e in s.serving.endpoints if e.monitor
     }
     assert set(any_plan.outputs.get("driftNotMeasured", {})) == unmeasured
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_drift_job_reads_where_sagemaker_captures_and_the_baseline_it_is_given(stack):
+    """End to end on the plan's own values: capture files written where SageMaker puts them for the
+    endpoint's DataCaptureConfig (s3://{destination}/{endpoint}/{variant}/yyyy/mm/dd/hh/, SageMaker
+    Python SDK docs) and a baseline at the monitor's prefix are what the job, started with its
+    schedule's event, reads."""
+    import datetime as dt
+
+    import boto3
+    from moto import mock_aws
+
+    from functions.drift import drift
+    from functions.drift.handler import measure
+
+    plan = stack_plan(stack)
+    functions = {f.inputs["name"]: f for f in plan.of_type("aws:lambda/function:Function")}
+    monitored = [e for e in settings_of(stack).serving.endpoints if e.monitor]
+    assert len(functions) == len(monitored)
+    jobs = [s for s in plan.of_type("aws:scheduler/schedule:Schedule") if s.inputs["target"]["arn"] in
+            {f.outputs["arn"] for f in functions.values()}]  # fmt: skip
+    assert len(jobs) == len(monitored)
+    record = {"captureData": {"endpointInput": {"encoding": "CSV", "observedContentType": "text/csv", "data": "1,2\n"}}}
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        bucket = plan.outputs["buckets"]["artifacts"]
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        for schedule in jobs:
+            event = json.loads(schedule.inputs["target"]["input"])
+            (e,) = [e for e in monitored if f"mlplatform-{stack}-{e.name}" == event["endpointName"]]
+            endpoint, config, variant, _ = _served(plan, e.name)
+            destination = config.inputs["dataCaptureConfig"]["destinationS3Uri"].removeprefix(f"s3://{bucket}/")
+            now = dt.datetime(2026, 3, 1, 12, 15, tzinfo=dt.UTC)
+            hour = "2026/03/01/11" if e.monitor.schedule == "hourly" else "2026/02/28/23"
+            key = f"{destination.rstrip('/')}/{endpoint.inputs['name']}/{variant['variantName']}/{hour}/x.jsonl"
+            s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(record))
+            baseline = drift.build_baseline(["a", "b"], [[1, 2], [3, 4]])
+            s3.put_object(Bucket=bucket, Key=f"{e.monitor.baseline_prefix}baseline.json", Body=json.dumps(baseline))
+            report = measure(event, s3, now)
+            assert report["records"] == 1 and set(report["psi"]) == {"a", "b"}, e.name
+            assert event["reportsUri"] == f"s3://{bucket}/monitoring/{e.name}/reports/"
+            function = functions[f"mlplatform-{stack}-drift-{e.name}"].inputs
+            assert function["role"] == plan.outputs["roleArns"][f"model-monitor-{e.name}"]
+            assert (function["runtime"], function["handler"]) == (facts.DRIFT_RUNTIME, "handler.handler")
+            assert schedule.inputs["scheduleExpression"] == facts.DRIFT_JOB_SCHEDULES[e.monitor.schedule][0]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -232,7 +303,9 @@ def test_the_data_quality_requests_are_valid_for_the_glue_api(stack):
     shape = get_session().get_service_model("glue").operation_model("StartDataQualityRulesetEvaluationRun").input_shape
     tables = {(t.inputs["databaseName"], t.inputs["name"]) for t in plan.of_type("aws:glue/catalogTable:CatalogTable")}
     rulesets = {r.inputs["name"] for r in plan.of_type("aws:glue/dataQualityRuleset:DataQualityRuleset")}
-    for schedule in plan.of_type("aws:scheduler/schedule:Schedule"):
+    glue = [s for s in plan.of_type("aws:scheduler/schedule:Schedule") if ":aws-sdk:glue:" in s.inputs["target"]["arn"]]
+    assert len(glue) == sum(1 for d in plan.outputs["dataQualitySchedules"])
+    for schedule in glue:
         target = schedule.inputs["target"]
         assert target["arn"] == "arn:aws:scheduler:::aws-sdk:glue:startDataQualityRulesetEvaluationRun"
         request = json.loads(target["input"])
@@ -287,7 +360,10 @@ def test_schedule_and_monitoring_values_are_within_the_apis_bounds(any_plan):
         w = schedule.inputs["flexibleTimeWindow"]
         assert w["mode"] in window["Mode"].enum
         bounds = window["MaximumWindowInMinutes"].metadata
-        assert bounds["min"] <= w["maximumWindowInMinutes"] <= bounds["max"]
+        if w["mode"] == "FLEXIBLE":
+            assert bounds["min"] <= w["maximumWindowInMinutes"] <= bounds["max"]
+        else:
+            assert "maximumWindowInMinutes" not in w
     runtime = sm.shape_for("MonitoringStoppingCondition").members["MaxRuntimeInSeconds"]
     schedules = {
         s.inputs["monitoringScheduleConfig"]["monitoringJobDefinitionName"]: s.inputs

@@ -57,17 +57,38 @@ def hand_offs(plan: Plan) -> list[HandOff]:
     def add(r, role, service, context, needs=(), actions=("sts:AssumeRole",), exact=True):
         found.append(HandOff(f"{r.type}::{r.name}", role, service, tuple(actions), context, tuple(needs), exact))
 
+    env = plan.outputs["environment"]
+    queues = {q.outputs["arn"]: q for q in plan.of_type("aws:sqs/queue:Queue")}
+    tagged = {"aws:ResourceTag/environment": env}
     for r in plan.of_type("aws:scheduler/schedule:Schedule"):
         target = r.inputs["target"]
         group = _arn(plan, r, "scheduler", f"schedule-group/{r.inputs['groupName']}")
-        service, api = target["arn"].split(":aws-sdk:")[1].split(":")
-        body = json.loads(target["input"])
-        action = f"{service}:{api[0].upper()}{api[1:]}"
-        needs = [(action, _arn(plan, r, "glue", f"dataQualityRuleset/{n}"), {}) for n in body["RulesetNames"]]
-        needs.append(("iam:PassRole", body["Role"], {"iam:PassedToService": "glue.amazonaws.com"}))
+        if ":aws-sdk:" in target["arn"]:  # a universal target: an API call with the input as its request
+            service, api = target["arn"].split(":aws-sdk:")[1].split(":")
+            body = json.loads(target["input"])
+            action = f"{service}:{api[0].upper()}{api[1:]}"
+            needs = [(action, _arn(plan, r, "glue", f"dataQualityRuleset/{n}"), {}) for n in body["RulesetNames"]]
+            needs.append(("iam:PassRole", body["Role"], {"iam:PassedToService": "glue.amazonaws.com"}))
+            # the role the schedule passes to Glue, which runs the evaluation as it
+            add(r, body["Role"], "glue.amazonaws.com", same)
+        else:  # a templated target: Lambda's Invoke of the function (Scheduler guide, managing-targets-templated)
+            needs = [("lambda:InvokeFunction", target["arn"], {})]
+        # what fails after the retries goes to the dead-letter queue, encrypted with its key through
+        # SQS; the payload is encrypted with the schedule's key and read through Scheduler
+        dead_letters = target["deadLetterConfig"]["arn"]
+        queue_key = queues[dead_letters].inputs["kmsMasterKeyId"]
+        needs += [
+            ("sqs:SendMessage", dead_letters, {}),
+            ("kms:GenerateDataKey", queue_key, {**tagged, "kms:ViaService": f"sqs.{region}.amazonaws.com"}),
+            ("kms:Decrypt", r.inputs["kmsKeyArn"], {**tagged, "kms:ViaService": f"scheduler.{region}.amazonaws.com"}),
+        ]
         add(r, target["roleArn"], "scheduler.amazonaws.com", {**same, "aws:SourceArn": group}, needs)
-        # the role the schedule passes to Glue, which runs the evaluation as it
-        add(r, body["Role"], "glue.amazonaws.com", same)
+    for r in plan.of_type("aws:lambda/function:Function"):
+        group = r.inputs["loggingConfig"]["logGroup"]
+        stream = _arn(plan, r, "logs", f"log-group:{group}:log-stream:2026/01/01/[$LATEST]x")
+        metric = ("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "mlplatform/Drift"})
+        needs = [("logs:CreateLogStream", stream, {}), ("logs:PutLogEvents", stream, {}), metric]
+        add(r, r.inputs["role"], "lambda.amazonaws.com", same, needs)
     for r in plan.of_type("aws:cloudtrail/trail:Trail"):
         group = r.inputs["cloudWatchLogsGroupArn"].removesuffix(":*")
         stream = f"{group}:log-stream:{account}_CloudTrail_{region}"
@@ -188,4 +209,4 @@ def test_each_role_handed_to_a_service_may_do_what_the_service_will(each_plan):
         for action, resource, context in h.needs:
             request = Request(principal, action, resource, context)
             decision = evaluate(request, identity=role_policies(each_plan, role), boundary=boundary)
-            assert decision, f"{h.by}: {role.inputs['name']} cannot {action} on {resource} ({decision.reason})"
+            assert decision, f"{h.by}: {role.inputs['name']} cannot {action} on {resource} ({decision.why})"
