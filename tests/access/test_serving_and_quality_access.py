@@ -1,9 +1,10 @@
 """What the roles AWS services assume for the platform can reach, with real calls in moto: an
 endpoint's execution role reads its own family's model artifacts in the registry of record and
-writes only its capture prefix; a drift job reads only its endpoint's capture and baseline and writes
-only its reports; a dataset's Glue role reads only that dataset and writes only its results. Every bucket of the stack (and of the registry's stack) and every object in them is tried,
-so "nothing else" is checked, not assumed; the expected cells come from the settings and dataset
-files, not from infra/access.py."""
+writes only its capture prefix; a drift job reads only its endpoint's capture and baseline and
+writes only its reports; a dataset's Glue role reads only that dataset and writes only its results.
+Every bucket of the stack (and of the registry's stack) and every object in them is tried, so
+"nothing else" is checked, not assumed; the expected cells come from the settings and dataset files,
+not from infra/access.py."""
 
 from __future__ import annotations
 
