@@ -266,11 +266,12 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
             effect="Deny",
             actions=["kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             resources=["*"],
-            # but the Pulumi secrets key, and keys used through SageMaker: CreateFeatureGroup with an
-            # online-store key needs kms:Decrypt and GenerateDataKey (botocore sagemaker,
-            # OnlineStoreSecurityConfig.KmsKeyId), and SageMaker makes those calls.
+            # but the Pulumi secrets key, and keys used through SageMaker or Scheduler: CreateFeatureGroup
+            # with an online-store key needs kms:Decrypt and GenerateDataKey (botocore sagemaker,
+            # OnlineStoreSecurityConfig.KmsKeyId); CreateSchedule with KmsKeyArn needs the creator's
+            # kms:GenerateDataKey and kms:Decrypt (foundation/upstream/serving.py). The services make the calls.
             conditions={
-                "StringNotLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"},
+                "StringNotLike": {"kms:ViaService": ["sagemaker.*.amazonaws.com", "scheduler.*.amazonaws.com"]},
                 "ForAllValues:StringNotEquals": {"kms:ResourceAliases": [secrets_key_alias(scope)]},
             },
         ),

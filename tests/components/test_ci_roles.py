@@ -118,7 +118,7 @@ def test_ci_reads_no_data_but_the_pulumi_state(stack):
             assert not role.allows("s3:PutObject", f"arn:aws:s3:::{bucket}/data/part-0.parquet"), (name, bucket)
         state = f"arn:aws:s3:::mlplatform-{stack}-pulumi-state-{account}-eu-west-1/.pulumi/stacks/{stack}.json"
         assert role.allows("s3:GetObject", state), name
-    # kms:Decrypt of CI is the Pulumi secrets key's only (by alias), or a key SageMaker uses for it
+    # kms:Decrypt of CI is the Pulumi secrets key's only (by alias), or a key SageMaker or Scheduler uses for it
     for r in plan.of_type("aws:iam/policy:Policy"):
         if "-ci-" not in r.inputs["name"]:
             continue
@@ -130,7 +130,7 @@ def test_ci_reads_no_data_but_the_pulumi_state(stack):
     boundary = next(p for p in plan.of_type("aws:iam/policy:Policy") if p.inputs["name"].endswith("deploy-boundary"))
     deny = {st["Sid"]: st for st in policy(boundary)["Statement"]}["NeverUseDataKeys"]
     assert deny["Condition"] == {
-        "StringNotLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"},
+        "StringNotLike": {"kms:ViaService": ["sagemaker.*.amazonaws.com", "scheduler.*.amazonaws.com"]},
         "ForAllValues:StringNotEquals": {"kms:ResourceAliases": [f"alias/mlplatform-{stack}-pulumi-secrets"]},
     }
 
