@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 
-from foundation.conventions import physical_name, stateful_options
+from foundation.conventions import named_by_content, physical_name, stateful_options
 from foundation.iam.actions import LOG_ACTIONS, VPC_ACTIONS
 from foundation.iam.documents import Statement
 from foundation.iam.scope import Scope
@@ -185,20 +186,24 @@ class EndpointSpec:
             raise ValueError(f"endpoint {self.name}: a monitor needs data capture")
 
     @property
+    def starting_instances(self) -> int:
+        """The new fleet's size in a rollout: SageMaker starts it at the configuration's
+        InitialInstanceCount, not at the size autoscaling had reached, and autoscaling is blocked while
+        the update runs; so the maximum, never fewer than the old fleet serves at peak. Autoscaling
+        scales it in after the rollout."""
+        return self.min_instances if facts.UPDATE_RETAINS_INSTANCE_COUNT else self.max_instances
+
+    @property
     def traffic(self) -> tuple[str, int | None]:
-        """(routing type, canary percent). A canary may be at most half the fleet (CanarySize), so one
-        instance shifts all at once, still baking and rolling back on the alarms."""
-        if self.min_instances >= 2 and self.canary_percent / 100 <= facts.CANARY_MAX_SHARE:
+        """(routing type, canary percent). A canary may be at most half the new fleet (CanarySize), so
+        a one-instance fleet shifts all at once, still baking and rolling back on the alarms."""
+        if self.starting_instances >= 2 and self.canary_percent / 100 <= facts.CANARY_MAX_SHARE:
             return "CANARY", self.canary_percent
         return "ALL_AT_ONCE", None
 
 
-def revision(*parts: object) -> str:
-    """Six hex digits that change whenever one of ``parts`` does (unknown outputs count as equal)."""
-    import hashlib
-
-    text = "|".join(p if isinstance(p, str) else "?" if isinstance(p, pulumi.Output) else repr(p) for p in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:6]
+def scaling_marker_name(environment: str, endpoint: str) -> str:
+    return f"/{physical_name(environment, 'serving', endpoint)}/scaled-instance-type"
 
 
 def endpoint_name(environment: str, endpoint: str) -> str:
@@ -351,27 +356,26 @@ class Serving(pulumi.ComponentResource):
             opts=child,
         )
         vpc = dict(security_group_ids=[self.security_group.id], subnets=list(args.subnet_ids))
+        # The Terraform bridge replaces a resource the program names delete-before-replace (pulumi-
+        # terraform-bridge, nameRequiresDeleteBeforeReplace): the endpoint would lose the model and
+        # configuration it serves, and could roll back to, before moving. Named by their content,
+        # the new ones go beside the old, which go once the endpoint has moved.
+        beside = pulumi.ResourceOptions(parent=self, delete_before_replace=False)
         for e in args.endpoints:
             ep_name = endpoint_name(env, e.name)
             self.endpoint_names[e.name] = ep_name
             # Models and configurations are immutable: any change is a new one, under a new name (the
-            # version and a digest of what it is made of), created before the old one is deleted, and
-            # the endpoint moves to it blue/green. A change of autoscaling bounds alone changes neither.
+            # version and a digest of all its inputs), created before the old one is deleted, and the
+            # endpoint moves to it blue/green. A change of minInstances alone changes neither.
             package = args.registry.package_arn(e.family, e.version)
-            model_name = physical_name(
-                env, e.name, f"v{e.version}", revision(package, e.network_isolation, args.role_arns[e.name])
+            model_args = sm.ModelArgs(
+                execution_role_arn=args.role_arns[e.name],
+                primary_container=sm.ModelPrimaryContainerArgs(model_package_name=package),
+                vpc_config=sm.ModelVpcConfigArgs(**vpc),
+                enable_network_isolation=e.network_isolation,
             )
-            model = sm.Model(
-                f"{name}-{e.name}",
-                sm.ModelArgs(
-                    name=model_name,
-                    execution_role_arn=args.role_arns[e.name],
-                    primary_container=sm.ModelPrimaryContainerArgs(model_package_name=package),
-                    vpc_config=sm.ModelVpcConfigArgs(**vpc),
-                    enable_network_isolation=e.network_isolation,
-                ),
-                opts=child,
-            )
+            model_args.name = named_by_content(partial(physical_name, env, e.name, f"v{e.version}"), model_args)
+            model = sm.Model(f"{name}-{e.name}", model_args, opts=beside)
             capture = None
             if e.capture_percent:
                 capture = sm.EndpointConfigurationDataCaptureConfigArgs(
@@ -384,27 +388,37 @@ class Serving(pulumi.ComponentResource):
                         for m in facts.CAPTURE_MODES
                     ],
                 )
-            config = sm.EndpointConfiguration(
-                f"{name}-{e.name}",
-                sm.EndpointConfigurationArgs(
-                    name=physical_name(
-                        env,
-                        e.name,
-                        f"v{e.version}",
-                        revision(model_name, e.instance_type, e.min_instances, e.capture_percent, VARIANT),
-                    ),
-                    kms_key_arn=args.models_key_arn,
-                    production_variants=[
-                        sm.EndpointConfigurationProductionVariantArgs(
-                            variant_name=VARIANT,
-                            model_name=model.name,
-                            instance_type=e.instance_type,
-                            initial_instance_count=e.min_instances,
-                        )
-                    ],
-                    data_capture_config=capture,
+            config_args = sm.EndpointConfigurationArgs(
+                kms_key_arn=args.models_key_arn,
+                production_variants=[
+                    sm.EndpointConfigurationProductionVariantArgs(
+                        variant_name=VARIANT,
+                        model_name=model.name,
+                        instance_type=e.instance_type,
+                        initial_instance_count=e.starting_instances,
+                    )
+                ],
+                data_capture_config=capture,
+            )
+            config_args.name = named_by_content(partial(physical_name, env, e.name, f"v{e.version}"), config_args)
+            config = sm.EndpointConfiguration(f"{name}-{e.name}", config_args, opts=beside)
+            # SageMaker refuses to change the instance type of a variant registered with autoscaling.
+            # This record of the type it was registered for is replaced, delete-before-replace, when
+            # the type changes: Pulumi first deletes what depends on it through an input (the scaling
+            # policy and target), the endpoint (which waits for it) then updates, and the target and
+            # policy are registered again after it (pulumi v3.259.0, step_generator.go,
+            # calculateDependentReplacements).
+            marker = aws.ssm.Parameter(
+                f"{name}-{e.name}-scaling",
+                aws.ssm.ParameterArgs(
+                    name=scaling_marker_name(env, e.name),
+                    type="String",
+                    insecure_value=e.instance_type,  # not a secret (`value` is one)
+                    description=f"Instance type {ep_name} was registered with autoscaling for",
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, replace_on_changes=["insecureValue"], delete_before_replace=True
+                ),
             )
             routing, canary = e.traffic
             wait = e.bake_minutes * 60
@@ -439,14 +453,17 @@ class Serving(pulumi.ComponentResource):
                         ),
                     ),
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[marker]),
             )
             self.endpoints[e.name] = endpoint
             target = aws.appautoscaling.Target(
                 f"{name}-{e.name}",
                 aws.appautoscaling.TargetArgs(
                     service_namespace=facts.SCALING_NAMESPACE,
-                    resource_id=endpoint.name.apply(lambda n: facts.scalable_resource_id(n, VARIANT)),
+                    # an input of the marker too: replaced (deregistered first) when the type changes
+                    resource_id=pulumi.Output.all(endpoint.name, marker.name).apply(
+                        lambda names: facts.scalable_resource_id(names[0], VARIANT)
+                    ),
                     scalable_dimension=facts.SCALABLE_DIMENSION,
                     min_capacity=e.min_instances,
                     max_capacity=e.max_instances,
@@ -576,56 +593,59 @@ class Serving(pulumi.ComponentResource):
         bucket = f"s3://{args.artifacts_bucket}"
         m = e.monitor
         assert m is not None
-        job = sm.DataQualityJobDefinition(
-            f"{name}-{e.name}-monitor",
-            sm.DataQualityJobDefinitionArgs(
-                name=physical_name(env, e.name, "data-quality"),
-                role_arn=args.monitor_role_arns[e.name],
-                data_quality_app_specification=sm.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
-                    image_uri=facts.monitor_image(args.region),
-                    environment=dict(facts.MONITOR_METRICS_ENVIRONMENT),
+        job_args = sm.DataQualityJobDefinitionArgs(
+            role_arn=args.monitor_role_arns[e.name],
+            data_quality_app_specification=sm.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
+                image_uri=facts.monitor_image(args.region),
+                environment=dict(facts.MONITOR_METRICS_ENVIRONMENT),
+            ),
+            data_quality_baseline_config=sm.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
+                constraints_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
+                    s3_uri=f"{bucket}/{m.baseline_prefix}constraints.json"
                 ),
-                data_quality_baseline_config=sm.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
-                    constraints_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
-                        s3_uri=f"{bucket}/{m.baseline_prefix}constraints.json"
-                    ),
-                    statistics_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
-                        s3_uri=f"{bucket}/{m.baseline_prefix}statistics.json"
-                    ),
-                ),
-                data_quality_job_input=sm.DataQualityJobDefinitionDataQualityJobInputArgs(
-                    endpoint_input=sm.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
-                        endpoint_name=endpoint.name, local_path="/opt/ml/processing/input"
-                    )
-                ),
-                data_quality_job_output_config=sm.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
-                    kms_key_id=args.models_key_arn,
-                    monitoring_outputs=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
-                        s3_output=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
-                            s3_uri=f"{bucket}/{REPORTS_PREFIX.format(endpoint=e.name)}",
-                            local_path="/opt/ml/processing/output",
-                        )
-                    ),
-                ),
-                job_resources=sm.DataQualityJobDefinitionJobResourcesArgs(
-                    cluster_config=sm.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
-                        instance_count=1,
-                        instance_type=m.instance_type,
-                        volume_size_in_gb=20,
-                        volume_kms_key_id=args.models_key_arn,
-                    )
-                ),
-                network_config=sm.DataQualityJobDefinitionNetworkConfigArgs(
-                    enable_inter_container_traffic_encryption=True,
-                    vpc_config=sm.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
-                        security_group_ids=vpc["security_group_ids"], subnets=vpc["subnets"]
-                    ),
-                ),
-                stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(
-                    max_runtime_in_seconds=facts.MONITOR_MAX_RUNTIME_S
+                statistics_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
+                    s3_uri=f"{bucket}/{m.baseline_prefix}statistics.json"
                 ),
             ),
-            opts=child,
+            data_quality_job_input=sm.DataQualityJobDefinitionDataQualityJobInputArgs(
+                endpoint_input=sm.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
+                    endpoint_name=endpoint.name, local_path="/opt/ml/processing/input"
+                )
+            ),
+            data_quality_job_output_config=sm.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
+                kms_key_id=args.models_key_arn,
+                monitoring_outputs=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
+                    s3_output=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
+                        s3_uri=f"{bucket}/{REPORTS_PREFIX.format(endpoint=e.name)}",
+                        local_path="/opt/ml/processing/output",
+                    )
+                ),
+            ),
+            job_resources=sm.DataQualityJobDefinitionJobResourcesArgs(
+                cluster_config=sm.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
+                    instance_count=1,
+                    instance_type=m.instance_type,
+                    volume_size_in_gb=20,
+                    volume_kms_key_id=args.models_key_arn,
+                )
+            ),
+            network_config=sm.DataQualityJobDefinitionNetworkConfigArgs(
+                enable_inter_container_traffic_encryption=True,
+                vpc_config=sm.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
+                    security_group_ids=vpc["security_group_ids"], subnets=vpc["subnets"]
+                ),
+            ),
+            stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(
+                max_runtime_in_seconds=facts.MONITOR_MAX_RUNTIME_S
+            ),
+        )
+        # every input but the role forces a new definition: named by all of them, like the models
+        job_args.name = named_by_content(partial(physical_name, env, e.name, "data-quality"), job_args)
+        job = sm.DataQualityJobDefinition(
+            f"{name}-{e.name}-monitor",
+            job_args,
+            # beside the old one, which the schedule uses until it moves (see the models)
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
         )
         expression, _ = facts.MONITOR_SCHEDULES[m.schedule]
         sm.MonitoringSchedule(

@@ -19,6 +19,7 @@ from foundation.conventions import (
     ADDON_NAMESPACE,
     EBS_CSI_SERVICE_ACCOUNT,
     VPC_CNI_SERVICE_ACCOUNT,
+    named_by_content,
     partition_for,
     physical_name,
     stateful_options,
@@ -217,16 +218,22 @@ class TrainingCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # What replaces a node group (Terraform ForceNew) names it, and the new group comes up beside
+        # the old one, which EKS drains after: never a cluster without system nodes (the bridge
+        # would delete a group the program names first). Sizes and the template's version update it.
+        replaced_by = dict(
+            node_role_arn=node_role.role.arn,
+            subnet_ids=list(args.subnet_ids),
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=list(sn.instance_types),
+        )
         self.system_nodes = aws.eks.NodeGroup(
             f"{name}-system",
             aws.eks.NodeGroupArgs(
                 cluster_name=self.cluster.name,
-                node_group_name="system",
-                node_role_arn=node_role.role.arn,
-                subnet_ids=list(args.subnet_ids),
-                ami_type="AL2023_x86_64_STANDARD",
-                capacity_type="ON_DEMAND",
-                instance_types=list(sn.instance_types),
+                node_group_name=named_by_content(lambda digest: f"system-{digest}", [replaced_by, template.id]),
+                **replaced_by,
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                     min_size=sn.min_size, desired_size=sn.desired_size, max_size=sn.max_size
                 ),
@@ -234,7 +241,10 @@ class TrainingCluster(pulumi.ComponentResource):
                 labels={"mlplatform/pool": "system"},
             ),
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*early, *node_role.ready], ignore_changes=["scalingConfig.desiredSize"]
+                parent=self,
+                depends_on=[*early, *node_role.ready],
+                ignore_changes=["scalingConfig.desiredSize"],
+                delete_before_replace=False,
             ),
         )
         ebs_role = self._role(

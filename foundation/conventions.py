@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pulumi
 
@@ -50,6 +50,33 @@ def physical_name(environment: str, *parts: str, max_length: int = 63) -> str:
     if len(name) > max_length:
         raise ValueError(f"name {name!r} is longer than {max_length} characters")
     return name
+
+
+def named_by_content(name_of: Callable[[str], str], content: object) -> pulumi.Output[str]:
+    """``name_of(<six hex digits>)``, the digits a digest of every value in ``content`` (a pulumi
+    ``*Args`` without its name, or a list of inputs) once they are known.
+
+    For a resource replaced whenever one of those values changes (Terraform ForceNew: every input of
+    a SageMaker model, endpoint configuration or job definition): with its name from its content and
+    ``delete_before_replace=False``, a changed one is created beside the old one, which goes after
+    what uses it has moved; an unchanged one keeps its name. (The Terraform bridge would otherwise
+    delete a resource the program names before replacing it: nameRequiresDeleteBeforeReplace.)"""
+    import hashlib
+
+    def plain(value: object) -> object:
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if hasattr(value, "__dict__") and not isinstance(value, type):  # a resolved *Args
+            return {k: plain(v) for k, v in vars(value).items()}
+        return value
+
+    def name(resolved: object) -> str:
+        text = json.dumps(plain(resolved), sort_keys=True, default=str)
+        return name_of(hashlib.sha256(text.encode()).hexdigest()[:6])
+
+    return pulumi.Output.from_input(content).apply(name)
 
 
 def secrets_alias(environment: str) -> str:

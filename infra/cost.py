@@ -73,6 +73,7 @@ FREE: dict[str, str] = {
     "aws:appautoscaling/policy": "free",
     "aws:appautoscaling/target": "free (the ceiling of its endpoint is priced from it)",
     "aws:scheduler/scheduleGroup": "free",
+    "aws:ssm/parameter": "standard parameters are free (Systems Manager pricing: Parameter Store)",
     "aws:chatbot/": "AWS Chatbot is free",
     "aws:costexplorer/costAllocationTag": "free",
     "aws:codebuild/webhook": "free",
@@ -412,23 +413,25 @@ class _Pricer:
             self.unpriced(r, f"no price rule for {r.type}")
 
     def endpoint(self, r: Res) -> None:
-        """Instances of an endpoint configuration: its initial count at idle, its autoscaling maximum
-        (the scalable target of the endpoint that uses it) at the ceiling."""
+        """Instances of an endpoint configuration. Autoscaled (a scalable target on the endpoint that
+        uses it): its minimum at idle, its maximum at the ceiling (a rollout starts the new fleet at
+        the configuration's initial count, and autoscaling scales it in after); else its initial
+        count."""
         endpoints = {e.inputs.get("name"): e for e in self.by_type.get("aws:sagemaker/endpoint:Endpoint", [])}
-        ceiling = None
+        bounds: dict[str, tuple[int, int]] = {}
         for target in self.by_type.get("aws:appautoscaling/target:Target", []):
             parts = str(target.inputs.get("resourceId", "")).split("/")
             used = endpoints.get(parts[1]) if len(parts) == 4 and parts[0] == "endpoint" else None
             if used is not None and used.inputs.get("endpointConfigName") == r.inputs.get("name"):
-                ceiling = int(target.inputs.get("maxCapacity", 0))
+                bounds[parts[3]] = (int(target.inputs.get("minCapacity", 1)), int(target.inputs.get("maxCapacity", 0)))
         for v in r.inputs.get("productionVariants") or []:
             itype = v.get("instanceType", "")
             price = self.t.sagemaker(self.region, itype)
             if price is None:
                 self.unpriced(r, f"no price for {itype} in {self.region}")
                 continue
-            count = int(v.get("initialInstanceCount") or 1)
-            most = ceiling or count
+            initial = int(v.get("initialInstanceCount") or 1)
+            count, most = bounds.get(v.get("variantName", ""), (initial, initial))
             saving = (
                 f"serving.endpoints[].minInstances: {count - 1} saves one instance"
                 if count > 1

@@ -96,6 +96,7 @@ CFN_TYPES: dict[str, tuple[str, ...]] = {
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("AWS::SageMaker::MonitoringSchedule",),
     "aws:appautoscaling/target:Target": ("AWS::ApplicationAutoScaling::ScalableTarget",),
     "aws:appautoscaling/policy:Policy": ("AWS::ApplicationAutoScaling::ScalingPolicy",),
+    "aws:ssm/parameter:Parameter": ("AWS::SSM::Parameter",),
     "aws:scheduler/schedule:Schedule": ("AWS::Scheduler::Schedule",),
     "aws:scheduler/scheduleGroup:ScheduleGroup": ("AWS::Scheduler::ScheduleGroup",),
     "aws:sns/topic:Topic": ("AWS::SNS::Topic",),

@@ -72,6 +72,8 @@ def _scopes(scope: Scope) -> dict[str, list[str]]:
         ],
         "budgets": [f"arn:{p}:budgets::{a}:budget/{scope.prefix}*"],
         "lambda": [scope.regional("lambda", f"function:{scope.prefix}*")],
+        # a parameter /mlplatform-<env>-... is arn:...:parameter/mlplatform-<env>-... (SAR, Systems Manager)
+        "ssm": [scope.regional("ssm", f"parameter/{scope.prefix}*")],
         "codebuild": [f"arn:{p}:codebuild:{r}:{a}:project/{scope.prefix}*"],
         # Service Authorization Reference, AWS Chatbot resource type ChatbotConfiguration:
         # arn:${Partition}:chatbot::${Account}:chat-configuration/${ConfigurationType}/${ChatbotConfigurationName}

@@ -49,6 +49,18 @@ SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
 MIN_VARIANT_INSTANCES = 1
 
 
+# UpdateEndpointInput.RetainAllVariantProperties: "To use the variant properties specified in a new
+# EndpointConfig ... set RetainAllVariantProperties to false. The default is false." (botocore); the
+# pulumi-aws Endpoint has no such input, so a rollout starts the new fleet at the configuration's
+# InitialInstanceCount, not at the size autoscaling had reached.
+UPDATE_RETAINS_INSTANCE_COUNT = False
+# Guide, endpoint-scaling-update: "If the update would change the instance type for any model that is
+# a target for auto scaling, the update fails. ... Before you update the endpoint, delete any scaling
+# policies configured for it and deregister the variant as a scalable target"; the same holds for
+# removing an autoscaled variant; changing the model alone is allowed. Autoscaling "is blocked" while
+# an update is in progress.
+
+
 def scalable_resource_id(endpoint: str, variant: str) -> str:
     """ResourceId of a variant: "endpoint/my-end-point/variant/KMeansClustering"."""
     return f"endpoint/{endpoint}/variant/{variant}"

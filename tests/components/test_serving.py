@@ -60,7 +60,8 @@ def test_every_endpoint_serves_its_pinned_version_from_the_registry_of_record(an
             if g.id in m["vpcConfig"]["securityGroupIds"]
         ]
         assert not sg.inputs.get("ingress")  # SageMaker reaches the containers itself
-        assert (variant["instanceType"], variant["initialInstanceCount"]) == (e.instance_type, e.min_instances)
+        # a rollout starts the new fleet at InitialInstanceCount: the maximum (test_a_rollout_starts_...)
+        assert (variant["instanceType"], variant["initialInstanceCount"]) == (e.instance_type, e.max_instances)
         c = config.inputs
         assert c["kmsKeyArn"] == any_plan.outputs["kmsKeyArns"]["models"]
         capture = c.get("dataCaptureConfig")
@@ -99,7 +100,7 @@ def test_updates_are_blue_green_and_roll_back_on_the_endpoints_own_alarms(any_pl
         low, high = facts.MAX_EXECUTION_SECONDS
         assert low <= policy["maximumExecutionTimeoutInSeconds"] <= high
         assert policy["maximumExecutionTimeoutInSeconds"] > wait + policy["terminationWaitInSeconds"]
-        if e.min_instances >= 2:  # a canary is at most half the fleet (CanarySize)
+        if variant["initialInstanceCount"] >= 2:  # a canary is at most half the new fleet (CanarySize)
             assert routing["type"] == "CANARY"
             assert routing["canarySize"] == {"type": "CAPACITY_PERCENT", "value": e.canary_percent}
             assert e.canary_percent / 100 <= facts.CANARY_MAX_SHARE
@@ -324,27 +325,56 @@ def test_the_data_quality_requests_are_valid_for_the_glue_api(stack):
 
 
 def test_a_changed_endpoint_gets_new_names_and_an_unchanged_one_keeps_them():
-    """Models and configurations are immutable and named: a change must come under a new name (else
-    the replacement collides with the old one), and a change of autoscaling bounds must not redeploy."""
+    """Models and configurations are immutable and named by their content: a change comes under a new
+    name beside the old one; what did not change keeps its name (tests/invariants/test_replacements.py
+    runs the whole update)."""
     from pipelines.offline import plan_stack, read_stack_config
 
     base = stack_plan("dev")
     serving = json.loads(read_stack_config("dev").values["mlplatform:serving"])
     first = serving["endpoints"][0]
-    changed = {**first, "maxInstances": first.get("maxInstances", 2) + 3, "instanceType": "ml.c5.xlarge"}
-    plan = plan_stack(
-        "dev", overrides={"mlplatform:serving": {**serving, "endpoints": [changed, *serving["endpoints"][1:]]}}
-    )
+
+    def with_first(**changes):
+        changed = {**first, **changes}
+        return plan_stack(
+            "dev", overrides={"mlplatform:serving": {**serving, "endpoints": [changed, *serving["endpoints"][1:]]}}
+        )
+
     _, old_config, _, old_model = _served(base, first["name"])
-    endpoint, new_config, _, new_model = _served(plan, first["name"])
-    assert new_model.inputs["name"] == old_model.inputs["name"]  # same package, role and isolation
+    endpoint, new_config, _, new_model = _served(with_first(instanceType="ml.c5.xlarge"), first["name"])
+    assert new_model.inputs["name"] == old_model.inputs["name"]  # same package, role, network
     assert new_config.inputs["name"] != old_config.inputs["name"]  # another instance type
     assert endpoint.inputs["endpointConfigName"] == new_config.inputs["name"]
-    bumped = {**first, "maxInstances": first.get("maxInstances", 2) + 3}
-    plan = plan_stack(
-        "dev", overrides={"mlplatform:serving": {**serving, "endpoints": [bumped, *serving["endpoints"][1:]]}}
-    )
-    assert _served(plan, first["name"])[1].inputs["name"] == old_config.inputs["name"]  # scaling only: no redeploy
+    # the most instances are where a rollout starts: another configuration; the fewest are
+    # autoscaling's alone: nothing redeploys
+    more = with_first(maxInstances=first.get("maxInstances", 2) + 1)
+    assert _served(more, first["name"])[1].inputs["name"] != old_config.inputs["name"]
+    fewer = with_first(minInstances=first.get("maxInstances", 2))
+    assert _served(fewer, first["name"])[1].inputs["name"] == old_config.inputs["name"]
+
+
+def test_a_rollout_starts_the_new_fleet_no_smaller_than_the_old_one_may_run(any_plan):
+    """botocore: UpdateEndpoint uses the new configuration's variant properties unless
+    RetainAllVariantProperties, "The default is false"; pulumi_aws's Endpoint cannot set it. So the
+    configuration's initial count is what a rollout starts with: at least the scalable target's
+    maximum, the size the old fleet may have reached at peak."""
+    import inspect
+
+    import pulumi_aws
+
+    doc = get_session().get_service_model("sagemaker").shape_for("UpdateEndpointInput").members
+    assert "The default is <code>false</code>" in doc["RetainAllVariantProperties"].documentation
+    assert "retain_all_variant_properties" not in inspect.signature(pulumi_aws.sagemaker.EndpointArgs).parameters
+    configs = {
+        c.inputs["name"]: c for c in any_plan.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    }
+    targets = any_plan.of_type("aws:appautoscaling/target:Target")
+    for endpoint in any_plan.of_type("aws:sagemaker/endpoint:Endpoint"):
+        config = configs[endpoint.inputs["endpointConfigName"]]
+        for variant in config.inputs["productionVariants"]:
+            rid = facts.scalable_resource_id(endpoint.inputs["name"], variant["variantName"])
+            (target,) = [t for t in targets if t.inputs["resourceId"] == rid]
+            assert variant["initialInstanceCount"] >= target.inputs["maxCapacity"], rid
 
 
 def test_schedule_and_monitoring_values_are_within_the_apis_bounds(any_plan):

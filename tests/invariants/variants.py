@@ -36,6 +36,16 @@ def _endpoints_without_monitor(stack: str) -> list[dict]:
     ]
 
 
+def _endpoints_with_model_monitor(stack: str) -> list[dict]:
+    found = []
+    for e in settings_of(stack).serving.endpoints:
+        d = e.model_dump(by_alias=True, exclude_none=True)
+        if e.monitor:
+            d["monitor"]["modelMonitor"] = True
+        found.append(d)
+    return found
+
+
 def _variants() -> dict[str, tuple[str, dict]]:
     return {
         # docs/deploying.md, "Later runs from a laptop": dev's endpoint opened to an office range
@@ -64,6 +74,8 @@ def _variants() -> dict[str, tuple[str, dict]]:
                 "serving.endpoints": _endpoints_without_monitor("staging"),
             },
         ),
+        # docs/models-and-serving.md: an account that still has Model Monitor opts in per endpoint
+        "staging+model-monitor": ("staging", {"serving.endpoints": _endpoints_with_model_monitor("staging")}),
     }
 
 
@@ -102,3 +114,44 @@ def stacks_dir_for(name: str) -> Path:
         doc["config"].update(variant_overrides(stack, changes))
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return folder
+
+
+def _endpoints_on_day_two(name: str) -> list[dict]:
+    """Each endpoint of a plan's settings on another instance type, with one instance more at most,
+    another capture rate and, monitored, another baseline and window."""
+    found = []
+    for e in settings_for(name).serving.endpoints:
+        d = e.model_dump(by_alias=True, exclude_none=True)
+        d["instanceType"] = "ml.c5.xlarge" if e.instance_type != "ml.c5.xlarge" else "ml.m5.xlarge"
+        d["maxInstances"] = e.max_instances + 1
+        d["dataCapturePercent"] = max(1, e.data_capture_percent - 5)
+        d["bakeMinutes"] = e.bake_minutes + 5
+        if e.monitor:
+            d["monitor"]["baselinePrefix"] = f"{e.monitor.baseline_prefix}v2/"
+            d["monitor"]["schedule"] = "daily" if e.monitor.schedule == "hourly" else "hourly"
+            d["monitor"]["instanceType"] = "ml.m5.large"
+        found.append(d)
+    return found
+
+
+def _day_two(name: str) -> dict:
+    s = settings_for(name)
+    zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    return {
+        "serving.endpoints": _endpoints_on_day_two(name),
+        "serving.modelVersions": {family: v + 1 for family, v in s.serving.model_versions.items()},
+        "network.availabilityZones": zones if len(s.network.availability_zones) < 3 else zones[:2],
+        "training.systemNodes.instanceTypes": ["m7i.large"],
+        "training.systemNodes.diskGi": s.training.system_nodes.disk_gi + 10,
+        "experiments.weeklyMaintenanceWindowStart": "Sat:03:00",
+    }
+
+
+# A plan -> the same stack after an ordinary day's changes (tests/invariants/test_replacements.py).
+DAY_TWO = {f"{name}+day-two": (name, _day_two(name)) for name in (*STACKS, "staging+model-monitor")}
+
+
+def day_two_plan(name: str) -> Plan:
+    base, changes = DAY_TWO[name]
+    stack = stack_of(base)
+    return variant_plan(stack, {**(_variants()[base][1] if base not in STACKS else {}), **changes})

@@ -101,14 +101,20 @@ def small_plan() -> list[Res]:
             "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
             "cfg",
             "serving",
-            {"name": "c-1", "productionVariants": [{"instanceType": "ml.a.large", "initialInstanceCount": 2}]},
+            # a rollout starts at the maximum; idle is the scalable target's minimum
+            {
+                "name": "c-1",
+                "productionVariants": [
+                    {"variantName": "primary", "instanceType": "ml.a.large", "initialInstanceCount": 5}
+                ],
+            },
         ),
         Res("aws:sagemaker/endpoint:Endpoint", "ep", "serving", {"name": "e", "endpointConfigName": "c-1"}),
         Res(
             "aws:appautoscaling/target:Target",
             "ep",
             "serving",
-            {"resourceId": "endpoint/e/variant/primary", "maxCapacity": 5},
+            {"resourceId": "endpoint/e/variant/primary", "minCapacity": 2, "maxCapacity": 5},
         ),
         Res("kubernetes:karpenter.sh/v1:NodePool", "gpu", "in-cluster", gpu_pool),
         Res(
