@@ -253,6 +253,29 @@ def rollback_alarm_specs(environment: str, e: EndpointSpec) -> list[dict]:
     ]
 
 
+def drift_job_alarm_specs(environment: str, e: EndpointSpec) -> list[dict]:
+    """A failed run of the endpoint's drift job (no baseline, an unreadable capture file): it publishes
+    no drift value, so without this its drift alarms would wait on missing data and never say why."""
+    if not e.monitor or e.monitor.model_monitor:
+        return []
+    function = drift_function_name(environment, e.name)
+    return [
+        dict(
+            key=f"drift-job-{e.name}",
+            description=f"the drift job of {e.name} failed: {facts.LAMBDA_LOG_GROUP.format(function=function)}",
+            namespace=facts.LAMBDA_NAMESPACE,
+            metric=facts.LAMBDA_ERRORS_METRIC,
+            dimensions={facts.LAMBDA_DIMENSION: function},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison="GreaterThanThreshold",
+            missing="notBreaching",
+        )
+    ]
+
+
 def drift_alarm_specs(
     environment: str, e: EndpointSpec, features: Sequence[str], threshold: float, periods: int
 ) -> list[dict]:

@@ -291,18 +291,15 @@ USAGE: dict[str, tuple[tuple[str, str], ...]] = {
     "aws:sqs/queue:Queue": (("sqs-million", "SQS requests (the first million a month are free)"),),
     "aws:ec2/flowLog:FlowLog": (("logs-ingest-gb", "flow-log ingestion (vended logs)"),),
     "aws:codebuild/project:Project": (("codebuild-minute", "CI runner build minutes"),),
-    "aws:scheduler/schedule:Schedule": (
-        ("glue-dq-dpu-hour", "Glue Data Quality evaluation runs (DPU-hours)"),
-        ("scheduler-million", "schedule invocations"),
-    ),
+    "aws:scheduler/schedule:Schedule": (("scheduler-million", "schedule invocations"),),
     "aws:lambda/function:Function": (
         ("lambda-request-million", "drift job invocations"),
         ("lambda-gb-second", "drift job compute (GB-seconds)"),
     ),
-    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": (
-        ("sagemaker-processing-ml.m5.xlarge-hour", "Model Monitor runs (processing instance-hours)"),
-    ),
 }
+# What a schedule starts is billed by its target: a Glue Data Quality run by the DPU-hour (the drift
+# job's Lambda invocations are its function's).
+GLUE_DQ_RUN = (("glue-dq-dpu-hour", "Glue Data Quality evaluation runs (DPU-hours)"),)
 FEATURE_STORE_USAGE = (
     ("featurestore-write-million", "feature store writes"),
     ("featurestore-read-million", "online store reads"),
@@ -389,6 +386,13 @@ class _Pricer:
                 saving="network.privateEndpoints: false removes them (traffic then leaves through NAT)",
             )
             self.usage(r, (("interface-endpoint-gb", "data processed by the interface endpoint"),))
+        elif r.type == "aws:scheduler/schedule:Schedule":
+            target = str((i.get("target") or {}).get("arn", ""))
+            if target.endswith(":aws-sdk:glue:startDataQualityRulesetEvaluationRun"):
+                self.usage(r, GLUE_DQ_RUN)
+        elif r.type == "aws:sagemaker/monitoringSchedule:MonitoringSchedule":
+            instance = self.monitor_instance(r)
+            self.usage(r, ((f"sagemaker-processing-{instance}-hour", f"Model Monitor runs ({instance} hours)"),))
         elif r.type == "aws:sagemaker/featureGroup:FeatureGroup":
             # Writes are billed whatever the stores (SageMaker pricing, Feature Store); reads and
             # storage only with an online store (the offline store is its bucket's storage).
@@ -411,6 +415,14 @@ class _Pricer:
                 self.fee(r, "ebs-gp3-gb-month", what, count=gi, kind="volumes of in-cluster charts", saving=saving)
         elif r.type not in USAGE and free_reason(r.type, i) is None:
             self.unpriced(r, f"no price rule for {r.type}")
+
+    def monitor_instance(self, r: Res) -> str:
+        """The processing instance type of the job definition a monitoring schedule runs."""
+        name = (r.inputs.get("monitoringScheduleConfig") or {}).get("monitoringJobDefinitionName")
+        for job in self.by_type.get("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition", []):
+            if job.inputs.get("name") == name:
+                return job.inputs["jobResources"]["clusterConfig"]["instanceType"]
+        return "unknown-instance"
 
     def endpoint(self, r: Res) -> None:
         """Instances of an endpoint configuration. Autoscaled (a scalable target on the endpoint that

@@ -25,6 +25,7 @@ from components.serving import (
     Serving,
     ServingArgs,
     drift_alarm_specs,
+    drift_job_alarm_specs,
     rollback_alarm_specs,
 )
 from components.storage import DataLake, DataLakeArgs, Lifecycle
@@ -559,10 +560,11 @@ class Platform:
         return [e for e in self.endpoint_specs if e.family == family and e.monitor]
 
     def serving_alarms(self) -> list[dict]:
-        """Each endpoint's rollback alarms, and drift alarms where Model Monitor measures the family."""
+        """Each endpoint's rollback alarms, its drift job's failures, and the drift alarms of the
+        families `monitoring.drift` names."""
         env, specs = self.settings.environment, []
         for e in self.endpoint_specs:
-            specs += rollback_alarm_specs(env, e)
+            specs += rollback_alarm_specs(env, e) + drift_job_alarm_specs(env, e)
         for d in self.settings.monitoring.drift:
             for e in self.monitored(d.model_family):
                 specs += drift_alarm_specs(env, e, d.features, d.threshold, d.evaluation_periods)

@@ -434,18 +434,21 @@ FeatureColumn = Annotated[
 
 
 class DriftAlarmSettings(_Section):
-    """Drift of one model family, measured by Model Monitor on every endpoint that serves it."""
+    """Drift alarms of one model family, on every monitored endpoint that serves it: the drift job's PSI per
+    feature (functions/drift), or Model Monitor's distance where an endpoint opted in."""
 
     model_family: ModelFamily
     """A family of `registry.modelFamilies` or `serving.modelVersions`: drift alarms on every endpoint of the family
     that has a `monitor` (none: said in the plan's `driftNotMeasured`)."""
-    # Model Monitor publishes feature_baseline_drift_<feature> per feature of the baseline.
     features: Annotated[list[FeatureColumn], AfterValidator(_unique)] = Field(min_length=1)
-    """Features of the baseline: an alarm each on Model Monitor's `feature_baseline_drift_<feature>`."""
+    """Features of the baseline: an alarm each on the drift job's `FeatureDrift` (namespace `mlplatform/Drift`,
+    dimension `Feature`), or Model Monitor's `feature_baseline_drift_<feature>`."""
     threshold: float = Field(ge=0, le=1)
-    """The alarm fires when a monitoring run's distance from the baseline is above it."""
+    """The alarm fires when a window's distance from the baseline is above it (PSI: below 0.1 no significant shift,
+    0.1-0.25 moderate, above 0.25 significant)."""
     evaluation_periods: int = Field(3, ge=1, le=24)
-    """Consecutive monitoring runs (hours or days) above the threshold before the alarm fires."""
+    """Consecutive windows (hours or days) above the threshold before the alarm fires; at most 7 days of them
+    (CloudWatch's limit)."""
 
 
 class MonitoringChartSettings(_Section):
@@ -748,6 +751,34 @@ class Settings(_Section):
     identity: IdentitySettings = IdentitySettings()
     audit: AuditSettings = AuditSettings()
 
+    def _drift_window(self, i: int, d: DriftAlarmSettings) -> list[tuple[str, str]]:
+        """A drift alarm's periods are its endpoints' windows: CloudWatch refuses an alarm that looks
+        back more than seven days (foundation/upstream/services.py)."""
+        from foundation.upstream.services import alarm_window_problem
+        from foundation.upstream.serving import DRIFT_JOB_SCHEDULES, MONITOR_SCHEDULES
+
+        for e in self.serving.endpoints:
+            if e.model_family != d.model_family or e.monitor is None:
+                continue
+            schedules = MONITOR_SCHEDULES if e.monitor.model_monitor else DRIFT_JOB_SCHEDULES
+            problem = alarm_window_problem(schedules[e.monitor.schedule][1], d.evaluation_periods)
+            if problem:
+                return [
+                    (
+                        f"monitoring.drift[{i}].evaluationPeriods",
+                        f"{d.evaluation_periods} {e.monitor.schedule} windows of endpoint {e.name!r} is too long an "
+                        f"alarm ({problem}): at most {self._max_periods(schedules[e.monitor.schedule][1])} with a "
+                        f"{e.monitor.schedule} monitor",
+                    )
+                ]
+        return []
+
+    @staticmethod
+    def _max_periods(period: int) -> int:
+        from foundation.upstream.services import alarm_window_problem
+
+        return max(n for n in range(1, 25) if alarm_window_problem(period, n) is None)
+
     @model_validator(mode="after")
     def _environment_rules(self) -> Settings:
         problems: list[tuple[str, str]] = []
@@ -770,6 +801,7 @@ class Settings(_Section):
             *(f for f in self.serving.model_versions if f not in self.registry.model_families),
         ]
         for i, d in enumerate(self.monitoring.drift):
+            problems += self._drift_window(i, d)
             if d.model_family not in known:
                 problems.append(
                     (

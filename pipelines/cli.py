@@ -129,10 +129,35 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--offer-file", type=Path, help="an AmazonEC2 offer file already downloaded (default: download it)"
     )
+    _add_baseline(sub)
     drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
     drift.add_argument("stack", help="a deployed stack, e.g. prod")
     drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
     return parser
+
+
+def _add_baseline(sub) -> None:
+    baseline = sub.add_parser(
+        "baseline",
+        help="the drift job's baseline of an endpoint, from its training data (a CSV file with a header row)",
+        description="Writes baseline.json: per feature, bins at the training data's quantiles (numeric) or its "
+        "categories, and the share of rows in each. Upload it to the endpoint's monitor.baselinePrefix.",
+    )
+    baseline.add_argument("training", type=Path, help="the training data: CSV with a header row of feature names")
+    baseline.add_argument(
+        "--columns",
+        type=_names,
+        help="comma-separated features in the order the endpoint receives them (default: every column of the "
+        "header, in its order; leave the label out)",
+    )
+    baseline.add_argument(
+        "--categorical", type=_names, default=[], help="comma-separated features binned by category, not by value"
+    )
+    baseline.add_argument("--bins", type=int, default=10, help="bins per numeric feature (2-100, default 10)")
+    baseline.add_argument("-o", "--output", type=Path, default=Path("baseline.json"), help="default: baseline.json")
+    baseline.add_argument("--stack", help="check against this stack's settings and name the S3 object to upload to")
+    baseline.add_argument("--endpoint", help="with --stack: the endpoint (serving.endpoints[].name) it is for")
+    baseline.add_argument("--project-dir", type=Path, default=None, help="default: the Pulumi.yaml found upward")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "diff": _diff,
         "promote": _promote,
         "drift": _drift,
+        "baseline": _baseline,
         "cost": _cost,
         "prices": _prices,
         "release": _release,
@@ -264,6 +290,45 @@ def _preview_guard(args: argparse.Namespace, root: Path, promotion, report: list
 def _write_report(path: Path | None, lines: list[str]) -> None:
     if path is not None:
         path.write_text("\n".join(lines) + "\n")
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("a comma-separated list of column names, such as age,plan,tenure")
+    return names
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from pipelines.baseline import BaselineError, destination, make_baseline
+
+    if (args.stack is None) != (args.endpoint is None):
+        print("mlplatform: --stack and --endpoint go together (the endpoint of that stack)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if not args.output.parent.is_dir():
+        print(f"mlplatform: -o {args.output}: the directory {args.output.parent} does not exist", file=sys.stderr)
+        return EXIT_USER_ERROR
+    try:
+        where = destination(_project_dir(args), args.stack, args.endpoint) if args.stack else None
+        result = make_baseline(
+            args.training,
+            args.columns,
+            args.categorical,
+            args.bins,
+            watched=where.features if where else (),
+        )
+    except (BaselineError, *_user_errors()) as err:
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    kinds = [spec["type"] for spec in result["features"].values()]
+    print(
+        f"Wrote {args.output}: {len(kinds)} features ({kinds.count('numeric')} numeric, "
+        f"{kinds.count('categorical')} categorical)."
+    )
+    if where:
+        print(f"Upload it where the drift job of {args.endpoint} reads it:\n  aws s3 cp {args.output} {where.uri}")
+    return 0
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -54,6 +54,26 @@ FAILURE_METRICS = {
     "topic": ("AWS/SNS", "NumberOfNotificationsFailed", "TopicName"),
 }
 
+# PutMetricAlarm, Period (CloudWatch API reference; the SDKs' generated docs carry the same text): "Valid
+# values are 10, 20, 30, and any multiple of 60." "An alarm's total current evaluation period can be no
+# longer than seven days, so Period multiplied by EvaluationPeriods can't be more than 604,800 seconds.
+# For alarms with a period of less than one hour (3,600 seconds), the total evaluation period can't be
+# longer than one day (86,400 seconds)."
+ALARM_MAX_WINDOW_S, ALARM_SHORT_PERIOD_MAX_WINDOW_S, ALARM_SHORT_PERIOD_S = 604_800, 86_400, 3_600
+ALARM_SUBMINUTE_PERIODS = (10, 20, 30)
+
+
+def alarm_window_problem(period: int, evaluation_periods: int) -> str | None:
+    """Why CloudWatch would refuse an alarm with this period and number of periods, or None."""
+    if period not in ALARM_SUBMINUTE_PERIODS and (period <= 0 or period % 60):
+        return f"a period of {period} s (10, 20, 30 or a multiple of 60)"
+    window = period * evaluation_periods
+    limit = ALARM_SHORT_PERIOD_MAX_WINDOW_S if period < ALARM_SHORT_PERIOD_S else ALARM_MAX_WINDOW_S
+    if window > limit:
+        return f"{evaluation_periods} periods of {period} s: {window} s, above CloudWatch's {limit} s"
+    return None
+
+
 # S3 Object Lock with a default retention: "PutObject requests ... require Content-MD5 or
 # x-amz-sdk-checksum-algorithm" (S3 user guide, object-lock-managing). botocore 1.36.0 sends a CRC32
 # checksum by default (request_checksum_calculation=when_supported): boto3 >= 1.36 (MLflow's S3 client)

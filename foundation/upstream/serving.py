@@ -158,6 +158,11 @@ DRIFT_JOB_DIMENSIONS = ("Endpoint", "Feature")
 DRIFT_RECORDS_METRIC = "CapturedRecords"
 DRIFT_JOB_SCHEDULES = {"hourly": ("cron(15 * * * ? *)", 3600), "daily": ("cron(15 0 * * ? *)", 86400)}
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+# Lambda developer guide, monitoring-metrics-types: namespace AWS/Lambda, "Errors: The number of
+# invocations that result in a function error", dimension FunctionName; invocation-async-error-handling:
+# an asynchronous invocation that errors is retried twice. A job that fails (no baseline uploaded, a
+# capture file it cannot read) publishes no drift value, so its drift alarms alone would wait forever.
+LAMBDA_NAMESPACE, LAMBDA_ERRORS_METRIC, LAMBDA_DIMENSION = "AWS/Lambda", "Errors", "FunctionName"
 LAMBDA_LOG_GROUP = "/aws/lambda/{function}"  # Lambda's default; the function names it (LoggingConfig)
 
 # --- Scheduler delivery failures (Scheduler user guide) -------------------------------------------

@@ -77,6 +77,7 @@ def test_every_alarm_watches_something_the_stack_has(any_plan):
             m.inputs["name"] for m in any_plan.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
         },
         "ScheduleGroup": {g.inputs["name"] for g in any_plan.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")},
+        "FunctionName": {f.inputs["name"] for f in any_plan.of_type("aws:lambda/function:Function")},
         # the drift job publishes one value per feature of its baseline (functions/drift)
         "Feature": {f for d in settings_of(any_plan.stack).monitoring.drift for f in d.features},
     }

@@ -4,6 +4,7 @@ stack's account) and from the primary-source facts of foundation/upstream/servin
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -404,3 +405,42 @@ def test_schedule_and_monitoring_values_are_within_the_apis_bounds(any_plan):
         assert runtime.metadata["min"] <= seconds <= 3600  # "up to 3600 seconds for an hourly schedule"
         assert "3600 seconds for an hourly schedule" in runtime.documentation
         assert job.inputs["name"] in schedules
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_drift_job_that_fails_pages_instead_of_leaving_its_alarms_waiting(stack):
+    """A run without its baseline raises (a function error, retried by Lambda and counted in
+    AWS/Lambda Errors): each drift job's function has an alarm on that count, sent to the alert topic."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from functions.drift.handler import measure
+
+    plan = stack_plan(stack)
+    topic = plan.outputs["alertTopicArn"]
+    functions = {f.inputs["name"] for f in plan.of_type("aws:lambda/function:Function")}
+    assert functions
+    watched = {
+        a.inputs["dimensions"]["FunctionName"]: a.inputs
+        for a in plan.of_type(ALARM)
+        if (a.inputs["namespace"], a.inputs["metricName"]) == ("AWS/Lambda", "Errors")
+    }
+    assert set(watched) == functions
+    for alarm in watched.values():
+        assert (alarm["comparisonOperator"], alarm["threshold"], alarm["statistic"]) == (
+            "GreaterThanThreshold",
+            0,
+            "Sum",
+        )
+        assert alarm["treatMissingData"] == "notBreaching" and topic in alarm["alarmActions"]
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="drift-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        event = {
+            "baselineUri": "s3://drift-bucket/none/baseline.json",
+            "captureUri": "s3://drift-bucket/c/",
+            "window": "hourly",
+        }
+        with pytest.raises(ClientError):
+            measure({**event, "endpointName": "e", "variant": "v"}, s3, dt.datetime(2026, 3, 1, tzinfo=dt.UTC))

@@ -65,3 +65,31 @@ def test_every_variant_passes_the_policy_pack(name, monkeypatch):
     monkeypatch.setenv(STACKS_DIR_ENV, str(stacks_dir_for(name)))
     violations = [v for v in evaluate(plan_of(name)) if v.mandatory]
     assert violations == [], "\n".join(f"{v.rule}: {v.path}: {v.message}" for v in violations)
+
+
+@pytest.mark.parametrize("name", PLANS)
+def test_every_alarm_is_one_cloudwatch_accepts(name):
+    """PutMetricAlarm refuses a period that is not 10, 20, 30 or a minute multiple, and a look-back of
+    more than seven days (one day with periods under an hour): a `pulumi up` would stop on it."""
+    from foundation.upstream.services import alarm_window_problem
+
+    problems = {}
+    for alarm in plan_of(name).of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        periods = [alarm.inputs["period"]] if "period" in alarm.inputs else []
+        periods += [q["metric"]["period"] for q in alarm.inputs.get("metricQueries") or [] if q.get("metric")]
+        assert periods, alarm.name
+        for period in periods:
+            problem = alarm_window_problem(period, alarm.inputs["evaluationPeriods"])
+            if problem:
+                problems[alarm.inputs["name"]] = problem
+    assert problems == {}
+
+
+def test_the_alarm_window_rule_is_the_documented_one():
+    """The API reference's own numbers, on both sides of each limit."""
+    from foundation.upstream.services import alarm_window_problem
+
+    accepted = [(10, 8640), (60, 1440), (300, 288), (3600, 168), (86400, 7), (30, 1)]
+    refused = [(60, 1441), (1800, 49), (3600, 169), (86400, 8), (45, 1), (90, 1), (0, 1)]
+    assert [alarm_window_problem(*a) for a in accepted] == [None] * len(accepted)
+    assert all(alarm_window_problem(*r) for r in refused)

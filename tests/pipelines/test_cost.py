@@ -338,3 +338,28 @@ def test_a_pool_that_cannot_use_spot_costs_the_same_in_the_spot_ceiling():
     spec["spec"]["template"]["spec"]["requirements"][1]["values"] = ["on-demand"]
     cost = estimate("t", "xx-test-1", [Res(pool.type, "gpu", "in-cluster", spec)], TABLE)
     assert cost.ceiling_spot == cost.ceiling_on_demand == pytest.approx(8760)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_schedule_is_priced_by_what_it_starts_and_model_monitor_by_its_instance(stack):
+    """A Glue Data Quality run is billed per DPU-hour; a schedule that invokes the drift job is not
+    (the function's invocations are); Model Monitor runs at its job's processing instance."""
+    from tests.components.test_serving import opted_in
+    from tests.plans import variant_plan
+
+    def said(plan) -> list[tuple[str, str]]:
+        cost = from_plan(plan)
+        return [(x.resource, getattr(x, "why", None) or x.what) for x in [*cost.usage, *cost.unpriced]]
+
+    plan = stack_plan(stack)  # the drift job
+    dq = {s.name for s in plan.of_type("aws:scheduler/schedule:Schedule") if ":glue:" in s.inputs["target"]["arn"]}
+    others = {s.name for s in plan.of_type("aws:scheduler/schedule:Schedule")} - dq
+    runs = {r.split("::")[1] for r, text in said(plan) if "glue-dq" in text or "Glue Data Quality" in text}
+    assert runs == dq and others
+    plan = variant_plan(stack, opted_in(stack))  # Model Monitor
+    types = {
+        j.inputs["jobResources"]["clusterConfig"]["instanceType"]
+        for j in plan.of_type("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")
+    }
+    monitor = [text for r, text in said(plan) if r.startswith("MonitoringSchedule::")]
+    assert types and monitor and all(any(t in text for t in types) for text in monitor)

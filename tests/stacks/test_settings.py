@@ -569,3 +569,24 @@ def test_a_monitor_needs_a_region_whose_model_monitor_image_is_recorded():
     # the same endpoint without a monitor is fine there
     plain = {"modelVersions": {"churn": 1}, "endpoints": [_endpoint()]}
     assert parse("dev", values_of("dev", region=region, network=network, serving=plain)).region == region
+
+
+def test_a_drift_alarm_looks_back_no_further_than_cloudwatch_allows():
+    """CloudWatch refuses an alarm whose periods span more than seven days (PutMetricAlarm): daily
+    windows allow 7, hourly ones the setting's 24."""
+
+    def problems(schedule: str, periods: int, model_monitor: bool = False) -> list[str]:
+        monitor = {"baselinePrefix": "b/", "schedule": schedule, "modelMonitor": model_monitor}
+        serving = {"modelVersions": {"fam": 1}, "endpoints": [_endpoint(modelFamily="fam", monitor=monitor)]}
+        drift = [{"modelFamily": "fam", "features": ["x"], "threshold": 0.2, "evaluationPeriods": periods}]
+        monitoring = section("dev", "mlplatform:monitoring".removeprefix(NS), drift=drift)
+        try:
+            parse("dev", values_of("dev", serving=serving, monitoring=monitoring))
+        except SettingsError as err:
+            return [m for p, m in err.problems if p == NS + "monitoring.drift[0].evaluationPeriods"]
+        return []
+
+    (message,) = problems("daily", 8)
+    assert "8 daily windows of endpoint 'a'" in message and "at most 7" in message
+    assert problems("daily", 8, model_monitor=True)
+    assert problems("daily", 7) == problems("hourly", 24) == []
