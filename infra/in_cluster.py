@@ -96,6 +96,7 @@ class InCluster:
                 region=s.region,
                 kubernetes_provider=self.k8s,
                 alert_topic_arn=out("alertTopicArn"),
+                chat=bool(mon.slack_channels),
                 retention_days=mon.prometheus_retention_days,
                 storage_gi=mon.prometheus_storage_gi,
                 kube_prometheus_stack_version=mon.charts.kube_prometheus_stack,

@@ -54,6 +54,21 @@ FAILURE_METRICS = {
     "topic": ("AWS/SNS", "NumberOfNotificationsFailed", "TopicName"),
 }
 
+# AWS Chatbot (Amazon Q Developer in chat applications) administrator guide, custom-notifs: a custom
+# notification is the SNS message {"version": "1.0", "source": "custom", "content": {"textType":
+# "client-markdown", "title": ..., "description": ...}}; version and source are required with exactly
+# these values, textType supports only client-markdown. Messages in formats it does not support are not
+# posted (UnsupportedEvents). Which content fields are required could not be read: UNVERIFIED beyond
+# version and source; the platform always sends title and description.
+CHATBOT_CUSTOM = {"version": "1.0", "source": "custom", "textType": "client-markdown"}
+# SNS Publish (API reference): Subject "must be ... less than 100 characters long", no line breaks or
+# control characters; Message at most 256 KB.
+SNS_SUBJECT_MAX, SNS_MESSAGE_MAX_BYTES = 99, 262_144
+
+# SQS developer guide, monitoring-using-cloudwatch: "CloudWatch metrics for your Amazon SQS queues are
+# automatically collected and pushed to CloudWatch at one-minute intervals."
+SQS_METRIC_PERIOD_S = 60
+
 # PutMetricAlarm, Period (CloudWatch API reference; the SDKs' generated docs carry the same text): "Valid
 # values are 10, 20, 30, and any multiple of 60." "An alarm's total current evaluation period can be no
 # longer than seven days, so Period multiplied by EvaluationPeriods can't be more than 604,800 seconds.

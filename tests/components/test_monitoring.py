@@ -198,9 +198,7 @@ def test_gpu_rules_are_valid_promql_over_exported_metrics():
         metrics = _metrics(rule["expr"])
         assert metrics, rule["alert"]
         assert metrics <= DCGM_DEFAULT_METRICS | KUBE_STATE_METRICS, (rule["alert"], metrics)
-    by_name = {r["alert"]: r for r in GPU_RULES}
-    assert "[30m]" in by_name["GpuAllocatedButIdle"]["expr"]
-    assert by_name["GpuPodPending"]["for"] == "15m"
+    # their behaviour (thresholds, windows, which GPUs) is tested in promtool: tests/components/test_alerts.py
     with pytest.raises(ValueError):  # the parser does reject broken PromQL
         promql_parser.parse("max by (gpu DCGM_FI_DEV_GPU_TEMP")
 

@@ -93,3 +93,25 @@ def test_the_alarm_window_rule_is_the_documented_one():
     refused = [(60, 1441), (1800, 49), (3600, 169), (86400, 8), (45, 1), (90, 1), (0, 1)]
     assert [alarm_window_problem(*a) for a in accepted] == [None] * len(accepted)
     assert all(alarm_window_problem(*r) for r in refused)
+
+
+@pytest.mark.parametrize("name", PLANS)
+def test_an_age_alarm_on_a_queue_can_fire_before_the_queue_drops_the_message(name):
+    """A message nobody reads is deleted after the queue's retention: an alarm on the age of the oldest
+    message must see it above the threshold for all its periods before then, or it can never fire."""
+    plan = plan_of(name)
+    retention = {
+        q.inputs["name"]: q.inputs.get("messageRetentionSeconds", 345_600) for q in plan.of_type("aws:sqs/queue:Queue")
+    }
+    ages = [
+        a.inputs
+        for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs.get("metricName") == "ApproximateAgeOfOldestMessage"
+    ]
+    assert ages
+    for alarm in ages:
+        queue = alarm["dimensions"]["QueueName"]
+        seen_by = alarm["threshold"] + alarm["evaluationPeriods"] * alarm["period"]
+        assert seen_by <= retention[queue], (
+            f"{alarm['name']}: fires after {seen_by} s, {queue} keeps messages {retention[queue]} s"
+        )

@@ -113,24 +113,3 @@ def test_helm_merges_maps_replaces_lists_and_deletes_nulls():
     defaults = {"a": {"x": 1, "y": [1, 2]}, "b": 2, "c": {"d": 1}}
     assert merge(defaults, {"a": {"y": [3]}, "c": None}) == {"a": {"x": 1, "y": [3]}, "b": 2}
     assert merge(defaults, {"a": {}}) == defaults  # an empty map does not remove the default
-
-
-def test_alertmanager_routing_follows_the_documented_tree_walk():
-    from pipelines.semantics.alertmanager import route
-
-    tree = {
-        "receiver": "default",
-        "routes": [
-            {
-                "receiver": "db",
-                "matchers": ['service = "db"'],
-                "routes": [{"receiver": "db-pager", "matchers": ['severity=~"crit.*"']}],
-            },
-            {"receiver": "also", "matchers": ['team != "x"'], "continue": True},
-            {"receiver": "late", "matchers": ['team != "x"']},
-        ],
-    }  # fmt: skip
-    assert route(tree, {"service": "db", "severity": "critical"}) == ["db-pager"]
-    assert route(tree, {"service": "db", "severity": "warning"}) == ["db"]  # no child matches: the route itself
-    assert route(tree, {"service": "web", "team": "y"}) == ["also", "late"]  # continue: later siblings too
-    assert route(tree, {"service": "web", "team": "x"}) == ["default"]
