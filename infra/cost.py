@@ -107,6 +107,17 @@ class PriceTable:
     def unit(self, region: str, key: str) -> str:
         return self.region(region)["items"][key]["unit"]
 
+    def dearest_unit(self, region: str, unit: str) -> tuple[str, float] | None:
+        """The priced instance type of the region dearest per ``unit`` among those of its kind (GPU
+        types for "gpus", types without GPUs for "vcpu"), with that price; None when none is priced."""
+        kind = [
+            (price / self.specs[it][unit], it)
+            for it, entry in self.region(region)["ec2"].items()
+            if it in self.specs and self.specs[it].get(unit) and bool(self.specs[it].get("gpus")) == (unit == "gpus")
+            for price in [float(entry["usd"])]
+        ]
+        return (max(kind)[1], max(kind)[0]) if kind else None
+
     def ec2(self, region: str, instance_type: str) -> float | None:
         entry = self.region(region)["ec2"].get(instance_type)
         return None if entry is None else float(entry["usd"])
@@ -173,6 +184,8 @@ class StackCost:
     usage: list[Usage] = field(default_factory=list)
     unpriced: list[Unpriced] = field(default_factory=list)
     teams: dict[str, dict[str, float]] = field(default_factory=dict)  # team -> GPUs and USD at full quota
+    # Pools with no price at all, not even a dearest known one of their kind: the guards cannot judge them.
+    unjudged: list[str] = field(default_factory=list)
 
     @property
     def idle(self) -> float:
@@ -546,11 +559,25 @@ def _node_pool(r: Res, t: PriceTable, region: str, cost: StackCost, gpu_prices: 
         if price is not None:
             unit_prices.append(price / t.specs[it][unit])
     name = f"{r.type.split(':')[-1]}::{r.name}"
-    if not unit_prices:
+    missing = sorted({f for f in families if not any(t.ec2(region, it) for it in types if it.startswith(f + "."))})
+    if missing:
+        # Fail closed: a family without a price may cost as much as the dearest of its kind the table knows.
+        known = t.dearest_unit(region, unit)
+        if known is None:
+            cost.unpriced.append(
+                Unpriced(r.component, name, f"no priced instance type of {', '.join(families)} in {region}")
+            )
+            cost.unjudged.append(name)
+            return []
+        unit_prices.append(known[1])
         cost.unpriced.append(
-            Unpriced(r.component, name, f"no priced instance type of {', '.join(families)} in {region}")
+            Unpriced(
+                r.component,
+                name,
+                f"no price for {', '.join(missing)} in {region}: counted at the dearest known "
+                f"{'GPU' if gpu else 'vCPU'} ({known[0]}, {known[1]:.3f} an hour)",
+            )
         )
-        return []
     if gpu:
         gpu_prices += unit_prices
     dearest = max(unit_prices)
@@ -558,11 +585,6 @@ def _node_pool(r: Res, t: PriceTable, region: str, cost: StackCost, gpu_prices: 
     spot = on_demand * (1 - t.spot_discount) if "spot" in capacity else on_demand
     pool = (r.inputs.get("metadata") or {}).get("name")
     label = f"{'GPU' if gpu else 'CPU'} pool {pool}: {limit:g} {unit} of {'/'.join(families)}"
-    missing = sorted({f for f in families if not any(t.ec2(region, it) for it in types if it.startswith(f + "."))})
-    if missing:
-        cost.unpriced.append(
-            Unpriced(r.component, name, f"no price for {', '.join(missing)} in {region}: the ceiling counts the others")
-        )
     return [
         Item(
             r.component,

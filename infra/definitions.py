@@ -226,28 +226,39 @@ class DefinitionError(pulumi.RunError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         plural = "s" if len(problems) != 1 else ""
-        super().__init__("\n".join([f"{len(problems)} problem{plural} in definition files:", *problems]))
+        header = f"{len(problems)} problem{plural} in definition files or the stack's lists of them:"
+        super().__init__("\n".join([header, *problems]))
 
 
-def load_feature_groups(names: Sequence[str], directory: Path | None = None) -> list[FeatureGroupDefinition]:
+def load_feature_groups(
+    names: Sequence[str], directory: Path | None = None, stack: str | None = None
+) -> list[FeatureGroupDefinition]:
     folder = (directory or stacks_dir()) / "features"
-    return _load(FeatureGroupDefinition, "feature group", "featureStore.featureGroups", names, folder)
+    return _load(FeatureGroupDefinition, "feature group", "featureStore.featureGroups", names, folder, stack=stack)
 
 
-def load_datasets(names: Sequence[str], directory: Path | None = None) -> list[DatasetDefinition]:
+def load_datasets(
+    names: Sequence[str], directory: Path | None = None, stack: str | None = None
+) -> list[DatasetDefinition]:
     folder = (directory or stacks_dir()) / "datasets"
-    return _load(DatasetDefinition, "dataset", "dataQuality.datasets", names, folder)
+    return _load(DatasetDefinition, "dataset", "dataQuality.datasets", names, folder, stack=stack)
 
 
-def _load(model, kind: str, setting: str, names: Sequence[str], directory: Path) -> list:
+def _load(model, kind: str, setting: str, names: Sequence[str], directory: Path, *, stack: str | None = None) -> list:
+    import difflib
+
     loaded, problems = [], []
     for name in names:
         path = directory / f"{name}.yaml"
         where = f"stacks/{path.parent.name}/{path.name}"  # as the user knows it, from the project root
         if not path.exists():
+            # the mistake is in the stack file's list (or a definition file not written yet): name both
             available = sorted(p.stem for p in directory.glob("*.yaml"))
+            close = difflib.get_close_matches(name, available, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            stack_file = f"stacks/Pulumi.{stack}.yaml: " if stack else ""
             problems.append(
-                f"  - mlplatform:{setting}: names {kind} {name!r} but {where} does not exist "
+                f"  - {stack_file}mlplatform:{setting} names {kind} {name!r}, but {where} does not exist{hint} "
                 f"(available: {', '.join(available) or 'none'})"
             )
             continue

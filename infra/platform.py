@@ -71,8 +71,9 @@ class Platform:
         """Feature groups, datasets, endpoints and the registry they serve from, validated before
         anything is registered (like the settings): a bad definition registers nothing."""
         s = self.settings
-        self.feature_groups = load_feature_groups(s.feature_store.feature_groups)
-        self.datasets = load_datasets(s.data_quality.datasets)
+        stack = pulumi.get_stack()
+        self.feature_groups = load_feature_groups(s.feature_store.feature_groups, stack=stack)
+        self.datasets = load_datasets(s.data_quality.datasets, stack=stack)
         # The registry the endpoints serve from, checked against its own stack file (same region,
         # this account among its consumers, the families it has).
         self.registry_source = RegistrySource(*registry_of(pulumi.get_stack(), s)[:3])

@@ -162,7 +162,13 @@ class _Section(BaseModel):
     # A field's docstring is its description: in the JSON Schema editors show, and in
     # docs/configuration.md (pipelines/reference.py), which fails on a setting without one.
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_attribute_docstrings=True
+        # One spelling per setting, the camelCase one the schema and docs use: a snake_case key is unknown.
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -265,7 +271,7 @@ CPU_FAMILY = r"[cmr][5-8][a-z]*"  # general purpose, compute and memory optimise
 
 class GpuPoolSettings(_Section):
     name: Name
-    """The GPU NodePool `gpu-<name>`."""
+    """The GPU NodePool's name (the NodePool is named exactly this)."""
     instance_families: Annotated[
         list[Annotated[str, _one_of(tuple(GPU_FAMILIES), "a GPU family")]], AfterValidator(_unique)
     ] = Field(min_length=1)
@@ -1044,7 +1050,9 @@ def _message(e: Mapping[str, Any], root: type[BaseModel]) -> str:
     kind, given = e["type"], e.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(e["loc"][:-1], root)
-        hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+        key = str(e["loc"][-1])
+        camel = to_camel(key)
+        hint = [camel] if camel in allowed else difflib.get_close_matches(key, allowed, n=1)
         did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
         return f"unknown setting{did_you_mean} (allowed here: {', '.join(allowed)})"
     if kind == "missing":

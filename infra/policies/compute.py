@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pulumi_policy import EnforcementLevel
+
 from infra.policies.framework import as_json, as_list, is_prod, resource_rule, stack_rule
 from infra.settings import SUPPORTED_KUBERNETES_VERSIONS
 
@@ -186,6 +188,36 @@ def namespace_guardrails(args):
         deny = [p for p in policies if _default_deny(p.props.get("spec") or {})]
         if not deny:
             yield f"namespace {ns}: add a default-deny NetworkPolicy (all pods, Ingress and Egress)", r.urn
+
+
+@stack_rule(
+    "gpu-quotas-within-pools",
+    "The teams' GPU quotas together fit in the GPU pools' limits (else quotas promise GPUs no pool can run)",
+    EnforcementLevel.ADVISORY,
+)
+def gpu_quotas_within_pools(args):
+    gpu = "nvidia.com/gpu"
+    quotas = {
+        (r.props.get("metadata") or {}).get("namespace"): float(
+            ((r.props.get("spec") or {}).get("hard") or {})[f"requests.{gpu}"]
+        )
+        for r in args.resources
+        if r.resource_type == "kubernetes:core/v1:ResourceQuota"
+        and f"requests.{gpu}" in (((r.props.get("spec") or {}).get("hard")) or {})
+    }
+    pools = [
+        float(((r.props.get("spec") or {}).get("limits") or {})[gpu])
+        for r in args.resources
+        if r.resource_type == "kubernetes:karpenter.sh/v1:NodePool"
+        and gpu in (((r.props.get("spec") or {}).get("limits")) or {})
+    ]
+    if quotas and sum(quotas.values()) > sum(pools):
+        teams = ", ".join(f"{ns} {n:g}" for ns, n in sorted(quotas.items()))
+        yield (
+            f"the teams' GPU quotas add up to {sum(quotas.values()):g} ({teams}), more than the GPU pools can run at "
+            f"once ({sum(pools):g}): raise training.gpuPools[].gpuLimit or lower training.teams[].gpuQuota",
+            None,
+        )
 
 
 def _default_deny(spec: dict) -> bool:

@@ -37,6 +37,12 @@ def _gpu_ceiling(args, prod: bool):
     if is_prod(urn) != prod:
         return
     m = settings.monitoring
+    if cost.unjudged:  # fail closed: a pool without any price cannot be shown to fit the budget
+        yield (
+            f"GPU pools without any price in {cost.region} ({', '.join(cost.unjudged)}): their ceiling cannot be "
+            "judged; add their prices (`mlplatform prices refresh`) or use priced instance families",
+            None,
+        )
     allowed = m.monthly_budget_usd * m.gpu_ceiling_budget_factor
     if cost.gpu_ceiling_on_demand > allowed:
         yield (

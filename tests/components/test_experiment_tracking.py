@@ -50,9 +50,10 @@ def test_training_logs_to_mlflow_without_deleting(any_plan):
     acct, env = any_plan.outputs["accountId"], any_plan.stack
     server = f"arn:aws:sagemaker:eu-west-1:{acct}:mlflow-tracking-server/mlplatform-{env}-mlflow"
     assert any_plan.outputs["mlflowTrackingServerArn"] == server
+    team = settings_of(any_plan.stack).training.teams[0].name  # a team of the stack (a fork's own)
     sts = {
         s["Sid"]: s
-        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-training-recsys"))["Statement"]
+        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", f"identity-training-{team}"))["Statement"]
     }
     assert sts["LogExperiments"]["Resource"] == server
     assert "sagemaker-mlflow:LogMetric" in sts["LogExperiments"]["Action"]

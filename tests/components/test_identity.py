@@ -190,7 +190,7 @@ def test_key_grants_name_the_exact_key_and_only_through_a_service(any_plan):
         "sqs": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
     }
     for key, expected, services in (
-        ("training-recsys", {keys["data"], keys["models"]}, {"s3"}),
+        (f"training-{settings_of(any_plan.stack).training.teams[0].name}", {keys["data"], keys["models"]}, {"s3"}),
         ("feature-ingestion", {keys["data"]}, {"s3", "sagemaker"}),
         ("model-publisher", {keys["models"]}, {"s3", "sqs"}),
         ("model-approver", {keys["models"]}, {"s3"}),
@@ -205,10 +205,10 @@ def test_key_grants_name_the_exact_key_and_only_through_a_service(any_plan):
 
 def test_listing_is_limited_to_the_granted_prefix(any_plan):
     # moto ignores StringLike conditions: the s3:prefix scope of List grants is checked here.
-    lists = {st["Sid"]: st for st in statements(any_plan, "training-recsys") if st["Action"] == "s3:ListBucket"}
-    assert lists["ReadLakeArtifactsExperimentsRecsysList"]["Condition"] == {
-        "StringLike": {"s3:prefix": ["experiments/recsys/*"]}
-    }
+    team = settings_of(any_plan.stack).training.teams[0].name  # a team of the stack (a fork's own)
+    lists = {st["Sid"]: st for st in statements(any_plan, f"training-{team}") if st["Action"] == "s3:ListBucket"}
+    prefixes = [st["Condition"]["StringLike"]["s3:prefix"] for st in lists.values() if "Condition" in st]
+    assert [f"experiments/{team}/*"] in prefixes
     assert "Condition" not in lists["ReadLakeCuratedList"]  # the whole curated zone is granted
 
 

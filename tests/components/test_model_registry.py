@@ -20,7 +20,8 @@ def as_list(value) -> list:
 def test_a_protected_group_per_model_family(any_plan):
     env = any_plan.stack
     groups = {r.inputs["modelPackageGroupName"]: r for r in any_plan.of_type(GROUP)}
-    assert set(groups) == {f"mlplatform-{env}-{f}" for f in ("churn", "fraud-detector", "recommender")}
+    families = settings_of(env).registry.model_families
+    assert families and set(groups) == {f"mlplatform-{env}-{f}" for f in families}
     assert all(g.options["protect"] is (env != "dev") for g in groups.values())
 
 
@@ -154,7 +155,9 @@ def test_grants_name_exact_groups_and_repositories(any_plan):
     assert approve["ApproveModelPackages"]["Action"][0] == "sagemaker:UpdateModelPackage"
     train = {
         s["Sid"]: s
-        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", "identity-training-recsys"))["Statement"]
+        for s in policy(any_plan.get("aws:iam/rolePolicy:RolePolicy", f"identity-training-{_team(any_plan)}"))[
+            "Statement"
+        ]
     }
     assert (
         train["PullImagesTraining"]["Resource"] == f"arn:aws:ecr:eu-west-1:{acct}:repository/mlplatform-{env}/training"
@@ -167,3 +170,8 @@ def test_registry_args_refuse_nonsense():
         ModelRegistryArgs(**base, keep_tagged_images=0)
     with pytest.raises(ValueError, match="must not include the registry's own account"):
         ModelRegistryArgs(**base, consumer_accounts=["111111111111"])
+
+
+def _team(plan) -> str:
+    """A team of the stack (a fork's own)."""
+    return settings_of(plan.stack).training.teams[0].name

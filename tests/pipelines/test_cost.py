@@ -363,3 +363,19 @@ def test_a_schedule_is_priced_by_what_it_starts_and_model_monitor_by_its_instanc
     }
     monitor = [text for r, text in said(plan) if r.startswith("MonitoringSchedule::")]
     assert types and monitor and all(any(t in text for t in types) for text in monitor)
+
+
+def test_the_docs_name_exactly_the_gpu_families_the_table_cannot_price():
+    """docs/cost.md's "Not priced yet" list of GPU families is the table's gaps for the stacks' regions."""
+    import re
+
+    from infra.settings import GPU_FAMILIES
+    from tests.plans import settings_of
+
+    text = (REPO_ROOT / "docs" / "cost.md").read_text()
+    (sentence,) = re.findall(r"these GPU families in ([a-z0-9-]+): (.*?) \(", text, flags=re.S)
+    region, listed = sentence
+    table = prices()
+    assert region in {settings_of(s).region for s in STACKS}
+    priced = {t.split(".")[0] for t in table.data["regions"][region]["ec2"]}
+    assert set(re.findall(r"`([a-z0-9]+)`", listed)) == set(GPU_FAMILIES) - priced

@@ -781,9 +781,9 @@ def _cost_settings(tmp_path, monkeypatch, stack: str, **monitoring) -> None:
     monkeypatch.setenv("MLPLATFORM_STACKS_DIR", str(tmp_path))
 
 
-def gpu_pool(gpus: int, stack_name: str) -> Resource:
+def gpu_pool(gpus: int, stack_name: str, family: str = "g5") -> Resource:
     requirements = [
-        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g5"]},
+        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": [family]},
         {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
     ]
     spec = {"limits": {"nvidia.com/gpu": str(gpus)}, "template": {"spec": {"requirements": requirements}}}
@@ -827,6 +827,41 @@ def test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewh
     assert levels["cost-gpu-ceiling-within-budget-advisory"] == "advisory"
 
 
+def test_a_gpu_pool_without_a_price_is_judged_at_the_dearest_known_gpu_or_refused(tmp_path, monkeypatch):
+    """Fail closed: a family the table has no price for counts at the dearest GPU it knows (said in the
+    estimate); with no GPU price at all, the mandatory rule refuses what it cannot judge."""
+    import json as _json
+
+    from infra import cost
+    from infra.settings import GPU_FAMILIES
+
+    table = cost.prices()
+    region = table.data["regions"]["eu-west-1"]["ec2"]
+    priced = {t.split(".")[0] for t in region}
+    unpriced = sorted(set(GPU_FAMILIES) - priced)
+    assert unpriced, "every GPU family is priced: nothing to fail closed on"
+    dearest = max(
+        float(e["usd"]) / table.specs[t]["gpus"] for t, e in region.items() if table.specs.get(t, {}).get("gpus")
+    )
+    gpus = 64
+    ceiling = gpus * dearest * 730
+    _cost_settings(tmp_path, monkeypatch, "prod", monthlyBudgetUsd=1000, gpuCeilingBudgetFactor=ceiling / 1000 - 1)
+    (found,) = violations([gpu_pool(gpus, "prod", unpriced[0])], "cost-gpu-ceiling-within-budget", "prod")
+    assert f"cost {ceiling:,.0f} USD a month on demand" in found
+    _cost_settings(tmp_path, monkeypatch, "prod", monthlyBudgetUsd=1000, gpuCeilingBudgetFactor=ceiling / 1000 + 1)
+    assert violations([gpu_pool(gpus, "prod", unpriced[0])], "cost-gpu-ceiling-within-budget", "prod") == []
+    pool = gpu_pool(gpus, "prod", unpriced[0])
+    estimate = cost.estimate("prod", "eu-west-1", [cost.Res(pool.type, pool.name, "", pool.inputs)])
+    (said,) = [u.why for u in estimate.unpriced]
+    assert f"no price for {unpriced[0]} in eu-west-1: counted at the dearest known GPU" in said
+    # a table with no GPU price at all: nothing to judge by, refused (in prod), whatever the budget
+    data = _json.loads(_json.dumps(table.data))
+    data["regions"]["eu-west-1"]["ec2"] = {t: e for t, e in region.items() if not table.specs.get(t, {}).get("gpus")}
+    monkeypatch.setattr(cost, "prices", lambda *a, **k: cost.PriceTable(data))
+    (found,) = violations([gpu_pool(1, "prod")], "cost-gpu-ceiling-within-budget", "prod")
+    assert "GPU pools without any price in eu-west-1 (NodePool::gpu): their ceiling cannot be judged" in found
+
+
 def test_the_idle_cost_stays_under_its_cap_where_one_is_set(tmp_path, monkeypatch):
     from infra.cost import prices
 
@@ -850,7 +885,25 @@ def test_the_idle_cost_stays_under_its_cap_where_one_is_set(tmp_path, monkeypatc
     assert violations(cluster, rule) == []
 
 
+def test_team_gpu_quotas_beyond_the_pools_are_advised_against():
+    def quota(team: str, gpus: int) -> Resource:
+        spec = {"hard": {"requests.nvidia.com/gpu": str(gpus), "requests.cpu": "8"}}
+        meta = {"name": "quota", "namespace": team}
+        return resource("kubernetes:core/v1:ResourceQuota", {"metadata": meta, "spec": spec}, name=f"quota-{team}")
+
+    rule = "gpu-quotas-within-pools"
+    pools = [gpu_pool(8, "dev")]
+    assert violations([*pools, quota("a", 4), quota("b", 4)], rule) == []  # exactly the pools' GPUs
+    (found,) = violations([*pools, quota("a", 4), quota("b", 5)], rule)
+    assert found.startswith("the teams' GPU quotas add up to 9 (a 4, b 5), more than the GPU pools can run at once (8)")
+    assert violations([quota("a", 1)], rule) != []  # quotas and no GPU pool at all
+    assert violations(pools, rule) == []  # pools and no team
+    levels = {r.name: r.enforcement_level.value for r in RULES}
+    assert levels[rule] == "advisory"
+
+
 STACK_RULE_TESTS = {
+    "gpu-quotas-within-pools": test_team_gpu_quotas_beyond_the_pools_are_advised_against,
     "cost-gpu-ceiling-within-budget": test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewhere,
     "cost-gpu-ceiling-within-budget-advisory": (
         test_the_gpu_ceiling_is_held_to_the_budget_mandatory_in_prod_advisory_elsewhere

@@ -188,10 +188,14 @@ def test_bad_dataset_names_file_dataset_and_field(tmp_path, doc, message):
 def test_a_missing_definition_names_the_setting_and_what_exists(tmp_path):
     _write(tmp_path, "features", "transactions", FEATURES)
     with pytest.raises(DefinitionError) as caught:
-        load_feature_groups(["transactions", "clickstream"], tmp_path)
+        load_feature_groups(["transactions", "clickstream"], tmp_path, stack="dev")
     (problem,) = caught.value.problems
-    assert "mlplatform:featureStore.featureGroups: names feature group 'clickstream'" in problem
+    # the file to edit is the stack's (its list), or the definition file to write
+    assert "stacks/Pulumi.dev.yaml: mlplatform:featureStore.featureGroups names feature group 'clickstream'" in problem
     assert "stacks/features/clickstream.yaml does not exist (available: transactions)" in problem
+    with pytest.raises(DefinitionError) as caught:
+        load_feature_groups(["transaction"], tmp_path, stack="dev")
+    assert "does not exist; did you mean 'transactions'?" in caught.value.problems[0]
 
 
 def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
@@ -200,7 +204,7 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
     with pytest.raises(DefinitionError) as caught:
         load_feature_groups(["transactions", "profiles"], tmp_path)
     assert len(caught.value.problems) == 2
-    assert str(caught.value).startswith("2 problems in definition files:")
+    assert str(caught.value).startswith("2 problems in definition files or the stack's lists of them:")
 
 
 OWN_DATASET = {
@@ -254,3 +258,14 @@ def test_a_type_error_does_not_hide_the_files_other_problems(tmp_path, kind, doc
         load([doc["name"]], tmp_path)
     paths = [line.split(": ")[1] for line in caught.value.problems]
     assert paths == expected, caught.value.problems
+
+
+def test_a_snake_case_key_in_a_definition_file_is_unknown(tmp_path):
+    """`min_score` is not `minScore`: refused with the spelling to use, never silently taken."""
+    for name in sorted(p.stem for p in (REPO_ROOT / "stacks" / "datasets").glob("*.yaml")):
+        doc = yaml.safe_load((REPO_ROOT / "stacks" / "datasets" / f"{name}.yaml").read_text())
+        _write(tmp_path, "datasets", name, {**doc, "min_score": 0.9})
+        with pytest.raises(DefinitionError) as caught:
+            load_datasets([name], tmp_path)
+        (problem,) = caught.value.problems
+        assert "min_score: unknown setting; did you mean 'minScore'?" in problem

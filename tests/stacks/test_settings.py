@@ -27,6 +27,15 @@ def section(stack: str, name: str, **changes) -> dict:
     return {**json.loads(values_of(stack)[name]), **changes}
 
 
+# Model families as dev's file has them (a fork's own): the cases below use one, and the messages list them.
+_DEV = parse("dev", values_of("dev"))
+FAMILIES = [
+    *_DEV.registry.model_families,
+    *(f for f in _DEV.serving.model_versions if f not in _DEV.registry.model_families),
+]
+FAMILY = _DEV.registry.model_families[0]
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_real_stacks_are_valid(stack):
     settings = parse(stack, values_of(stack))
@@ -261,7 +270,7 @@ BAD = [
     ),
     (
         "dev",
-        {"monitoring": {"drift": [{"modelFamily": "churn", "features": ["amount"], "threshold": 1.5}]}},
+        {"monitoring": {"drift": [{"modelFamily": FAMILY, "features": ["amount"], "threshold": 1.5}]}},
         "mlplatform:monitoring.drift[0].threshold",
         "less than or equal to 1, got 1.5",
     ),
@@ -269,47 +278,47 @@ BAD = [
         "dev",
         {"monitoring": {"drift": [{"modelFamily": "ranker", "features": ["amount"], "threshold": 0.2}]}},
         "mlplatform:monitoring.drift[0].modelFamily",
-        "'ranker' is not a model family of registry.modelFamilies or serving.modelVersions "
-        "(churn, fraud-detector, recommender)",
+        f"'ranker' is not a model family of registry.modelFamilies or serving.modelVersions ({', '.join(FAMILIES)})",
     ),
     (
         "dev",
-        {"monitoring": {"drift": [{"modelFamily": "churn", "features": [], "threshold": 0.2}]}},
+        {"monitoring": {"drift": [{"modelFamily": FAMILY, "features": [], "threshold": 0.2}]}},
         "mlplatform:monitoring.drift[0].features",
         "at least 1 item",
     ),
     (
         "dev",
         {
+            "registry": {**section("dev", "registry"), "modelFamilies": [FAMILY, "family-b"]},
             "serving": {
-                "modelVersions": {"churn": 1},
-                "endpoints": [{"name": "a", "modelFamily": "fraud-detector", "instanceType": "ml.m5.large"}],
-            }
+                "modelVersions": {FAMILY: 1},
+                "endpoints": [{"name": "a", "modelFamily": "family-b", "instanceType": "ml.m5.large"}],
+            },
         },
         "mlplatform:serving.endpoints[0].modelFamily",
-        "'fraud-detector' has no version in serving.modelVersions (versions of: churn)",
+        f"'family-b' has no version in serving.modelVersions (versions of: {FAMILY})",
     ),
     (
         "dev",
         {"serving": {"modelVersions": {"ranker": 1}}},
         "mlplatform:serving.modelVersions.ranker",
-        "is not in registry.modelFamilies (churn, fraud-detector, recommender)",
+        f"is not in registry.modelFamilies ({', '.join(_DEV.registry.model_families)})",
     ),
     (
         "dev",
-        {"serving": {"modelVersions": {"churn": 0}}},
-        "mlplatform:serving.modelVersions.churn",
+        {"serving": {"modelVersions": {FAMILY: 0}}},
+        f"mlplatform:serving.modelVersions.{FAMILY}",
         "greater than or equal to 1",
     ),
     (
         "dev",
         {
             "serving": {
-                "modelVersions": {"churn": 1},
+                "modelVersions": {FAMILY: 1},
                 "endpoints": [
                     {
                         "name": "a",
-                        "modelFamily": "churn",
+                        "modelFamily": FAMILY,
                         "instanceType": "ml.m5.large",
                         "minInstances": 3,
                         "maxInstances": 2,
@@ -324,11 +333,11 @@ BAD = [
         "dev",
         {
             "serving": {
-                "modelVersions": {"churn": 1},
+                "modelVersions": {FAMILY: 1},
                 "endpoints": [
                     {
                         "name": "a",
-                        "modelFamily": "churn",
+                        "modelFamily": FAMILY,
                         "instanceType": "ml.m5.large",
                         "dataCapturePercent": 0,
                         "monitor": {"baselinePrefix": "b/"},
@@ -343,8 +352,8 @@ BAD = [
         "dev",
         {
             "serving": {
-                "modelVersions": {"churn": 1},
-                "endpoints": [{"name": "a", "modelFamily": "churn", "instanceType": "m5.large"}],
+                "modelVersions": {FAMILY: 1},
+                "endpoints": [{"name": "a", "modelFamily": FAMILY, "instanceType": "m5.large"}],
             }
         },
         "mlplatform:serving.endpoints[0].instanceType",
@@ -354,10 +363,10 @@ BAD = [
         "dev",
         {
             "serving": {
-                "modelVersions": {"churn": 1},
+                "modelVersions": {FAMILY: 1},
                 "endpoints": [
-                    {"name": "a", "modelFamily": "churn", "instanceType": "ml.m5.large"},
-                    {"name": "a", "modelFamily": "churn", "instanceType": "ml.m5.large"},
+                    {"name": "a", "modelFamily": FAMILY, "instanceType": "ml.m5.large"},
+                    {"name": "a", "modelFamily": FAMILY, "instanceType": "ml.m5.large"},
                 ],
             }
         },
@@ -512,33 +521,33 @@ def test_the_registry_stack_is_checked_against_its_own_file(tmp_path):
 
 
 def _endpoint(**changes) -> dict:
-    return {"name": "a", "modelFamily": "churn", "instanceType": "ml.m5.large", **changes}
+    return {"name": "a", "modelFamily": FAMILY, "instanceType": "ml.m5.large", **changes}
 
 
 @pytest.mark.parametrize(
     ("serving", "path", "words"),
     [
         (
-            {"modelVersions": {"churn": 1}, "endpoints": [_endpoint(instanceType="ml.m5.larg")]},
+            {"modelVersions": {FAMILY: 1}, "endpoints": [_endpoint(instanceType="ml.m5.larg")]},
             "serving.endpoints[0].instanceType",
             "'ml.m5.larg' is not valid; expected a SageMaker instance type such as ml.m5.large",
         ),
         (
-            {"modelVersions": {"churn": 1}, "endpoints": [_endpoint(instanceType="ml.m5.3xlarge")]},
+            {"modelVersions": {FAMILY: 1}, "endpoints": [_endpoint(instanceType="ml.m5.3xlarge")]},
             "serving.endpoints[0].instanceType",
             "'ml.m5.3xlarge' is not an instance type SageMaker endpoints offer; did you mean",
         ),
         (  # an endpoint type that processing jobs do not offer
             {
-                "modelVersions": {"churn": 1},
+                "modelVersions": {FAMILY: 1},
                 "endpoints": [_endpoint(monitor={"baselinePrefix": "b/", "instanceType": "ml.inf2.xlarge"})],
             },
             "serving.endpoints[0].monitor.instanceType",
             "'ml.inf2.xlarge' is not an instance type Model Monitor's jobs run on",
         ),
         (
-            {"modelVersions": {"churn": 100_000}},
-            "serving.modelVersions.churn",
+            {"modelVersions": {FAMILY: 100_000}},
+            f"serving.modelVersions.{FAMILY}",
             "less than or equal to 99999",
         ),
     ],
@@ -561,13 +570,13 @@ def test_a_monitor_needs_a_region_whose_model_monitor_image_is_recorded():
     region = "ap-southeast-2"
     assert region not in MONITOR_IMAGE_ACCOUNTS
     network = section("dev", "network", availabilityZones=[f"{region}a", f"{region}b"])
-    monitored = {"modelVersions": {"churn": 1}, "endpoints": [_endpoint(monitor={"baselinePrefix": "b/"})]}
+    monitored = {"modelVersions": {FAMILY: 1}, "endpoints": [_endpoint(monitor={"baselinePrefix": "b/"})]}
     with pytest.raises(SettingsError) as caught:
         parse("dev", values_of("dev", region=region, network=network, serving=monitored))
     (message,) = [m for p, m in caught.value.problems if p == NS + "serving.endpoints[0].monitor"]
     assert f"no Model Monitor image is recorded for {region}" in message
     # the same endpoint without a monitor is fine there
-    plain = {"modelVersions": {"churn": 1}, "endpoints": [_endpoint()]}
+    plain = {"modelVersions": {FAMILY: 1}, "endpoints": [_endpoint()]}
     assert parse("dev", values_of("dev", region=region, network=network, serving=plain)).region == region
 
 
@@ -590,3 +599,24 @@ def test_a_drift_alarm_looks_back_no_further_than_cloudwatch_allows():
     assert "8 daily windows of endpoint 'a'" in message and "at most 7" in message
     assert problems("daily", 8, model_monitor=True)
     assert problems("daily", 7) == problems("hourly", 24) == []
+
+
+def test_one_spelling_per_setting_the_camelcase_one():
+    """The schema and the docs know `gpuQuota`; `gpu_quota` is an unknown setting with a did-you-mean,
+    alone or beside the right spelling, never silently taken."""
+    for stack in STACKS:
+        training = section(stack, "training")
+        for i, team in enumerate(training.get("teams", [])):
+            for both in (False, True):
+                edited = {**team, "gpu_quota": team.get("gpuQuota", 1)}
+                if not both:
+                    edited.pop("gpuQuota", None)
+                teams = [*training["teams"][:i], edited, *training["teams"][i + 1 :]]
+                with pytest.raises(SettingsError) as caught:
+                    parse(stack, values_of(stack, training={**training, "teams": teams}))
+                (message,) = [m for p, m in caught.value.problems if p == f"{NS}training.teams[{i}].gpu_quota"]
+                assert message.startswith("unknown setting; did you mean 'gpuQuota'?")
+        top = section(stack, "monitoring")
+        with pytest.raises(SettingsError) as caught:
+            parse(stack, values_of(stack, monitoring={**top, "log_retention_days": 30}))
+        assert "did you mean 'logRetentionDays'?" in str(caught.value)
