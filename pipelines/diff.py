@@ -2,8 +2,11 @@
 
 The base is planned from a git worktree of the base ref with that ref's own code (in a subprocess,
 so its modules do not mix with the working tree's); the head is the working tree. Resources are
-matched by URN: added, removed, and changed with the inputs that changed. The Markdown form is
-for a pull-request comment and is cut, with a note, to stay under GitHub's 65,536 characters.
+matched by URN: added, removed, and changed with the inputs that changed. Each added or changed
+resource of a type in ``SUMMARIES`` also gets one line of the inputs a reviewer decides on (a node
+pool's limits and capacity types, a quota, an endpoint's instances, a retention), before -> after
+where they changed. The Markdown form is for a pull-request comment and is cut, with a note, to stay
+under GitHub's 65,536 characters.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,8 @@ class Change:
     name: str
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # input -> (before, after)
     options: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # The decided inputs (``summarize``), each (before, after), changed or not; empty for other types.
+    summary: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,6 +51,8 @@ class PlanDiff:
     changed: list[Change]
     # Monthly USD (idle, ceiling on-demand, ceiling spot) before and after, when priced (infra/cost.py).
     cost: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    # The decided inputs (``summarize``) of each added resource with any, by (type, name).
+    summaries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -68,13 +76,204 @@ def compare(base: Plan, head: Plan) -> PlanDiff:
             if b.options.get(k) != a.options.get(k)
         }
         if fields or options:
-            changed.append(Change(urn, a.type, a.name, fields, options))
+            was, now = summarize(b.type, b.inputs), summarize(a.type, a.inputs)
+            summary = {k: (was.get(k), now.get(k)) for k in [*now, *(k for k in was if k not in now)]}
+            changed.append(Change(urn, a.type, a.name, fields, options, summary))
+    new = [after[u] for u in after.keys() - before.keys()]
     return PlanDiff(
         stack=head.stack,
-        added=sorted((after[u].type, after[u].name) for u in after.keys() - before.keys()),
+        added=sorted((r.type, r.name) for r in new),
         removed=sorted((before[u].type, before[u].name, before[u].protected) for u in before.keys() - after.keys()),
         changed=changed,
+        summaries={(r.type, r.name): s for r in new if (s := summarize(r.type, r.inputs))},
     )
+
+
+# What a reviewer decides on, per resource type: a function of the resource's inputs giving the few
+# that matter (limits, capacity, instances, retention, exposure), in the order they are shown. A type
+# not here shows nothing extra. Values are JSON: text, numbers, booleans, lists, flat dicts; None is
+# an input left unset (its provider's default), shown as "unset".
+
+
+def _at(value: Any, *path: str) -> Any:
+    """``value[path[0]][path[1]]...``, or None where a step is missing or not an object."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _items(value: Any) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _requirement(requirements: Any, key: str) -> list[str] | None:
+    """What a Karpenter requirement on ``key`` allows: the values of In, ``not x`` for NotIn,
+    ``any`` for Exists, else the operator and values; None when nothing constrains the key."""
+    allowed: list[str] = []
+    for req in _items(requirements):
+        if req.get("key") != key:
+            continue
+        values = [str(v) for v in req.get("values") or []]
+        op = req.get("operator")
+        if op == "In":
+            allowed += values
+        elif op == "NotIn":
+            allowed += [f"not {v}" for v in values]
+        elif op == "Exists":
+            allowed.append("any")
+        else:
+            allowed.append(" ".join([str(op), *values]))
+    return allowed or None
+
+
+def _node_pool(inputs: dict) -> dict[str, Any]:
+    requirements = _at(inputs, "spec", "template", "spec", "requirements")
+    out = {
+        "limits": _at(inputs, "spec", "limits"),  # unset: the pool may grow without a ceiling
+        "capacityTypes": _requirement(requirements, "karpenter.sh/capacity-type"),
+        "instanceFamilies": _requirement(requirements, "karpenter.k8s.aws/instance-family"),
+        "instanceTypes": _requirement(requirements, "node.kubernetes.io/instance-type"),
+    }
+    return {k: v for k, v in out.items() if v is not None or k in ("limits", "capacityTypes")}
+
+
+def _resource_quota(inputs: dict) -> dict[str, Any]:
+    return {"hard": _at(inputs, "spec", "hard")}
+
+
+def _endpoint_configuration(inputs: dict) -> dict[str, Any]:
+    variants = _items(inputs.get("productionVariants"))
+    names = [str(v.get("variantName") or i) for i, v in enumerate(variants)]
+    out = {
+        "instanceType": {n: v.get("instanceType") for n, v in zip(names, variants, strict=True)},
+        "initialInstanceCount": {n: v.get("initialInstanceCount") for n, v in zip(names, variants, strict=True)},
+    }
+    for key in ("maxConcurrency", "memorySizeInMb"):  # serverless variants have no instances
+        sizes = {n: _at(v, "serverlessConfig", key) for n, v in zip(names, variants, strict=True)}
+        if any(size is not None for size in sizes.values()):
+            out[f"serverless.{key}"] = sizes
+    return out
+
+
+def _scaling_target(inputs: dict) -> dict[str, Any]:
+    return {"minCapacity": inputs.get("minCapacity"), "maxCapacity": inputs.get("maxCapacity")}
+
+
+def _node_group(inputs: dict) -> dict[str, Any]:
+    return {
+        "instanceTypes": inputs.get("instanceTypes"),
+        "capacityType": inputs.get("capacityType"),
+        "minSize": _at(inputs, "scalingConfig", "minSize"),
+        "maxSize": _at(inputs, "scalingConfig", "maxSize"),
+    }
+
+
+def _bucket(inputs: dict) -> dict[str, Any]:
+    return {"forceDestroy": inputs.get("forceDestroy"), "objectLockEnabled": inputs.get("objectLockEnabled")}
+
+
+def _bucket_lifecycle(inputs: dict) -> dict[str, Any]:
+    """Days to the expiry of current and of noncurrent versions (unset: kept), of the one enabled rule,
+    or per enabled rule (by id) when there are several."""
+    rules = [r for r in _items(inputs.get("rules")) if r.get("status") == "Enabled"]
+    days = {
+        str(r.get("id") or i): (_at(r, "expiration", "days"), _at(r, "noncurrentVersionExpiration", "noncurrentDays"))
+        for i, r in enumerate(rules)
+    }
+    if len(days) == 1:
+        ((current, noncurrent),) = days.values()
+        return {"expirationDays": current, "noncurrentDays": noncurrent}
+    return {
+        "expirationDays": {rule: current for rule, (current, _) in days.items()},
+        "noncurrentDays": {rule: noncurrent for rule, (_, noncurrent) in days.items()},
+    }
+
+
+def _object_lock(inputs: dict) -> dict[str, Any]:
+    retention = _at(inputs, "rule", "defaultRetention")
+    out = {k: _at(retention, k) for k in ("mode", "days", "years")}
+    return {k: v for k, v in out.items() if v is not None or k != "years"}
+
+
+def _log_group(inputs: dict) -> dict[str, Any]:
+    return {"retentionInDays": inputs.get("retentionInDays")}  # unset: kept forever
+
+
+def _cluster(inputs: dict) -> dict[str, Any]:
+    vpc = inputs.get("vpcConfig") or {}
+    out = {"version": inputs.get("version"), "endpointPublicAccess": _at(vpc, "endpointPublicAccess")}
+    if out["endpointPublicAccess"] is not False or _at(vpc, "publicAccessCidrs") is not None:
+        out["publicAccessCidrs"] = _at(vpc, "publicAccessCidrs")  # unset and public: 0.0.0.0/0
+    return out
+
+
+SUMMARIES: dict[str, Callable[[dict], dict[str, Any]]] = {
+    "kubernetes:karpenter.sh/v1:NodePool": _node_pool,
+    "kubernetes:core/v1:ResourceQuota": _resource_quota,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_configuration,
+    "aws:appautoscaling/target:Target": _scaling_target,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/cluster:Cluster": _cluster,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_lifecycle,
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": _object_lock,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+}
+
+
+def summarize(type_: str, inputs: dict) -> dict[str, Any]:
+    """The inputs a reviewer decides on for a resource of ``type_``; {} for a type not in SUMMARIES."""
+    summary = SUMMARIES.get(type_)
+    return summary(inputs) if summary is not None else {}
+
+
+SUMMARY_LIMIT = 200  # one line, long enough for a pool's or a quota's every figure
+SUMMARY_MARK = "» "
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_value(value[k])}" for k in sorted(value)) if value else "none"
+    return str(value)
+
+
+def _summary_field(before: Any, after: Any) -> str:
+    if before == after:
+        return _value(after)
+    if isinstance(before, dict) and isinstance(after, dict):  # a quota's or a pool's limits: per key
+        keys = sorted(before.keys() | after.keys())
+        return ", ".join(
+            f"{k}={_value(after.get(k))}"
+            if before.get(k) == after.get(k)
+            else f"{k}={_value(before.get(k))} -> {_value(after.get(k))}"
+            for k in keys
+        )
+    return f"{_value(before)} -> {_value(after)}"
+
+
+def summary_line(summary: dict[str, tuple[Any, Any]]) -> str:
+    """One line: ``field: value`` joined by ``; ``, ``before -> after`` where a field changed; "" when
+    there is nothing to show."""
+    if not summary:
+        return ""
+    text = "; ".join(f"{k}: {_summary_field(b, a)}" for k, (b, a) in summary.items())
+    return SUMMARY_MARK + _short(text, SUMMARY_LIMIT)
+
+
+def _added_line(diff: PlanDiff, type_: str, name: str) -> str:
+    return summary_line({k: (v, v) for k, v in diff.summaries.get((type_, name), {}).items()})
+
+
+def _changed_line(change: Change) -> str:
+    """A changed resource's summary, only when a decided input is among the changes (a change of tags
+    alone adds no line)."""
+    return summary_line(change.summary) if any(b != a for b, a in change.summary.values()) else ""
 
 
 CACHE_DIR_ENV = "MLPLATFORM_CACHE_DIR"
@@ -231,11 +430,12 @@ def cost_lines(diff: PlanDiff) -> list[str]:
 
 
 def to_json(diff: PlanDiff, verdicts: str = "") -> dict[str, Any]:
-    """One stack's diff for machines: what is added, removed (and whether it was protected), changed
-    (each input and option, before and after), the cost before and after, and the policy verdict."""
+    """One stack's diff for machines: what is added (with its decided inputs, ``summary``), removed (and
+    whether it was protected), changed (each input and option, and each decided input, before and
+    after), the cost before and after, and the policy verdict."""
     out: dict[str, Any] = {
         "stack": diff.stack,
-        "added": [{"type": t, "name": n} for t, n in diff.added],
+        "added": [{"type": t, "name": n, "summary": diff.summaries.get((t, n), {})} for t, n in diff.added],
         "removed": [{"type": t, "name": n, "protected": p} for t, n, p in diff.removed],
         "changed": [
             {
@@ -243,6 +443,7 @@ def to_json(diff: PlanDiff, verdicts: str = "") -> dict[str, Any]:
                 "name": c.name,
                 "inputs": {k: {"before": b, "after": a} for k, (b, a) in c.fields.items()},
                 "options": {k: {"before": b, "after": a} for k, (b, a) in c.options.items()},
+                "summary": {k: {"before": b, "after": a} for k, (b, a) in c.summary.items()},
             }
             for c in diff.changed
         ],
@@ -262,10 +463,13 @@ def render_text(diff: PlanDiff, verdicts: str = "") -> str:
         f"Stack {diff.stack}: +{len(diff.added)} added, -{len(diff.removed)} removed, ~{len(diff.changed)} changed"
     ]
     lines += cost_lines(diff)
-    lines += [f"  + {t}  {n}" for t, n in diff.added]
+    for t, n in diff.added:
+        lines.append(f"  + {t}  {n}")
+        lines += [f"      {s}" for s in [_added_line(diff, t, n)] if s]
     lines += [f"  - {t}  {n}{'  [PROTECTED]' if p else ''}" for t, n, p in diff.removed]
     for c in diff.changed:
         lines.append(f"  ~ {c.type}  {c.name}")
+        lines += [f"      {s}" for s in [_changed_line(c)] if s]
         lines += [f"      {k}: {_describe(b, a, 120)}" for k, (b, a) in {**c.fields, **c.options}.items()]
     if verdicts:
         lines += ["", verdicts]
@@ -300,10 +504,13 @@ def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int 
     sections = []
     for d in diffs:
         body = [f"<details><summary><b>{d.stack}</b></summary>", "", "```diff"]
-        body += [f"+ {t} {n}" for t, n in d.added]
+        for t, n in d.added:
+            body.append(f"+ {t} {n}")
+            body += [f"+     {s}" for s in [_added_line(d, t, n)] if s]
         body += [f"- {t} {n}{' (protected)' if p else ''}" for t, n, p in d.removed]
         for c in d.changed:
             body.append(f"! {c.type} {c.name}")
+            body += [f"!     {s}" for s in [_changed_line(c)] if s]
             body += [f"!     {k}: {_describe(b, a, 80)}" for k, (b, a) in {**c.fields, **c.options}.items()]
         if d.empty:
             body.append("  no changes")

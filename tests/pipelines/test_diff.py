@@ -8,9 +8,9 @@ import pytest
 
 from infra.policies.rules import RULES
 from pipelines.cli import main
-from pipelines.diff import COMMENT_LIMIT, MARKER, compare, render_markdown, render_text
+from pipelines.diff import COMMENT_LIMIT, MARKER, compare, render_markdown, render_text, to_json
 from pipelines.plan import Plan
-from tests.plans import stack_plan
+from tests.plans import STACKS, stack_plan
 
 
 def _edited(plan: Plan, edit) -> Plan:
@@ -62,6 +62,61 @@ def test_markdown_is_a_compact_comment_and_stays_under_githubs_limit():
     assert "The diff was cut to fit a GitHub comment" in md
     full = render_markdown([diff], {})
     assert len(full) <= COMMENT_LIMIT and "cut" not in full
+
+
+POOL, QUOTA = "kubernetes:karpenter.sh/v1:NodePool", "kubernetes:core/v1:ResourceQuota"
+ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+
+
+def _decided(resource) -> dict:
+    """The decided inputs an added node pool, quota or endpoint configuration must show, read from
+    the resource's own inputs: {summary field: value}."""
+    inputs = resource.inputs
+    if resource.type == POOL:
+        spec = inputs["spec"]
+        requirements = {r["key"]: r["values"] for r in spec["template"]["spec"]["requirements"]}
+        fields = {"limits": spec["limits"]}
+        for key, field in (
+            ("karpenter.sh/capacity-type", "capacityTypes"),
+            ("karpenter.k8s.aws/instance-family", "instanceFamilies"),
+            ("node.kubernetes.io/instance-type", "instanceTypes"),
+        ):
+            if key in requirements:
+                fields[field] = requirements[key]
+        return fields
+    if resource.type == QUOTA:
+        return {"hard": inputs["spec"]["hard"]}
+    variants = inputs["productionVariants"]
+    return {
+        "instanceType": {v["variantName"]: v["instanceType"] for v in variants},
+        "initialInstanceCount": {v["variantName"]: v["initialInstanceCount"] for v in variants},
+    }
+
+
+def _shown(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={value[k]}" for k in sorted(value))
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_added_pool_quota_and_endpoint_shows_the_figures_of_its_plan(stack):
+    """A stack created from nothing: under each node pool, quota and endpoint configuration, one line
+    of its limits, capacity and instances, with the values its plan gives it, in every form."""
+    plan = stack_plan(stack)
+    diff = compare(Plan(project=plan.project, stack=stack, resources=[], outputs={}), plan)
+    text = render_text(diff).splitlines()
+    markdown = render_markdown([diff], {}, limit=10**9).splitlines()
+    summaries = {(a["type"], a["name"]): a["summary"] for a in to_json(diff)["added"]}
+    decided = [r for r in plan if r.custom and r.type in (POOL, QUOTA, ENDPOINT_CONFIG)]
+    assert any(r.type == POOL for r in decided)
+    for r in decided:
+        line = text[text.index(f"  + {r.type}  {r.name}") + 1]
+        assert line.startswith("      » ")
+        assert markdown[markdown.index(f"+ {r.type} {r.name}") + 1] == "+     " + line.strip()
+        for field, value in _decided(r).items():
+            assert f"{field}: {_shown(value)}" in line, (r.name, field, line)
+            assert summaries[(r.type, r.name)][field] == value, (r.name, field)
 
 
 def test_diff_against_head_plans_the_base_in_a_worktree_once_per_tree(capsys, monkeypatch, tmp_path):
@@ -123,10 +178,11 @@ def test_diff_as_json_for_machines(monkeypatch, capsys):
     out = capsys.readouterr().out
     (d,) = json.loads(out)  # only JSON on stdout
     assert d["stack"] == "dev"
-    assert d["added"] == [{"type": "aws:kms/key:Key", "name": "k"}]
+    assert d["added"] == [{"type": "aws:kms/key:Key", "name": "k", "summary": {}}]  # keys decide nothing summed
     assert d["removed"] == [{"type": "aws:sqs/queue:Queue", "name": "q", "protected": False}]
     (changed,) = d["changed"]
     assert (changed["name"], changed["inputs"]) == ("alerts", {"name": {"before": "t", "after": "t2"}})
+    assert changed["summary"] == {}
     assert d["policy"].startswith("Policies: ")
     assert "cost" not in d  # these plans have no region with prices: not estimated, and said on stderr
 

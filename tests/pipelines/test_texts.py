@@ -340,7 +340,7 @@ def test_the_json_of_a_diff_is_every_field_for_machines():
 
     assert to_json(COSTED, "Policies: 52 rules\nmore") == {
         "stack": "dev",
-        "added": [{"type": "aws:kms/key:Key", "name": "k"}],
+        "added": [{"type": "aws:kms/key:Key", "name": "k", "summary": {}}],
         "removed": [],
         "changed": [],
         "policy": "Policies: 52 rules",
@@ -355,3 +355,282 @@ def test_the_json_of_a_diff_is_every_field_for_machines():
     assert (plain["changed"][0]["type"], plain["changed"][0]["name"]) == ("aws:iam/rolePolicy:RolePolicy", "grants")
     assert plain["changed"][0]["options"] == {"protect": {"before": False, "after": True}}
     assert plain["changed"][1]["inputs"]["deletionWindowInDays"] == {"before": 30, "after": 7}
+
+
+POOL = "kubernetes:karpenter.sh/v1:NodePool"
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+CLUSTER = "aws:eks/cluster:Cluster"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def _pool(limits: dict | None, *requirements: tuple[str, str, list]) -> dict:
+    spec: dict = {
+        "template": {"spec": {"requirements": [{"key": k, "operator": o, "values": v} for k, o, v in requirements]}}
+    }
+    if limits is not None:
+        spec["limits"] = limits
+    return {"kind": "NodePool", "spec": spec}
+
+
+CAPACITY, FAMILY, INSTANCE_TYPE = (
+    "karpenter.sh/capacity-type",
+    "karpenter.k8s.aws/instance-family",
+    ("node.kubernetes.io/instance-type"),
+)
+
+# (type, inputs, the summary line): every type of the table, and the shapes each reads
+SUMMARY_LINES = [
+    (
+        POOL,
+        _pool(
+            {"nvidia.com/gpu": "4", "cpu": "64"},
+            (CAPACITY, "In", ["on-demand"]),
+            ("kubernetes.io/arch", "In", ["amd64"]),  # not a decision this line shows
+            (FAMILY, "In", ["p4d", "p5e"]),
+            (INSTANCE_TYPE, "In", ["p4d.24xlarge"]),
+        ),
+        "» limits: cpu=64, nvidia.com/gpu=4; capacityTypes: on-demand; instanceFamilies: p4d, p5e; "
+        "instanceTypes: p4d.24xlarge",
+    ),
+    (
+        POOL,
+        _pool(None, (CAPACITY, "NotIn", ["spot"]), (FAMILY, "Exists", []), (INSTANCE_TYPE, "Gt", ["4"])),
+        "» limits: unset; capacityTypes: not spot; instanceFamilies: any; instanceTypes: Gt 4",
+    ),
+    (POOL, {"spec": {}}, "» limits: unset; capacityTypes: unset"),  # no ceiling, Karpenter's default capacity
+    (
+        QUOTA,
+        {"spec": {"hard": {"requests.nvidia.com/gpu": "2", "requests.cpu": "16", "requests.memory": "64Gi"}}},
+        "» hard: requests.cpu=16, requests.memory=64Gi, requests.nvidia.com/gpu=2",
+    ),
+    (QUOTA, {"spec": {"hard": {}}}, "» hard: none"),
+    (
+        ENDPOINT_CONFIG,
+        {
+            "productionVariants": [
+                {"variantName": "blue", "instanceType": "ml.g5.xlarge", "initialInstanceCount": 2},
+                {"variantName": "green", "instanceType": "ml.m5.large", "initialInstanceCount": 1},
+            ]
+        },
+        "» instanceType: blue=ml.g5.xlarge, green=ml.m5.large; initialInstanceCount: blue=2, green=1",
+    ),
+    (
+        ENDPOINT_CONFIG,
+        {"productionVariants": [{"serverlessConfig": {"maxConcurrency": 5, "memorySizeInMb": 2048}}]},
+        "» instanceType: 0=unset; initialInstanceCount: 0=unset; serverless.maxConcurrency: 0=5; "
+        "serverless.memorySizeInMb: 0=2048",
+    ),
+    ("aws:appautoscaling/target:Target", {"minCapacity": 1, "maxCapacity": 3}, "» minCapacity: 1; maxCapacity: 3"),
+    (
+        "aws:eks/nodeGroup:NodeGroup",
+        {
+            "instanceTypes": ["m7i.large", "m6i.large"],
+            "capacityType": "SPOT",
+            "scalingConfig": {"minSize": 2, "maxSize": 5},
+        },
+        "» instanceTypes: m7i.large, m6i.large; capacityType: SPOT; minSize: 2; maxSize: 5",
+    ),
+    (
+        CLUSTER,
+        {"version": "1.33", "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}},
+        "» version: 1.33; endpointPublicAccess: true; publicAccessCidrs: 203.0.113.0/24",
+    ),
+    (
+        CLUSTER,
+        {"version": "1.33", "vpcConfig": {"endpointPublicAccess": False}},
+        "» version: 1.33; endpointPublicAccess: false",
+    ),
+    (  # public without CIDRs is open to 0.0.0.0/0: the line says the CIDRs are unset
+        CLUSTER,
+        {"vpcConfig": {"endpointPublicAccess": True}},
+        "» version: unset; endpointPublicAccess: true; publicAccessCidrs: unset",
+    ),
+    (BUCKET, {"forceDestroy": False, "objectLockEnabled": True}, "» forceDestroy: false; objectLockEnabled: true"),
+    (
+        LIFECYCLE,
+        {
+            "rules": [
+                {
+                    "id": "keep",
+                    "status": "Enabled",
+                    "expiration": {"days": 90},
+                    "noncurrentVersionExpiration": {"noncurrentDays": 7},
+                },
+                {"id": "off", "status": "Disabled", "expiration": {"days": 1}},  # a disabled rule expires nothing
+            ]
+        },
+        "» expirationDays: 90; noncurrentDays: 7",
+    ),
+    (
+        LIFECYCLE,
+        {
+            "rules": [
+                {"id": "logs", "status": "Enabled", "expiration": {"days": 30}},
+                {"status": "Enabled", "noncurrentVersionExpiration": {"noncurrentDays": 5}},
+            ]
+        },
+        "» expirationDays: 1=unset, logs=30; noncurrentDays: 1=5, logs=unset",
+    ),
+    (OBJECT_LOCK, {"rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 365}}}, "» mode: COMPLIANCE; days: 365"),
+    (
+        OBJECT_LOCK,
+        {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "years": 1}}},
+        "» mode: GOVERNANCE; days: unset; years: 1",
+    ),
+    (LOG_GROUP, {"retentionInDays": 30}, "» retentionInDays: 30"),
+    (LOG_GROUP, {}, "» retentionInDays: unset"),  # kept forever
+]
+
+
+def test_the_summary_line_of_each_type_shows_what_a_reviewer_decides_on():
+    from pipelines.diff import SUMMARIES, summarize, summary_line
+
+    assert {t for t, *_ in SUMMARY_LINES} == set(SUMMARIES)  # every type of the table is pinned here
+    for type_, inputs, line in SUMMARY_LINES:
+        assert summary_line({k: (v, v) for k, v in summarize(type_, inputs).items()}) == line, (type_, inputs)
+    assert summarize("aws:sns/topic:Topic", {"name": "t"}) == {}  # a type not in the table: nothing extra
+    assert summary_line({}) == ""
+
+
+def test_a_summary_line_shows_before_and_after_where_a_field_changed():
+    from pipelines.diff import SUMMARY_LIMIT, summary_line
+
+    assert summary_line({"limits": (None, {"nvidia.com/gpu": "4"}), "capacityTypes": ([], ["spot"])}) == (
+        "» limits: unset -> nvidia.com/gpu=4; capacityTypes: none -> spot"
+    )
+    assert (
+        summary_line({"hard": ({"a": "1", "b": "2"}, {"b": "3", "c": "4"})})
+        == "» hard: a=1 -> unset, b=2 -> 3, c=unset -> 4"
+    )
+    wide = summary_line({"hard": ({}, {f"requests.key{i:02}": "1" for i in range(20)})})
+    assert len(wide) == len("» ") + SUMMARY_LIMIT and wide.endswith("…")  # one line, however many keys
+
+
+def _summed_diff() -> PlanDiff:
+    from pipelines.diff import compare
+    from tests.policies.test_rules import plan_of, res
+
+    base = plan_of(
+        res(
+            POOL,
+            _pool({"nvidia.com/gpu": "4"}, (CAPACITY, "In", ["on-demand"]), (FAMILY, "In", ["p4d"])),
+            name="pool-big",
+        ),
+        res(QUOTA, {"spec": {"hard": {"requests.cpu": "8", "requests.nvidia.com/gpu": "2"}}}, name="team-one"),
+        res(LOG_GROUP, {"retentionInDays": 30}, name="logs"),
+    )
+    head = plan_of(
+        res(
+            POOL,
+            _pool({"nvidia.com/gpu": "8"}, (CAPACITY, "In", ["spot", "on-demand"]), (FAMILY, "In", ["p4d"])),
+            name="pool-big",
+        ),
+        res(QUOTA, {"spec": {"hard": {"limits.memory": "64Gi", "requests.nvidia.com/gpu": "4"}}}, name="team-one"),
+        res(LOG_GROUP, {"retentionInDays": 30, "tags": {"team": "one"}}, name="logs"),  # decided inputs unchanged
+        res(
+            ENDPOINT_CONFIG,
+            {
+                "productionVariants": [
+                    {"variantName": "main", "instanceType": "ml.g5.xlarge", "initialInstanceCount": 2}
+                ]
+            },
+            name="endpoint-x",
+        ),
+        res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"),  # not in the table: no summary line
+    )
+    return compare(base, head)
+
+
+def test_added_and_changed_resources_show_their_decided_inputs_in_one_line():
+    diff = _summed_diff()
+    assert render_text(diff) == "\n".join(
+        [
+            "Stack dev: +2 added, -0 removed, ~3 changed",
+            "  + aws:sagemaker/endpointConfiguration:EndpointConfiguration  endpoint-x",
+            "      » instanceType: main=ml.g5.xlarge; initialInstanceCount: main=2",
+            "  + aws:sns/topic:Topic  alerts",
+            "  ~ aws:cloudwatch/logGroup:LogGroup  logs",  # only tags changed: no summary line
+            '      tags: null -> {"team": "one"}',
+            "  ~ kubernetes:core/v1:ResourceQuota  team-one",
+            "      » hard: limits.memory=unset -> 64Gi, requests.cpu=8 -> unset, requests.nvidia.com/gpu=2 -> 4",
+            "      spec: changed +hard.limits.memory, -hard.requests.cpu, hard.requests.nvidia.com/gpu",
+            "  ~ kubernetes:karpenter.sh/v1:NodePool  pool-big",
+            "      » limits: nvidia.com/gpu=4 -> 8; capacityTypes: on-demand -> spot, on-demand; instanceFamilies: p4d",
+            "      spec: changed limits.nvidia.com/gpu, template.spec.requirements[0].values",
+        ]
+    )
+    details = render_markdown([diff], {}).split("```diff\n", 1)[1].split("\n```", 1)[0]
+    assert details == "\n".join(
+        [
+            "+ aws:sagemaker/endpointConfiguration:EndpointConfiguration endpoint-x",
+            "+     » instanceType: main=ml.g5.xlarge; initialInstanceCount: main=2",
+            "+ aws:sns/topic:Topic alerts",
+            "! aws:cloudwatch/logGroup:LogGroup logs",
+            '!     tags: null -> {"team": "one"}',
+            "! kubernetes:core/v1:ResourceQuota team-one",
+            "!     » hard: limits.memory=unset -> 64Gi, requests.cpu=8 -> unset, requests.nvidia.com/gpu=2 -> 4",
+            "!     spec: changed +hard.limits.memory, -hard.requests.cpu, hard.requests.nvidia.com/gpu",
+            "! kubernetes:karpenter.sh/v1:NodePool pool-big",
+            "!     » limits: nvidia.com/gpu=4 -> 8; capacityTypes: on-demand -> spot, on-demand; instanceFamilies: p4d",
+            "!     spec: changed limits.nvidia.com/gpu, template.spec.requirements[0].values",
+        ]
+    )
+
+
+def test_the_json_summary_is_the_decided_inputs_of_each_added_and_changed_resource():
+    from pipelines.diff import to_json
+
+    out = to_json(_summed_diff())
+    assert out["added"] == [
+        {
+            "type": ENDPOINT_CONFIG,
+            "name": "endpoint-x",
+            "summary": {"instanceType": {"main": "ml.g5.xlarge"}, "initialInstanceCount": {"main": 2}},
+        },
+        {"type": "aws:sns/topic:Topic", "name": "alerts", "summary": {}},
+    ]
+    summaries = {c["name"]: c["summary"] for c in out["changed"]}
+    assert summaries == {
+        "logs": {"retentionInDays": {"before": 30, "after": 30}},  # every decided input, changed or not
+        "team-one": {
+            "hard": {
+                "before": {"requests.cpu": "8", "requests.nvidia.com/gpu": "2"},
+                "after": {"limits.memory": "64Gi", "requests.nvidia.com/gpu": "4"},
+            }
+        },
+        "pool-big": {
+            "limits": {"before": {"nvidia.com/gpu": "4"}, "after": {"nvidia.com/gpu": "8"}},
+            "capacityTypes": {"before": ["on-demand"], "after": ["spot", "on-demand"]},
+            "instanceFamilies": {"before": ["p4d"], "after": ["p4d"]},
+        },
+    }
+
+
+def test_inputs_of_an_unexpected_shape_show_as_unset_and_never_stop_the_diff():
+    from pipelines.diff import SUMMARIES, summarize
+
+    odd = {k: "?" for k in ("spec", "productionVariants", "scalingConfig", "vpcConfig", "rules", "rule")}
+    for type_ in SUMMARIES:
+        for inputs in ({}, odd):
+            assert all(v in (None, {}) for v in summarize(type_, inputs).values()), (type_, inputs)
+
+
+def test_a_decided_input_the_head_drops_is_shown_last_as_unset():
+    from pipelines.diff import compare
+    from tests.policies.test_rules import plan_of, res
+
+    def pool(*requirements):
+        return plan_of(res(POOL, _pool({"cpu": "8"}, *requirements), name="pool-small"))
+
+    diff = compare(
+        pool((CAPACITY, "In", ["spot"]), (INSTANCE_TYPE, "In", ["c7g.large"])), pool((CAPACITY, "In", ["spot"]))
+    )
+    (change,) = diff.changed
+    assert list(change.summary) == ["limits", "capacityTypes", "instanceTypes"]
+    assert (
+        render_text(diff).splitlines()[2]
+        == "      » limits: cpu=8; capacityTypes: spot; instanceTypes: c7g.large -> unset"
+    )
