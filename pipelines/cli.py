@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--exit-code", action="store_true", help="exit 1 when any stack changes, like `git diff --exit-code`"
     )
+    diff.add_argument(
+        "--project-dir", type=Path, default=None, help="the platform project, a git checkout (default: found upward)"
+    )
     promote = sub.add_parser("promote", help="move the promotable settings of one stack to the next stage")
     promote.add_argument("source", metavar="from", help="the stack whose promotable settings move, e.g. dev")
     promote.add_argument("target", metavar="to", help="the stack that receives them, e.g. staging")
@@ -108,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail (exit 1, nothing written) when a guard cannot check: the model registry or the preview (CI)",
     )
     promote.add_argument("--report", type=Path, help="write what the guards checked, in Markdown, to FILE")
-    promote.add_argument("--project-dir", type=Path, default=None)
+    promote.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the platform project whose stacks/ to edit (default: found upward)",
+    )
     release = sub.add_parser("release", help="the commit a stack runs: its pinned ci.release, or this checkout's")
     release.add_argument("stack", help="a stack, e.g. staging")
     release.add_argument(
@@ -117,13 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument(
         "--stack-files", action="store_true", help="with --deployed: the commit of the stack files it deployed"
     )
-    release.add_argument("--project-dir", type=Path, default=None)
+    release.add_argument(
+        "--project-dir", type=Path, default=None, help="the platform project (default: the Pulumi.yaml found upward)"
+    )
     cost = sub.add_parser("cost", help="monthly cost of stacks offline: idle, at their ceilings, and priced by use")
     cost.add_argument("stacks", nargs="+", metavar="stack", help="stacks to price, e.g. dev staging prod")
     cost.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
     cost.add_argument("--project-dir", type=Path, default=None, help="the platform project (default: found upward)")
-    prices = sub.add_parser("prices", help="the price table (infra/prices.json)")
-    prices_sub = prices.add_subparsers(dest="action", required=True)
+    _add_prices_and_drift(sub)
+    _exit_status_help(parser)
+    return parser
+
+
+def _add_prices_and_drift(sub) -> None:
+    prices = sub.add_parser("prices", help="the price table (infra/prices.json): its summary, or `refresh` it")
+    prices_sub = prices.add_subparsers(dest="action", help="refresh: rebuild a region's EC2 prices (none: the summary)")
     refresh = prices_sub.add_parser("refresh", help="rebuild the instance prices from the AWS Price List (network)")
     refresh.add_argument("--region", default="eu-west-1", help="the region whose offer file to read")
     refresh.add_argument(
@@ -133,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
     drift.add_argument("stack", help="a deployed stack, e.g. prod")
     drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
-    return parser
+    drift.add_argument(
+        "--project-dir", type=Path, default=None, help="the platform project (default: the Pulumi.yaml found upward)"
+    )
 
 
 def _add_baseline(sub) -> None:
@@ -158,6 +176,33 @@ def _add_baseline(sub) -> None:
     baseline.add_argument("--stack", help="check against this stack's settings and name the S3 object to upload to")
     baseline.add_argument("--endpoint", help="with --stack: the endpoint (serving.endpoints[].name) it is for")
     baseline.add_argument("--project-dir", type=Path, default=None, help="default: the Pulumi.yaml found upward")
+
+
+# What each command's exit status means (printed by --help).
+EXIT_STATUS = {
+    "plan": "0 planned; 2 a usage or configuration error (nothing planned)",
+    "check": "0 no mandatory violation; 1 mandatory violations; 2 a usage or configuration error",
+    "diff": "0 compared (with --exit-code: and nothing changed); 1 with --exit-code, a stack changed; 2 a usage or "
+    "configuration error",
+    "promote": "0 promoted, or nothing to promote; 1 refused by a guard (nothing written); 2 a usage or configuration "
+    "error",
+    "release": "0 printed; 2 a usage or configuration error, or no recorded deployment",
+    "cost": "0 priced; 2 a usage or configuration error",
+    "prices": "0 done; 2 a usage error or an unreadable offer file",
+    "baseline": "0 written; 2 a usage error, an unreadable training file or a stack mismatch (nothing written)",
+    "drift": "0 no drift; 1 drift found; 2 a usage error or no Pulumi CLI",
+}
+
+
+def _exit_status_help(parser: argparse.ArgumentParser) -> None:
+    """Each subcommand's --help ends with what its exit status means."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:  # argparse has no public API
+        for name, command in action.choices.items():
+            command.epilog = f"exit status: {EXIT_STATUS[name]}"
+    parser.epilog = (
+        "exit status: 0 success; 1 a check found something (violations, changes, drift, a refusal); 2 a "
+        "usage or configuration error. `mlplatform <command> --help` says what each command's means."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,7 +382,7 @@ def _drift(args: argparse.Namespace) -> int:
     from pipelines.offline import read_stack_config
 
     try:
-        read_stack_config(args.stack, find_project() or Path.cwd())  # an unknown stack is named, with the stacks
+        read_stack_config(args.stack, _project_dir(args))  # an unknown stack is named, with the stacks
         report = drift_report(args.stack, preview(args.stack, refresh=True))
     except (EngineUnavailableError, *_user_errors()) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
@@ -359,8 +404,9 @@ def _diff(args: argparse.Namespace) -> int:
     diffs, verdicts = [], {}
     for stack in args.stacks:
         try:
-            head = plan_stack(stack)
-            base = plan_at_ref(stack, args.base)
+            root = _project_dir(args)
+            head = plan_stack(stack, root=root)
+            base = plan_at_ref(stack, args.base, root)
         except (*_user_errors(), BaseRefError) as err:
             print(f"mlplatform: {err}", file=sys.stderr)
             return EXIT_USER_ERROR
@@ -527,8 +573,32 @@ def _cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prices_summary() -> int:
+    """`mlplatform prices`: what the table holds and how sure it is."""
+    from collections import Counter
+
+    from infra.cost import PRICES_FILE, prices
+
+    table = prices()
+    print(
+        f"{PRICES_FILE.relative_to(PRICES_FILE.parents[1])}: prices as of {table.as_of}, {table.hours:g} hours a month"
+    )
+    for region, data in sorted(table.data["regions"].items()):
+        status = Counter(e["status"] for part in ("ec2", "sagemaker", "items") for e in data[part].values())
+        said = ", ".join(f"{n} {k}" for k, n in sorted(status.items()))
+        print(
+            f"  {region}: {len(data['ec2'])} EC2 instance types, {len(data['sagemaker'])} SageMaker instance types, "
+            f"{len(data['items'])} service prices ({said})"
+        )
+    print("`mlplatform prices refresh --region <region>` rebuilds a region's EC2 prices from the AWS Price List.")
+    return 0
+
+
 def _prices(args: argparse.Namespace) -> int:
     from pipelines.prices import OfferFileError, download, refresh
+
+    if args.action is None:
+        return _prices_summary()
 
     try:
         if args.offer_file:

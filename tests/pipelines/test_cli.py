@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -185,6 +186,38 @@ def test_version_and_help_for_every_argument(capsys):
         assert all(len(line.split(None, 1)) == 2 for line in positional.strip().splitlines()), (command, positional)
 
 
+def test_every_command_documents_its_options_exit_status_and_project_dir(capsys):
+    """Every option has help text; every command's --help ends with what its exit status means; every
+    command that reads a project takes --project-dir (prices edits the checkout's own table)."""
+    from pipelines.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) > {"plan", "check", "diff", "promote", "drift", "cost", "release", "baseline"}
+    for name, command in commands.choices.items():
+        assert command.epilog and command.epilog.startswith("exit status: 0 "), name
+        assert "2 a usage" in command.epilog, name
+        options = {o for a in command._actions for o in a.option_strings}
+        if name != "prices":
+            assert "--project-dir" in options, name
+        for action in command._actions:
+            assert action.help, (name, action.dest)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "exit status: 0 success; 1 a check found something" in capsys.readouterr().out
+
+
+def test_prices_alone_summarises_the_table(capsys):
+    from infra.cost import prices
+
+    assert main(["prices"]) == 0
+    out = capsys.readouterr().out
+    table = prices()
+    assert f"prices as of {table.as_of}" in out
+    for region, data in table.data["regions"].items():
+        assert f"{region}: {len(data['ec2'])} EC2 instance types" in out
+
+
 def test_the_project_is_found_from_the_working_directory_upward(tmp_path, monkeypatch, capsys):
     project = _project_with(tmp_path, "dev", {"mlplatform:region": "eu-wset-1"})
     monkeypatch.chdir(project / "stacks" / "datasets")
@@ -193,8 +226,9 @@ def test_the_project_is_found_from_the_working_directory_upward(tmp_path, monkey
     monkeypatch.chdir(tmp_path.parent)
     elsewhere = tmp_path.parent / "not-a-project"
     elsewhere.mkdir(exist_ok=True)
-    assert main(["check", "dev", "--project-dir", str(elsewhere)]) == 2
-    assert "no Pulumi.yaml there" in capsys.readouterr().err
+    for command in (["check", "dev"], ["drift", "dev"], ["diff", "dev", "--base", "HEAD"], ["cost", "dev"]):
+        assert main([*command, "--project-dir", str(elsewhere)]) == 2, command
+        assert "no Pulumi.yaml there" in capsys.readouterr().err, command
 
 
 def test_drift_of_an_unknown_stack_names_the_stacks(capsys):

@@ -159,7 +159,7 @@ def test_exit_code_says_whether_anything_changes(monkeypatch, capsys, changed, c
 
     base = plan_of(res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"))
     head = plan_of(res("aws:sns/topic:Topic", {"name": "t2" if changed else "t"}, name="alerts"))
-    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref: base)
+    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref, repo: base)
     monkeypatch.setattr(offline, "plan_stack", lambda stack, **kw: head)
     assert main(["diff", "dev", "--base", "HEAD", "--exit-code"]) == code
     assert main(["diff", "dev", "--base", "HEAD"]) == 0  # without the flag a diff is not a failure
@@ -172,7 +172,7 @@ def test_diff_as_json_for_machines(monkeypatch, capsys):
 
     base = plan_of(res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"), res("aws:sqs/queue:Queue", {}, name="q"))
     head = plan_of(res("aws:sns/topic:Topic", {"name": "t2"}, name="alerts"), res("aws:kms/key:Key", {}, name="k"))
-    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref: base)
+    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref, repo: base)
     monkeypatch.setattr(offline, "plan_stack", lambda stack, **kw: head)
     assert main(["diff", "dev", "--base", "HEAD", "--format", "json"]) == 0
     out = capsys.readouterr().out
@@ -193,7 +193,7 @@ def test_diff_writes_any_format_to_a_file(monkeypatch, capsys, tmp_path):
 
     base = plan_of(res("aws:sns/topic:Topic", {"name": "t"}, name="alerts"))
     head = plan_of(res("aws:sns/topic:Topic", {"name": "t2"}, name="alerts"))
-    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref: base)
+    monkeypatch.setattr(diff, "plan_at_ref", lambda stack, ref, repo: base)
     monkeypatch.setattr(offline, "plan_stack", lambda stack, **kw: head)
     for fmt, expected in (("markdown", "### Offline plan of this pull request"), ("text", "Stack dev: +0 added")):
         out = tmp_path / f"diff.{fmt}"

@@ -276,9 +276,10 @@ BAD = [
     ),
     (
         "dev",
-        {"monitoring": {"drift": [{"modelFamily": "ranker", "features": ["amount"], "threshold": 0.2}]}},
+        {"monitoring": {"drift": [{"modelFamily": "not-a-family", "features": ["amount"], "threshold": 0.2}]}},
         "mlplatform:monitoring.drift[0].modelFamily",
-        f"'ranker' is not a model family of registry.modelFamilies or serving.modelVersions ({', '.join(FAMILIES)})",
+        "'not-a-family' is not a model family of registry.modelFamilies or serving.modelVersions "
+        f"({', '.join(FAMILIES)})",
     ),
     (
         "dev",
@@ -300,8 +301,8 @@ BAD = [
     ),
     (
         "dev",
-        {"serving": {"modelVersions": {"ranker": 1}}},
-        "mlplatform:serving.modelVersions.ranker",
+        {"serving": {"modelVersions": {"not-a-family": 1}}},
+        "mlplatform:serving.modelVersions.not-a-family",
         f"is not in registry.modelFamilies ({', '.join(_DEV.registry.model_families)})",
     ),
     (
@@ -476,16 +477,18 @@ def test_the_documented_access_matrix_is_the_one_in_infra_access():
     assert matrix_markdown() in (REPO_ROOT / "docs" / "security.md").read_text()
 
 
-def _registry_problems(tmp_path, dev_edits: dict[str, str], staging_serving: dict | None = None) -> list[str]:
-    """serving.registryStack of staging, checked against an edited copy of dev's stack file."""
+def _registry_problems(tmp_path, edit=None, staging_serving: dict | None = None) -> list[str]:
+    """serving.registryStack of staging, checked against a copy of dev's stack file changed by ``edit``
+    (a function of its config mapping: whatever the file's layout)."""
+    import yaml
+
     from infra.definitions import registry_of
     from tests.plans import settings_of
 
-    text = (REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
-    for old, new in dev_edits.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    doc = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    if edit is not None:
+        edit(doc["config"])
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
     staging = settings_of("staging")
     if staging_serving is not None:
         staging = staging.model_copy(update={"serving": staging.serving.model_copy(update=staging_serving)})
@@ -497,26 +500,30 @@ def _registry_problems(tmp_path, dev_edits: dict[str, str], staging_serving: dic
 
 
 def test_the_registry_stack_is_checked_against_its_own_file(tmp_path):
-    setting = "mlplatform:serving.registryStack"
-    assert _registry_problems(tmp_path, {}) == []
-    (problem,) = _registry_problems(
-        tmp_path, {'consumerAccounts: ["222222222222", "333333333333"]': "consumerAccounts: []"}
-    )
-    assert problem == (
-        f"{setting}: 'dev' does not share its registry with this account: add \"222222222222\" to its "
-        "registry.consumerAccounts"
-    )
-    moved = {"region: eu-west-1": "region: eu-central-1", "[eu-west-1a, eu-west-1b]": "[eu-central-1a, eu-central-1b]"}
-    (problem,) = _registry_problems(tmp_path, moved)
-    assert problem.startswith(f"{setting}: 'dev' is in eu-central-1; an endpoint deploys packages of its own region")
-    (problem,) = _registry_problems(tmp_path, {}, {"model_versions": {"ranker": 2}})
     from tests.plans import settings_of
 
+    setting = "mlplatform:serving.registryStack"
+    staging = settings_of("staging")
+    assert staging.serving.registry_stack == "dev", "the example staging serves dev's registry"
+    assert _registry_problems(tmp_path) == []
+    (problem,) = _registry_problems(tmp_path, lambda c: c["mlplatform:registry"].update(consumerAccounts=[]))
+    assert problem == (
+        f"{setting}: 'dev' does not share its registry with this account: add \"{staging.account_id}\" to its "
+        "registry.consumerAccounts"
+    )
+
+    def moved(c: dict) -> None:
+        c["mlplatform:region"] = "eu-central-1"
+        c["mlplatform:network"]["availabilityZones"] = ["eu-central-1a", "eu-central-1b"]
+
+    (problem,) = _registry_problems(tmp_path, moved)
+    assert problem.startswith(f"{setting}: 'dev' is in eu-central-1; an endpoint deploys packages of its own region")
+    (problem,) = _registry_problems(tmp_path, None, {"model_versions": {"not-a-family": 2}})
     families = ", ".join(settings_of("dev").registry.model_families)
-    assert problem == f"mlplatform:serving.modelVersions.ranker: is not a model family of 'dev' ({families})"
-    (problem,) = _registry_problems(tmp_path, {}, {"registry_stack": "qa"})
+    assert problem == f"mlplatform:serving.modelVersions.not-a-family: is not a model family of 'dev' ({families})"
+    (problem,) = _registry_problems(tmp_path, None, {"registry_stack": "qa"})
     assert problem == f"{setting}: names stack 'qa' but stacks/Pulumi.qa.yaml does not exist (stacks: dev)"
-    (problem,) = _registry_problems(tmp_path, {"mlplatform:protect: false": "mlplatform:protect: maybe"})
+    (problem,) = _registry_problems(tmp_path, lambda c: c.update({"mlplatform:protect": "maybe"}))
     assert problem.startswith(f"{setting}: stack 'dev' is invalid: mlplatform:protect:")
 
 
