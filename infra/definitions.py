@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pulumi
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from infra import stackfile, yamlfile
 from infra.settings import _CrossFieldError, _matches, _path_message, _Section
@@ -127,17 +127,23 @@ class Rules(_Section):
     min_row_count: int = Field(1, ge=0)
 
 
-# EventBridge Scheduler expressions (Scheduler user guide, schedule-types): rate(value unit) and
-# cron(minutes hours day-of-month month day-of-week year). Rates shorter than an hour are refused:
-# each run bills at least a minute of 2 DPUs (Glue pricing) and no dataset here changes that fast.
-SCHEDULE = (
-    r"rate\((1 (hour|day)|([2-9]|[1-9]\d+) (hours|days))\)"
-    r"|cron\(\S+ \S+ \S+ \S+ \S+ \S+\)"
-)
-Schedule = Annotated[
-    str,
-    _matches(SCHEDULE, "an EventBridge Scheduler expression such as rate(1 day), rate(6 hours) or cron(0 5 * * ? *)"),
-]
+# EventBridge Scheduler expressions, checked as the cron reference says (infra/schedules.py). Rates shorter
+# than an hour are refused: each run bills at least a minute of 2 DPUs (Glue pricing) and no dataset
+# here changes that fast.
+def _schedule(value: str) -> str:
+    from infra.schedules import ScheduleError, check_schedule
+
+    try:
+        check_schedule(value, 3600, "each run bills at least a minute of 2 DPUs")
+    except ScheduleError as err:
+        raise ValueError(
+            f"{value!r}: {err} (EventBridge's cron reference; e.g. rate(6 hours), cron(0 5 * * ? *))"
+        ) from None
+    return value
+
+
+_schedule.allowed = "an EventBridge Scheduler expression such as rate(1 day), rate(6 hours) or cron(0 5 * * ? *)"
+Schedule = Annotated[str, AfterValidator(_schedule)]
 
 
 class DatasetDefinition(_Section):

@@ -164,10 +164,12 @@ BAD_DATASETS = [
         f"{DS}: rules: name at least one rule",
     ),
     (_dataset(rules={"nullable": ["x"]}), f"{DS}: rules.nullable: unknown setting"),
-    (_dataset(schedule="daily"), f"{DS}: schedule: 'daily' is not valid; expected an EventBridge Scheduler expression"),
-    (_dataset(schedule="rate(5 minutes)"), f"{DS}: schedule: 'rate(5 minutes)' is not valid"),  # under an hour
-    (_dataset(schedule="rate(1 days)"), f"{DS}: schedule: 'rate(1 days)' is not valid"),  # Scheduler: 1 day
-    (_dataset(schedule="cron(0 5 * * *)"), f"{DS}: schedule: 'cron(0 5 * * *)' is not valid"),  # six fields
+    (_dataset(schedule="daily"), f"{DS}: schedule: 'daily': an EventBridge Scheduler expression: rate(value unit)"),
+    (_dataset(schedule="rate(5 minutes)"), f"{DS}: schedule: 'rate(5 minutes)': rate(5 minutes) is more often than"),
+    (_dataset(schedule="rate(1 days)"), f"{DS}: schedule: 'rate(1 days)': rate(1 days): write rate(1 day)"),
+    (_dataset(schedule="cron(0 5 * * *)"), f"{DS}: schedule: 'cron(0 5 * * *)': cron takes 6 fields"),
+    # AWS's cron reference: ? in exactly one of day-of-month and day-of-week
+    (_dataset(schedule="cron(0 5 * * * *)"), f"{DS}: schedule: 'cron(0 5 * * * *)': day-of-month and day-of-week:"),
     (_dataset(minScore=1.5), f"{DS}: minScore: must be less than or equal to 1"),
     (
         _dataset(name="t" * 32),
