@@ -93,30 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--project-dir", type=Path, default=None, help="the platform project, a git checkout (default: found upward)"
     )
-    promote = sub.add_parser("promote", help="move the promotable settings of one stack to the next stage")
-    promote.add_argument("source", metavar="from", help="the stack whose promotable settings move, e.g. dev")
-    promote.add_argument("target", metavar="to", help="the stack that receives them, e.g. staging")
-    promote.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
-    promote.add_argument("--force", action="store_true", help="allow skipping a stage (needs --reason)")
-    promote.add_argument("--reason", default="", help="why a stage is skipped; recorded in stacks/promotions.log")
-    promote.add_argument("--skip-preview", action="store_true", help="do not preview the target on the engine")
-    promote.add_argument(
-        "--release",
-        metavar="COMMIT",
-        help="the commit the source runs (`mlplatform release <from> --deployed`): the target will run it (ci.release)",
-    )
-    promote.add_argument(
-        "--require-checks",
-        action="store_true",
-        help="fail (exit 1, nothing written) when a guard cannot check: the model registry or the preview (CI)",
-    )
-    promote.add_argument("--report", type=Path, help="write what the guards checked, in Markdown, to FILE")
-    promote.add_argument(
-        "--project-dir",
-        type=Path,
-        default=None,
-        help="the platform project whose stacks/ to edit (default: found upward)",
-    )
+    _add_promote(sub)
     release = sub.add_parser("release", help="the commit a stack runs: its pinned ci.release, or this checkout's")
     release.add_argument("stack", help="a stack, e.g. staging")
     release.add_argument(
@@ -151,6 +128,39 @@ def _add_prices_and_drift(sub) -> None:
     drift.add_argument("--markdown", type=Path, help="write the report as Markdown (for an issue)")
     drift.add_argument(
         "--project-dir", type=Path, default=None, help="the platform project (default: the Pulumi.yaml found upward)"
+    )
+
+
+def _add_promote(sub) -> None:
+    promote = sub.add_parser("promote", help="move the promotable settings of one stack to the next stage")
+    promote.add_argument("source", metavar="from", help="the stack whose promotable settings move, e.g. dev")
+    promote.add_argument("target", metavar="to", help="the stack that receives them, e.g. staging")
+    promote.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    promote.add_argument("--force", action="store_true", help="allow skipping a stage (needs --reason)")
+    promote.add_argument("--reason", default="", help="why a stage is skipped; recorded in stacks/promotions.log")
+    promote.add_argument("--skip-preview", action="store_true", help="do not preview the target on the engine")
+    promote.add_argument(
+        "--release",
+        metavar="COMMIT",
+        help="the commit the source runs (`mlplatform release <from> --deployed`): the target will run it (ci.release)",
+    )
+    promote.add_argument(
+        "--require-checks",
+        action="store_true",
+        help="fail (exit 1, nothing written) when a guard cannot check: the model registry or the preview (CI)",
+    )
+    promote.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1, nothing written) on a warning, such as a model version moved into a family no "
+        "endpoint of the target serves (serving.endpoints[].modelFamily)",
+    )
+    promote.add_argument("--report", type=Path, help="write what the guards checked, in Markdown, to FILE")
+    promote.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the platform project whose stacks/ to edit (default: found upward)",
     )
 
 
@@ -267,8 +277,8 @@ def _promote(args: argparse.Namespace) -> int:
         promotion = plan_promotion(
             root, args.source, args.target, force=args.force, reason=args.reason, release=args.release
         )
-        if promotion.changed:
-            versions = check_model_versions(root, promotion)
+        strict_refusal = bool(args.strict and promotion.warnings)  # refused before asking the registry
+        versions = check_model_versions(root, promotion) if promotion.changed and not strict_refusal else None
     except (PromotionError, SettingsError, *_user_errors()) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -277,20 +287,13 @@ def _promote(args: argparse.Namespace) -> int:
         _write_report(args.report, [*report, "Nothing to promote."])
         return 0
     print(promotion.diff())
+    if _promotion_refused(args, promotion, versions):
+        return EXIT_VIOLATIONS
     report += [f"- settings: {', '.join(sorted(promotion.changed))}"]
+    report += [f"- warning: {w}" for w in promotion.warnings]
     if args.release:
         report.append(f"- code: {args.target} will run {args.release}, the commit {args.source} runs")
     report += [f"- model check: {a}" for a in versions.approved]
-    for notice in versions.notices:
-        print(f"Model check skipped: {notice}.", file=sys.stderr)
-    if versions.refusals:
-        print(f"Refused: {args.target} would serve versions that are not Approved in the registry:", file=sys.stderr)
-        for refusal in versions.refusals:
-            print(f"  - {refusal}", file=sys.stderr)
-        return EXIT_VIOLATIONS
-    if versions.notices and args.require_checks:
-        print("Refused: a guard could not check (--require-checks); nothing written.", file=sys.stderr)
-        return EXIT_VIOLATIONS
     report += [f"- model check skipped: {n}" for n in versions.notices]
     if args.dry_run:
         return 0
@@ -300,6 +303,28 @@ def _promote(args: argparse.Namespace) -> int:
     if status == 0:
         _write_report(args.report, report)
     return status
+
+
+def _promotion_refused(args: argparse.Namespace, promotion, versions) -> bool:
+    """Say the warnings and what the model check found; whether that refuses the promotion (nothing
+    is written then): a warning with --strict, an unapproved version, or a check that could not run
+    with --require-checks."""
+    for warning in promotion.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if versions is None:  # --strict with warnings: the registry was not asked
+        print(f"Refused: {len(promotion.warnings)} warning(s) and --strict; nothing written.", file=sys.stderr)
+        return True
+    for notice in versions.notices:
+        print(f"Model check skipped: {notice}.", file=sys.stderr)
+    if versions.refusals:
+        print(f"Refused: {args.target} would serve versions that are not Approved in the registry:", file=sys.stderr)
+        for refusal in versions.refusals:
+            print(f"  - {refusal}", file=sys.stderr)
+        return True
+    if versions.notices and args.require_checks:
+        print("Refused: a guard could not check (--require-checks); nothing written.", file=sys.stderr)
+        return True
+    return False
 
 
 def _preview_guard(args: argparse.Namespace, root: Path, promotion, report: list[str]) -> int:

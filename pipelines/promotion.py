@@ -2,13 +2,16 @@
 
 What is promotable is listed in ``stacks/promotion.yaml``; everything else (sizes, accounts, CIDRs,
 people, budgets) stays as the target has it. Stages go in order (dev -> staging -> prod); skipping
-one needs ``--force`` and a reason, which is recorded in ``stacks/promotions.log``. The target file is
-edited in place, line by line, so its comments and layout survive; the result is parsed back and
-must equal the intended configuration, and must pass the target's settings validation.
+one needs ``--force`` and a reason, which is recorded in ``stacks/promotions.log``. The result must
+pass the target's settings validation, or the promotion is refused naming the promoted settings that
+would break it. The target file is then edited in place (pipelines/yamledit.py): only the text of the
+changed values is rewritten, so its comments, quoting, flow or block style and order survive, and the
+result is read back and must equal the intended configuration.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import difflib
@@ -18,10 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra import stackfile, yamlfile
-from infra.settings import NAMESPACE, parse
+from infra.settings import NAMESPACE, SettingsError, parse
 
 
 class PromotionError(Exception):
@@ -36,6 +37,7 @@ class Promotion:
     new_text: str
     old_text: str
     settings: Any = None  # the target's settings after the promotion (validated)
+    warnings: tuple[str, ...] = ()  # what the promotion allows but probably did not mean (--strict refuses)
 
     def diff(self) -> str:
         name = f"stacks/Pulumi.{self.target}.yaml"
@@ -146,16 +148,67 @@ def plan_promotion(
             changed[RELEASE] = (_get(dst, RELEASE), release)
         else:
             changed.pop(RELEASE, None)
+    settings = _validated(source, target, dst, changed)
     text = _edited(old_text, {path: new for path, (_, new) in changed.items()}) if changed else old_text
-    expected = json.loads(json.dumps(dst))
+    return Promotion(source, target, changed, text, old_text, settings, _unserved(target, changed, settings))
+
+
+def _with(config: dict, changed: dict[str, tuple[Any, Any]]) -> dict:
+    """A stack file's config with the promoted values set."""
+    result = copy.deepcopy(config)
     for path, (_, new) in changed.items():
         section, _, key = path.partition(".")
-        expected.setdefault(f"{NAMESPACE}:{section}", {})[key] = new
-    if ((yaml.safe_load(text) or {}).get("config") or {}) != expected:
-        raise PromotionError("could not edit the target file safely; edit it by hand")  # pragma: no cover
-    # the target's own validation: SettingsError if the result is invalid
-    settings = parse(target, stackfile.namespace_values(expected, NAMESPACE))
-    return Promotion(source, target, changed, text, old_text, settings)
+        if not isinstance(result.get(f"{NAMESPACE}:{section}"), dict):
+            result[f"{NAMESPACE}:{section}"] = {}
+        result[f"{NAMESPACE}:{section}"][key] = copy.deepcopy(new)
+    return result
+
+
+def _validated(source: str, target: str, dst: dict, changed: dict[str, tuple[Any, Any]]) -> Any:
+    """The target's settings after the promotion, checked by the target's own validation. An invalid
+    result is a refusal that names the promoted settings that break it and each problem, not a broken
+    target file: the file on disk is untouched (and was valid, or the message says it was not)."""
+    where = f"stacks/Pulumi.{target}.yaml"
+
+    def problems(config: dict) -> list[tuple[str, str]]:
+        try:
+            parse(target, stackfile.namespace_values(config, NAMESPACE))
+        except SettingsError as err:
+            return err.problems
+        return []
+
+    try:
+        return parse(target, stackfile.namespace_values(_with(dst, changed), NAMESPACE))
+    except SettingsError as err:
+        found = err.problems
+    listed = [f"  - {path}: {message}" for path, message in found]
+    if problems(dst):
+        head = f"promotion refused: {where} is invalid as it is and would still be after promoting {source}"
+        raise PromotionError("\n".join([f"{head}, nothing written:", *listed, f"Fix {where} first."]))
+    # which promoted settings break it: each alone, else all of them together
+    culprits = [path for path in changed if problems(_with(dst, {path: changed[path]}))] or list(changed)
+    named = ", ".join(culprits)
+    head = f"promotion refused: {source}'s {named} would make {where} invalid, nothing written"
+    tail = (
+        f"{where} is valid as it is. Make {source}'s {named} fit {target} (or {target}'s own settings fit them), "
+        "then promote again."
+    )
+    raise PromotionError("\n".join([f"{head}:", *listed, tail]))
+
+
+def _unserved(target: str, changed: dict[str, tuple[Any, Any]], settings: Any) -> tuple[str, ...]:
+    """Warnings for the model versions the promotion moves into families no endpoint of the target
+    serves: the version is recorded, but nothing deploys it (a missing endpoint, or a typo)."""
+    old, new = changed.get("serving.modelVersions", (None, None))
+    if not isinstance(new, dict):
+        return ()
+    served = {e.model_family for e in settings.serving.endpoints}
+    return tuple(
+        f"{target} would serve {family} v{version} from no endpoint: stacks/Pulumi.{target}.yaml has no "
+        f"serving.endpoints entry with modelFamily {family}"
+        for family, version in new.items()
+        if (old or {}).get(family) != version and family not in served
+    )
 
 
 def write(root: Path, promotion: Promotion, *, reason: str = "") -> None:
@@ -175,57 +228,25 @@ def write(root: Path, promotion: Promotion, *, reason: str = "") -> None:
 
 
 def _edited(text: str, values: dict[str, Any]) -> str:
-    """Set ``mlplatform:<section>.<key>`` to each value in a stack file's text, round-trip: the rest
-    of the file (comments, quoting, order, flow or block style) is written back as it was."""
-    import io
+    """Set ``mlplatform:<section>.<key>`` to each value in a stack file's text. Only the text of the
+    values that change is rewritten (pipelines/yamledit.py): comments, quoting, order, indentation and
+    flow or block style of everything else, and of what stays inside a changed value, are kept."""
+    from pipelines.yamledit import YamlEditError, edit
 
-    from ruamel.yaml import YAML
-
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)  # the stack files' layout
-    doc = y.load(text)
-    config = doc["config"]
+    doc = yamlfile.load(text)
+    new = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    config = new.get("config") if isinstance(new.get("config"), dict) else {}
+    new["config"] = config
     for path, value in values.items():
         section, _, key = path.partition(".")
         name = f"{NAMESPACE}:{section}"
-        if name not in config or not hasattr(config[name], "keys"):
-            config[name] = _styled({})
-        config[name][key] = _styled(value)
-    out = io.StringIO()
-    y.dump(doc, out)
-    return out.getvalue()
-
-
-def _styled(value: Any) -> Any:
-    """A value in the stack files' style: mappings as blocks, lists of scalars inline, the items of a
-    list of mappings one per line, each inline."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if isinstance(value, dict):
-        out = CommentedMap((k, _styled(v)) for k, v in value.items())
-        return out
-    if isinstance(value, list):
-        seq = CommentedSeq(_flow(v) for v in value)
-        if not any(isinstance(v, dict | list) for v in value):
-            seq.fa.set_flow_style()
-        return seq
-    return value
-
-
-def _flow(value: Any) -> Any:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if isinstance(value, dict):
-        out = CommentedMap((k, _flow(v)) for k, v in value.items())
-        out.fa.set_flow_style()
-        return out
-    if isinstance(value, list):
-        seq = CommentedSeq(_flow(v) for v in value)
-        seq.fa.set_flow_style()
-        return seq
-    return value
+        if not isinstance(config.get(name), dict):
+            config[name] = {}
+        config[name][key] = value
+    try:
+        return edit(text, new)
+    except YamlEditError as err:  # pragma: no cover - the editor refuses rather than guess
+        raise PromotionError(f"could not edit the target file safely ({err}); edit it by hand") from None
 
 
 @dataclass(frozen=True)

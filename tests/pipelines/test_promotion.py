@@ -18,40 +18,95 @@ PREVIEWS = Path(__file__).with_name("previews")
 
 
 @pytest.fixture
-def project(tmp_path) -> Path:
-    """A copy of the repository's project files to promote in."""
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the repository's project files to promote in; no AWS credentials (a test that asks a
+    registry brings moto's)."""
     shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path)
     shutil.copytree(REPO_ROOT / "stacks", tmp_path / "stacks")
+    _no_credentials(monkeypatch, tmp_path)
     return tmp_path
+
+
+# What a test expects comes from the copy's own files (which it sets up), never from what the example
+# stacks happen to hold: the tests hold for a fork with other families, datasets or versions.
 
 
 def _config(project: Path, stack: str) -> dict:
     return yaml.safe_load((project / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def _dev(project: Path, path: str):
-    """A setting of the copy's dev stack file, as written (section.key)."""
+def _value(project: Path, stack: str, path: str):
+    """A setting of one of the copy's stack files, as written (section.key); None when it is not set."""
     section, _, key = path.partition(".")
-    return _config(project, "dev")[f"mlplatform:{section}"][key]
+    return (_config(project, stack).get(f"mlplatform:{section}") or {}).get(key)
+
+
+def _dev(project: Path, path: str):
+    return _value(project, "dev", path)
+
+
+def _set(project: Path, stack: str, values: dict) -> None:
+    """Set settings (section.key) of one of the copy's stack files, whatever its layout: the tests say
+    what they change, not which text the example file happens to have."""
+    from pipelines.promotion import _edited
+
+    path = project / "stacks" / f"Pulumi.{stack}.yaml"
+    path.write_text(_edited(path.read_text(), values))
 
 
 def _set_dev(project: Path, **values) -> None:
-    """Set settings (section.key, dots as __) of the copy's dev stack file, whatever its layout: the
-    tests say what they change, not which text the example file happens to have."""
-    from pipelines.promotion import _edited
+    """Set settings of the copy's dev stack file (section.key, dots as __)."""
+    _set(project, "dev", {k.replace("__", "."): v for k, v in values.items()})
 
-    path = project / "stacks" / "Pulumi.dev.yaml"
-    path.write_text(_edited(path.read_text(), {k.replace("__", "."): v for k, v in values.items()}))
+
+def _promotable(project: Path) -> list[str]:
+    from pipelines.promotion import rules
+
+    return rules(project)[1]
+
+
+def _align(project: Path, source: str, target: str) -> None:
+    """Give the source every promotable setting the target has: promoting it then moves nothing, until
+    the test changes what it is about."""
+    values = {path: _value(project, target, path) for path in _promotable(project)}
+    _set(project, source, {path: v for path, v in values.items() if v is not None})
+
+
+def _settings(project: Path, stack: str):
+    """One of the copy's stacks as the program reads it (validated)."""
+    from infra.settings import parse
+    from pipelines.offline import read_stack_config
+
+    config = read_stack_config(stack, project).values
+    return parse(stack, {k.removeprefix("mlplatform:"): v for k, v in config.items() if k.startswith("mlplatform:")})
+
+
+def _served(project: Path) -> tuple[dict, str, int]:
+    """Staging's served versions, a family of them (or of its registry, when it serves none), and the
+    version staging serves of it (0: none)."""
+    versions = dict(_settings(project, "staging").serving.model_versions)
+    family = next(iter(versions), None) or _registry(project).registry.model_families[0]
+    return versions, family, versions.get(family, 0)
+
+
+def _registry(project: Path):
+    """The settings of the stack whose model registry staging serves from."""
+    return _settings(project, _settings(project, "staging").serving.registry_stack or "staging")
 
 
 NEW_IMAGE = "al2023@v20991231"  # a node image pin no example stack has
+FAMILY = "promotion-test-family"  # a model family no example stack has
+
+
+def _endpoint(family: str) -> dict:
+    """An endpoint of a family, with the fewest settings the validation asks for."""
+    return {"name": family[:30].strip("-"), "modelFamily": family, "instanceType": "ml.m5.large"}
 
 
 def test_promote_moves_exactly_the_promotable_settings(project, capsys):
-    families = [*_dev(project, "registry.modelFamilies"), "ranker"]
+    families = [*_dev(project, "registry.modelFamilies"), FAMILY]
     nodes = {**_dev(project, "training.systemNodes")}
     nodes["minSize"] = nodes["desiredSize"] = nodes["maxSize"]
-    old_image = _dev(project, "training.nodeImage")
     _set_dev(
         project,
         training__nodeImage=NEW_IMAGE,  # promotable (the node image pin)
@@ -59,24 +114,33 @@ def test_promote_moves_exactly_the_promotable_settings(project, capsys):
         monitoring__monthlyBudgetUsd=_dev(project, "monitoring.monthlyBudgetUsd") + 1,  # per environment
         training__systemNodes=nodes,  # per environment (sizes)
     )
-    before = _config(project, "staging")
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before, old_text = _config(project, "staging"), staging.read_text()
+    old_image = _value(project, "staging", "training.nodeImage")
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     after = _config(project, "staging")
     assert after["mlplatform:training"]["nodeImage"] == NEW_IMAGE
     assert after["mlplatform:registry"]["modelFamilies"] == families
-    # everything else is as staging had it
+    # every promotable setting dev has is now staging's; everything else is as staging had it
+    expected = json.loads(json.dumps(before))
+    for path in _promotable(project):
+        section, _, key = path.partition(".")
+        if _dev(project, path) is not None:
+            expected.setdefault(f"mlplatform:{section}", {})[key] = _dev(project, path)
+    assert after == expected
     assert after["mlplatform:monitoring"]["monthlyBudgetUsd"] == before["mlplatform:monitoring"]["monthlyBudgetUsd"]
     assert after["mlplatform:training"]["systemNodes"] == before["mlplatform:training"]["systemNodes"]
-    assert after["mlplatform:accountId"] == before["mlplatform:accountId"]
-    changed = {k for k in after if after[k] != before[k]}
-    assert changed == {"mlplatform:training", "mlplatform:registry"}
     out = capsys.readouterr().out
-    assert f"-    nodeImage: {old_image}" in out and f"+    nodeImage: {NEW_IMAGE}" in out  # the diff is shown
-    text = (project / "stacks" / "Pulumi.staging.yaml").read_text()
-    assert "# staging: prod at small scale." in text and "# Served from dev's registry" in text
+    removed = [line for line in out.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert any(f"nodeImage: {old_image}" in line for line in removed)  # the diff is shown
+    assert any(f"nodeImage: {NEW_IMAGE}" in line for line in added)
+    comments = [line for line in old_text.splitlines() if line.lstrip().startswith("#")]
+    assert all(line in staging.read_text().splitlines() for line in comments)  # comments kept
 
 
 def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, capsys):
+    _align(project, "dev", "prod")
     _set_dev(project, training__nodeImage=NEW_IMAGE)
     assert main(["promote", "dev", "prod", "--project-dir", str(project), "--skip-preview"]) == 2
     assert "dev -> prod skips staging; promote through it, or pass --force with --reason" in capsys.readouterr().err
@@ -95,26 +159,103 @@ def test_promote_refuses_to_skip_a_stage_unless_forced_with_a_reason(project, ca
         reason,
         ["training.nodeImage"],
     )
+    assert _value(project, "prod", "training.nodeImage") == NEW_IMAGE
 
 
 def test_promote_validates_the_result_with_the_targets_settings(project, capsys):
-    # dev may stop serving a family, but staging's endpoint of that family then has no version to serve
-    from tests.plans import settings_of
-
-    served = settings_of("staging").serving.endpoints[0].model_family
-    others = [f for f in _dev(project, "registry.modelFamilies") if f != served]
-    endpoints = [{**e, "modelFamily": others[0]} for e in _dev(project, "serving.endpoints")]
-    _set_dev(project, serving__modelVersions={others[0]: 1}, serving__endpoints=endpoints)
-    before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
+    """A result the target's validation refuses is a refusal: it names the promoted setting that breaks
+    the target and why, and says nothing was written (the target file is valid, and untouched)."""
+    _align(project, "dev", "staging")
+    other = f"{FAMILY}-b"
+    families = [*(_value(project, "staging", "registry.modelFamilies") or []), FAMILY, other]
+    versions, _, _ = _served(project)
+    endpoints = _value(project, "staging", "serving.endpoints") or []
+    # staging serves FAMILY from an endpoint; dev has dropped FAMILY for another family
+    _set(
+        project,
+        "staging",
+        {
+            "registry.modelFamilies": families,
+            "serving.modelVersions": {**versions, FAMILY: 1},
+            "serving.endpoints": [*endpoints, _endpoint(FAMILY)],
+        },
+    )
+    _set_dev(project, registry__modelFamilies=families, serving__modelVersions={**versions, other: 1})
+    _settings(project, "staging")  # valid as it is
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert f"mlplatform:serving.endpoints[0].modelFamily: {served!r} has no version in serving.modelVersions" in err
-    assert (project / "stacks" / "Pulumi.staging.yaml").read_text() == before  # nothing written
+    assert (
+        "promotion refused: dev's serving.modelVersions would make stacks/Pulumi.staging.yaml invalid, nothing written:"
+        in err
+    )
+    assert f"mlplatform:serving.endpoints[{len(endpoints)}].modelFamily: {FAMILY!r} has no version" in err
+    assert "invalid setting" not in err  # not "stack 'staging' (...) has 1 invalid setting": the file is fine
+    assert staging.read_text() == before  # nothing written
+    assert main(["promote", "dev", "staging", "--project-dir", str(project)]) == 2
+    assert staging.read_text() == before
+
+
+def test_a_target_that_is_invalid_already_is_said_to_be(project, capsys):
+    _align(project, "dev", "staging")
+    endpoints = _value(project, "staging", "serving.endpoints") or []
+    _set(project, "staging", {"serving.endpoints": [*endpoints, _endpoint(FAMILY)]})  # a family with no version
+    _set_dev(project, training__nodeImage=NEW_IMAGE)
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "promotion refused: stacks/Pulumi.staging.yaml is invalid as it is and would still be after promoting dev, "
+        "nothing written:" in err
+    )
+    assert f"{FAMILY!r} has no version in serving.modelVersions" in err and "Fix stacks/Pulumi.staging.yaml" in err
+    assert staging.read_text() == before
+
+
+def test_a_version_no_endpoint_of_the_target_serves_is_a_warning_that_strict_refuses(project, capsys):
+    """A served version whose family has no endpoint in the target deploys nothing there: probably a
+    missing endpoint or a misspelled family. Said on stderr; --strict refuses it."""
+    _align(project, "dev", "staging")
+    families = [*(_dev(project, "registry.modelFamilies") or []), FAMILY]
+    versions, _, _ = _served(project)
+    _set_dev(project, registry__modelFamilies=families, serving__modelVersions={**versions, FAMILY: 7})
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
+    warning = (
+        f"warning: staging would serve {FAMILY} v7 from no endpoint: stacks/Pulumi.staging.yaml has no "
+        f"serving.endpoints entry with modelFamily {FAMILY}"
+    )
+    args = ["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]
+    assert main([*args, "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert warning in err and "Refused: 1 warning(s) and --strict; nothing written." in err
+    assert "Model check" not in err  # refused before asking the registry
+    assert staging.read_text() == before
+    assert main([*args, "--dry-run"]) == 0 and warning in capsys.readouterr().err
+    assert main(args) == 0  # a warning only: the version is written
+    assert warning in capsys.readouterr().err
+    assert _value(project, "staging", "serving.modelVersions")[FAMILY] == 7
+    # with an endpoint of the family in staging, a new version moves without a word, --strict too
+    endpoints = _value(project, "staging", "serving.endpoints") or []
+    _set(project, "staging", {"serving.endpoints": [*endpoints, _endpoint(FAMILY)]})
+    _set_dev(project, serving__modelVersions={**versions, FAMILY: 8})
+    assert main([*args, "--strict"]) == 0
+    assert "warning:" not in capsys.readouterr().err
+    assert _value(project, "staging", "serving.modelVersions")[FAMILY] == 8
 
 
 def test_dry_run_writes_nothing_and_no_change_is_said(project, capsys):
+    _align(project, "staging", "prod")
+    prod = project / "stacks" / "Pulumi.prod.yaml"
+    before = prod.read_text()
     assert main(["promote", "staging", "prod", "--project-dir", str(project), "--dry-run"]) == 0
     assert capsys.readouterr().out.strip() == "prod already has every promotable setting of staging; nothing to do."
+    _set(project, "staging", {"training.nodeImage": NEW_IMAGE})
+    assert main(["promote", "staging", "prod", "--project-dir", str(project), "--dry-run"]) == 0
+    assert f"nodeImage: {NEW_IMAGE}" in capsys.readouterr().out  # the change is shown
+    assert prod.read_text() == before  # and not written
 
 
 def test_guard_rejects_a_preview_that_replaces_a_protected_bucket():
@@ -180,11 +321,14 @@ def test_automation_api_events_become_steps_the_guard_reads():
 def test_promote_refuses_a_chart_pin_whose_upstream_facts_were_not_verified(project, capsys):
     # The version-bump guard: a chart bump must come with re-read upstream facts (foundation/upstream).
     _set_dev(project, training__charts={**_dev(project, "training.charts"), "karpenter": "1.12.1"})
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 2
     err = capsys.readouterr().err
+    assert "promotion refused: dev's training.charts would make stacks/Pulumi.staging.yaml invalid" in err
     assert "mlplatform:training.charts.karpenter: 1.12.1 has no verified upstream facts (verified: 1.11.1)" in err
     assert "controller IAM policy" in err and "foundation/upstream/karpenter.py" in err
-    assert '"1.11.1"' in (project / "stacks" / "Pulumi.staging.yaml").read_text()  # nothing written
+    assert staging.read_text() == before  # nothing written
 
 
 @pytest.mark.parametrize(
@@ -237,16 +381,14 @@ def test_promote_refuses_a_model_version_the_registry_has_not_approved(project, 
     (staging serves dev's: the package ARNs are dev's account and group names)."""
     from moto import mock_aws
 
-    from tests.plans import settings_of
-
-    registry = settings_of(settings_of("staging").serving.registry_stack or "staging")
+    registry = _registry(project)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", registry.account_id)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    versions = settings_of("dev").serving.model_versions
-    family = next(iter(versions))
+    _align(project, "dev", "staging")
+    versions, family, served = _served(project)
     group = f"mlplatform-{registry.environment}-{family}"
-    new = versions[family] + 1
+    new = served + 1
     _set_dev(project, serving__modelVersions={**versions, family: new})
     staging = project / "stacks" / "Pulumi.staging.yaml"
     before = staging.read_text()
@@ -281,33 +423,29 @@ def _no_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
-def test_promote_without_credentials_says_it_could_not_check_the_models(project, capsys, monkeypatch, tmp_path):
-    _no_credentials(monkeypatch, tmp_path)
-    from tests.plans import settings_of
-
-    versions = settings_of("dev").serving.model_versions
-    family = next(iter(versions))
-    _set_dev(project, serving__modelVersions={**versions, family: versions[family] + 1})
+def test_promote_without_credentials_says_it_could_not_check_the_models(project, capsys):
+    _align(project, "dev", "staging")
+    versions, family, served = _served(project)
+    _set_dev(project, serving__modelVersions={**versions, family: served + 1})
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     err = capsys.readouterr().err
     assert "Model check skipped: could not check that arn:aws:sagemaker:" in err and "no AWS credentials" in err
-    assert _config(project, "staging")["mlplatform:serving"]["modelVersions"][family] == versions[family] + 1
+    assert _config(project, "staging")["mlplatform:serving"]["modelVersions"][family] == served + 1
 
 
 def test_promote_changes_only_the_promoted_lines_and_keeps_quoting_and_comments(project):
-    """Round-trip editing (ruamel.yaml): the target keeps its comments, quoting and layout; only the
-    lines of the promoted values differ."""
+    """The target keeps its comments, quoting and layout; only the lines of the promoted values differ."""
     import difflib
+    import re
 
+    _align(project, "dev", "staging")
     staging = project / "stacks" / "Pulumi.staging.yaml"
     text = staging.read_text()
     # quoting and comments the promotion was not asked to touch, in and around the promoted section
-    import re
-
     version = _config(project, "staging")["mlplatform:training"]["kubernetesVersion"]
     text = re.sub(r"kubernetesVersion: .*", f"kubernetesVersion: '{version}'  # single quotes stay", text, count=1)
     staging.write_text(text)
-    old_image = _dev(project, "training.nodeImage")
+    old_image = _value(project, "staging", "training.nodeImage")
     _set_dev(project, training__nodeImage=NEW_IMAGE)
     assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
     after = staging.read_text()
@@ -318,6 +456,124 @@ def test_promote_changes_only_the_promoted_lines_and_keeps_quoting_and_comments(
     ]
     assert [line[0] + line[1:].strip() for line in changed] == [f"-nodeImage: {old_image}", f"+nodeImage: {NEW_IMAGE}"]
     assert f"kubernetesVersion: '{version}'  # single quotes stay" in after
+
+
+# --- the layout of the target file: what is not promoted stays byte for byte ---------------------------------
+
+
+def _node(text: str, path: str):
+    """The YAML node of a setting (section.key) in a stack file's text; None when it is not set."""
+
+    def child(node, key):
+        if isinstance(node, yaml.MappingNode):
+            return next((v for k, v in node.value if k.value == key), None)
+        return None
+
+    section, _, key = path.partition(".")
+    return child(child(child(yaml.compose(text), "config"), f"mlplatform:{section}"), key)
+
+
+def _scalars(node):
+    """The scalar values in a node (mapping keys left out)."""
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    for item in node.value if isinstance(node, yaml.SequenceNode) else ():
+        yield from _scalars(item)
+    for _, value in node.value if isinstance(node, yaml.MappingNode) else ():
+        yield from _scalars(value)
+
+
+def _content_end(node) -> int:
+    """Where a node's text ends (a block collection's end mark lies past the comments after it)."""
+    if isinstance(node, yaml.ScalarNode) or node.flow_style or not node.value:
+        return node.end_mark.index
+    last = node.value[-1]
+    return _content_end(last[1] if isinstance(node, yaml.MappingNode) else last)
+
+
+def _outside(text: str, paths) -> str:
+    """A stack file's text with the values of these settings cut out: what must stay byte for byte."""
+    spans = sorted(
+        (node.start_mark.index, _content_end(node)) for node in (_node(text, p) for p in paths) if node is not None
+    )
+    kept, at = [], 0
+    for start, end in spans:
+        kept += [text[at:start], "<value>"]
+        at = end
+    return "".join([*kept, text[at:]])
+
+
+def _scrambled(text: str, paths) -> tuple[str, set[int]]:
+    """The text with every scalar of these settings changed in place, in its own quoting (text gets
+    "-old", a number 1 more, a boolean the other), and the numbers of the lines changed."""
+    edits = []
+    for path in paths:
+        for scalar in _scalars(_node(text, path)) if _node(text, path) is not None else ():
+            start, end, kind = scalar.start_mark.index, scalar.end_mark.index, scalar.tag.rsplit(":", 1)[-1]
+            if kind == "str" and scalar.style in ("'", '"'):
+                edits.append((end - 1, end - 1, "-old", scalar.start_mark.line))
+            elif kind == "str" and scalar.style is None and "\n" not in text[start:end]:
+                edits.append((end, end, "-old", scalar.start_mark.line))
+            elif kind == "int":
+                edits.append((start, end, str(int(scalar.value) + 1), scalar.start_mark.line))
+            elif kind == "bool" and scalar.value in ("true", "false"):
+                edits.append((start, end, "false" if scalar.value == "true" else "true", scalar.start_mark.line))
+    for start, end, new, _ in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text, {line for *_, line in edits}
+
+
+EXAMPLES = sorted(
+    p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml")
+)
+
+
+@pytest.mark.parametrize("stack", EXAMPLES)
+def test_promote_keeps_the_layout_of_every_promotable_setting(project, stack, capsys):
+    """Every promotable setting of a stack file, in the file's own style (flow or block, quoting,
+    comments): an upstream stage holding the file's own values promotes them back over a copy whose
+    values were all changed in place, and the file comes back byte for byte."""
+    promotable = _promotable(project)
+    target = project / "stacks" / f"Pulumi.{stack}.yaml"
+    original = target.read_text()
+    (project / "stacks" / "promotion.yaml").write_text(
+        yaml.safe_dump({"order": ["upstream", stack], "promotable": promotable})
+    )
+    (project / "stacks" / "Pulumi.upstream.yaml").write_text(original)
+    scrambled, lines = _scrambled(original, promotable)
+    assert lines, "no promotable value to change"
+    target.write_text(scrambled)
+    assert main(["promote", "upstream", stack, "--project-dir", str(project), "--skip-preview"]) == 0
+    after = target.read_text()
+    # only the lines of the changed values changed, and back to what they were
+    old_lines, new_lines = scrambled.splitlines(keepends=True), after.splitlines(keepends=True)
+    assert len(new_lines) == len(old_lines)
+    assert {i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b} == lines
+    assert after == original
+    for path in promotable:  # a flow mapping or list stays flow, a block one block
+        before_node, after_node = _node(scrambled, path), _node(after, path)
+        if isinstance(before_node, yaml.MappingNode | yaml.SequenceNode):
+            assert after_node.flow_style == before_node.flow_style, path
+
+
+def test_a_flow_mapping_stays_a_flow_mapping_with_the_new_values(project):
+    """The served versions, new ones and a new family: they change in place, in the style the target
+    writes them (the issue: `modelVersions: {churn: 3, fraud-detector: 7}` was rewritten as a block)."""
+    _align(project, "dev", "staging")
+    versions, _, _ = _served(project)
+    new = {**{family: version + 1 for family, version in versions.items()}, FAMILY: 1}
+    _set_dev(project, registry__modelFamilies=[*(_dev(project, "registry.modelFamilies") or []), FAMILY])
+    _set_dev(project, serving__modelVersions=new)
+    staging = project / "stacks" / "Pulumi.staging.yaml"
+    before = staging.read_text()
+    moved = [p for p in _promotable(project) if _dev(project, p) != _value(project, "staging", p)]
+    assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 0
+    after = staging.read_text()
+    assert _value(project, "staging", "serving.modelVersions") == new
+    assert _outside(after, moved) == _outside(before, moved)  # every byte outside the moved values
+    was = _node(before, "serving.modelVersions")
+    if was is not None:
+        assert _node(after, "serving.modelVersions").flow_style == was.flow_style
 
 
 # --- promotion in CI: the workflow's own command, every guard required ------------------------------------
@@ -342,17 +598,15 @@ CLEAN_PREVIEW = {"steps": [], "changeSummary": {"same": 3}}
 def test_the_ci_promotion_refuses_an_unapproved_model_and_writes_nothing(project, capsys, monkeypatch, tmp_path):
     from moto import mock_aws
 
-    from tests.plans import settings_of
-
-    registry = settings_of(settings_of("staging").serving.registry_stack or "staging")
+    registry = _registry(project)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", registry.account_id)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setattr(engine, "preview", lambda stack, **_: CLEAN_PREVIEW)
     monkeypatch.chdir(tmp_path)  # the report lands here
-    versions = settings_of("dev").serving.model_versions
-    family = next(iter(versions))
-    group, new = f"mlplatform-{registry.environment}-{family}", versions[family] + 1
+    _align(project, "dev", "staging")
+    versions, family, served = _served(project)
+    group, new = f"mlplatform-{registry.environment}-{family}", served + 1
     _set_dev(project, serving__modelVersions={**versions, family: new})
     staging = project / "stacks" / "Pulumi.staging.yaml"
     before = staging.read_text()
@@ -378,16 +632,13 @@ def test_the_ci_promotion_refuses_an_unapproved_model_and_writes_nothing(project
 
 
 def test_a_guard_that_cannot_check_fails_the_ci_promotion(project, capsys, monkeypatch, tmp_path):
-    _no_credentials(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
-    from tests.plans import settings_of
-
+    _align(project, "dev", "staging")
     staging = project / "stacks" / "Pulumi.staging.yaml"
     before = staging.read_text()
     args = [*_workflow_promote_args("dev", "staging", RELEASE), "--project-dir", str(project)]
-    versions = settings_of("dev").serving.model_versions
-    family = next(iter(versions))
-    _set_dev(project, serving__modelVersions={**versions, family: versions[family] + 1})
+    versions, family, served = _served(project)
+    _set_dev(project, serving__modelVersions={**versions, family: served + 1})
     assert main(args) == 1  # the registry cannot be asked
     assert "a guard could not check (--require-checks); nothing written" in capsys.readouterr().err
     assert staging.read_text() == before
