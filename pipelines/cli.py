@@ -419,7 +419,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from pipelines.diff import BaseRefError, compare, cost_change, plan_at_ref, render_markdown, render_text, to_json
+    from pipelines.diff import BaseRefError, compare, plan_at_ref, priced_change, render_markdown, render_text, to_json
     from pipelines.offline import plan_stack
 
     for target in (args.output, args.markdown):
@@ -439,7 +439,7 @@ def _diff(args: argparse.Namespace) -> int:
         diffs.append(compare(base, head))
         if _policy_pack_applies(head):  # the platform's cost; the bootstrap is not priced
             try:
-                diffs[-1].cost = cost_change(base, head)
+                diffs[-1].cost, diffs[-1].unpriced = priced_change(base, head)
             except KeyError as err:  # a region without prices: the comment says so instead of a figure
                 print(f"Cost not estimated: {err}", file=sys.stderr)
     if args.format == "json":

@@ -53,6 +53,8 @@ class PlanDiff:
     cost: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     # The decided inputs (``summarize``) of each added resource with any, by (type, name).
     summaries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # What the change adds that has no price ("Kind::name: why"): not in the cost figures, said beside them.
+    unpriced: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -408,13 +410,22 @@ def _short(value: Any, limit: int = 120) -> str:
 
 def cost_change(base: Plan, head: Plan) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """Monthly USD at idle and at the ceilings, before and after (unpriced items count in neither)."""
+    return priced_change(base, head)[0]
+
+
+def priced_change(
+    base: Plan, head: Plan
+) -> tuple[tuple[tuple[float, float, float], tuple[float, float, float]], list[str]]:
+    """The cost figures before and after, and what the head adds without a price (``Kind::name: why``):
+    a change that adds an unpriced endpoint or pool must not read as free."""
     from infra.cost import from_plan
 
-    def figures(plan: Plan) -> tuple[float, float, float]:
-        c = from_plan(plan)
-        return (c.idle, c.ceiling_on_demand, c.ceiling_spot)
-
-    return figures(base), figures(head)
+    before, after = from_plan(base), from_plan(head)
+    known = {(u.resource, u.why) for u in before.unpriced}
+    added = [f"{u.resource}: {u.why}" for u in after.unpriced if (u.resource, u.why) not in known]
+    figures = ((before.idle, before.ceiling_on_demand, before.ceiling_spot),
+               (after.idle, after.ceiling_on_demand, after.ceiling_spot))  # fmt: skip
+    return figures, added
 
 
 def _money(before: float, after: float) -> str:
@@ -426,7 +437,9 @@ def cost_lines(diff: PlanDiff) -> list[str]:
     if diff.cost is None:
         return []
     (bi, bo, bs), (ai, ao, as_) = diff.cost
-    return [f"  cost (USD a month): idle {_money(bi, ai)}; ceiling on-demand {_money(bo, ao)}; spot {_money(bs, as_)}"]
+    lines = [f"  cost (USD a month): idle {_money(bi, ai)}; ceiling on-demand {_money(bo, ao)}; spot {_money(bs, as_)}"]
+    lines += [f"  not priced, not in the figures: {u}" for u in diff.unpriced]
+    return lines
 
 
 def to_json(diff: PlanDiff, verdicts: str = "") -> dict[str, Any]:
@@ -454,6 +467,7 @@ def to_json(diff: PlanDiff, verdicts: str = "") -> dict[str, Any]:
         out["cost"] = {
             "before": dict(zip(names, diff.cost[0], strict=True)),
             "after": dict(zip(names, diff.cost[1], strict=True)),
+            "unpriced_added": list(diff.unpriced),
         }
     return out
 
@@ -501,6 +515,10 @@ def render_markdown(diffs: list[PlanDiff], verdicts: dict[str, str], limit: int 
         for d in priced:
             (bi, bo, bs), (ai, ao, as_) = d.cost
             head.append(f"| {d.stack} | {_money(bi, ai)} | {_money(bo, ao)} | {_money(bs, as_)} |")
+        unpriced = [(d.stack, u) for d in priced for u in d.unpriced]
+        if unpriced:
+            head += ["", "Added without a price (not in the figures above):", ""]
+            head += [f"- {stack}: {u}" for stack, u in unpriced]
     sections = []
     for d in diffs:
         body = [f"<details><summary><b>{d.stack}</b></summary>", "", "```diff"]

@@ -312,11 +312,11 @@ def test_cost_prints_three_figures_per_stack_and_json_for_machines(capsys, monke
 
 
 def test_the_diff_says_what_a_change_does_to_the_cost():
-    from pipelines.diff import compare, cost_change, render_markdown, render_text, to_json
+    from pipelines.diff import compare, priced_change, render_markdown, render_text, to_json
 
     base, head = stack_plan("dev"), stack_plan("staging")  # two plans of different sizes
     diff = compare(base, head)
-    diff.cost = cost_change(base, head)
+    diff.cost, diff.unpriced = priced_change(base, head)
     (bi, bo, _), (ai, ao, _) = diff.cost
     assert (bi, ai) == (from_plan(base).idle, from_plan(head).idle)
     text = render_text(diff)
@@ -327,6 +327,7 @@ def test_the_diff_says_what_a_change_does_to_the_cost():
     assert to_json(diff)["cost"] == {
         "before": {"idle": bi, "ceiling_on_demand": bo, "ceiling_spot": diff.cost[0][2]},
         "after": {"idle": ai, "ceiling_on_demand": ao, "ceiling_spot": diff.cost[1][2]},
+        "unpriced_added": diff.unpriced,
     }
     diff.cost = None
     assert "cost (USD a month)" not in render_text(diff) and "Monthly cost" not in render_markdown([diff], {})

@@ -242,3 +242,19 @@ def test_the_base_plan_is_kept_per_tree_stack_and_packages(tmp_path, monkeypatch
     assert _cached_plan_path("dev", "HEAD", tmp_path) not in (None, second, other_packages)
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "elsewhere"))
     assert _cached_plan_path("dev", "HEAD", tmp_path).parent == tmp_path / "elsewhere" / "plans"
+
+
+def test_an_added_unpriced_resource_is_listed_and_an_already_unpriced_one_is_not():
+    """On a real plan: everything the stack has without a price, added to an empty base, is listed;
+    against itself, nothing."""
+    from infra.cost import from_plan
+    from pipelines.diff import priced_change
+    from pipelines.plan import Plan
+    from tests.plans import stack_plan
+
+    head = stack_plan("dev")
+    empty = Plan.from_dict({**head.to_dict(), "resources": []})
+    _, added = priced_change(empty, head)
+    unpriced = from_plan(head).unpriced
+    assert unpriced and added == [f"{u.resource}: {u.why}" for u in unpriced]
+    assert priced_change(head, head)[1] == []

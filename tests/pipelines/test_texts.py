@@ -335,6 +335,19 @@ def test_the_comment_shows_each_stacks_cost_before_and_after():
     )
 
 
+def test_what_a_change_adds_without_a_price_is_said_beside_the_figures():
+    """A change adding an endpoint nobody can price must not read as +0.20."""
+    from pipelines.diff import to_json
+
+    added = "EndpointConfiguration::serving-ranker: no price for ml.m5.large in eu-west-1"
+    diff = PlanDiff("dev", [("aws:kms/key:Key", "k")], [], [], cost=COSTED.cost, unpriced=[added])
+    assert render_text(diff).splitlines()[2] == f"  not priced, not in the figures: {added}"
+    head = render_markdown([diff], {}).split("<details>")[0]
+    assert head.endswith(f"Added without a price (not in the figures above):\n\n- dev: {added}\n\n")
+    assert to_json(diff)["cost"]["unpriced_added"] == [added]
+    assert "without a price" not in render_markdown([COSTED], {})
+
+
 def test_the_json_of_a_diff_is_every_field_for_machines():
     from pipelines.diff import to_json
 
@@ -347,6 +360,7 @@ def test_the_json_of_a_diff_is_every_field_for_machines():
         "cost": {
             "before": {"idle": 189.83, "ceiling_on_demand": 29650.11, "ceiling_spot": 13226.92},
             "after": {"idle": 190.03, "ceiling_on_demand": 29650.11, "ceiling_spot": 1000.5},
+            "unpriced_added": [],
         },
     }
     plain = to_json(DIFF)
