@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from infra.stackfile import SECRET_PLACEHOLDER
@@ -148,6 +148,18 @@ Region = Annotated[
     _matches(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region such as eu-west-1"),
     AfterValidator(_existing_region),
 ]
+
+
+def check_region(value: str) -> str:
+    """``value`` when it is an AWS region, checked as a stack's ``region`` setting is (the Region type);
+    else a ValueError with the setting's message (a did-you-mean from botocore's partition data). For
+    commands that take a region outside a stack, e.g. `mlplatform prices refresh --region`."""
+    try:
+        return TypeAdapter(Region).validate_python(value)
+    except ValidationError as err:
+        raise ValueError(_message(err.errors(include_url=False)[0], Settings)) from None
+
+
 AccountId = Annotated[str, _matches(r"\d{12}", "a 12-digit AWS account id (quote it in YAML)")]
 TagValue = Annotated[str, _matches(r"[\w .:/=+\-@]{1,256}", "1-256 letters, digits, spaces or _.:/=+-@")]
 Email = Annotated[str, _matches(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address such as ml-oncall@example.com")]

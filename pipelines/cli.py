@@ -117,10 +117,31 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_prices_and_drift(sub) -> None:
     prices = sub.add_parser("prices", help="the price table (infra/prices.json): its summary, or `refresh` it")
     prices_sub = prices.add_subparsers(dest="action", help="refresh: rebuild a region's EC2 prices (none: the summary)")
-    refresh = prices_sub.add_parser("refresh", help="rebuild the instance prices from the AWS Price List (network)")
-    refresh.add_argument("--region", default="eu-west-1", help="the region whose offer file to read")
+    refresh = prices_sub.add_parser(
+        "refresh",
+        help="rebuild the instance prices from the AWS Price List (network)",
+        description="Updates a region's EC2 instance prices in infra/prices.json from its AWS Price List offer "
+        "file (Linux on-demand, shared tenancy) and prints what is added, changed and removed. A price the offer "
+        "file lacks is only removed with --prune: without it the refresh is refused and nothing is written.",
+        epilog=f"exit status: {EXIT_STATUS['prices refresh']}",
+    )
     refresh.add_argument(
-        "--offer-file", type=Path, help="an AmazonEC2 offer file already downloaded (default: download it)"
+        "--region",
+        default="eu-west-1",
+        help="the AWS region whose EC2 prices to rebuild, checked as a stack's region setting is (default: eu-west-1)",
+    )
+    refresh.add_argument(
+        "--offer-file",
+        type=Path,
+        help='the region\'s AmazonEC2 offer file, already downloaded: JSON with "products" and "terms" from '
+        "pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonEC2/current/<region>/index.json (default: "
+        "download it)",
+    )
+    refresh.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the region's prices of instance types the offer file has no price for (default: refuse, "
+        "exit 1 and write nothing when there are any)",
     )
     _add_baseline(sub)
     drift = sub.add_parser("drift", help="has a deployed stack drifted from the program? (needs the Pulumi CLI)")
@@ -198,7 +219,10 @@ EXIT_STATUS = {
     "error",
     "release": "0 printed; 2 a usage or configuration error, or no recorded deployment",
     "cost": "0 priced; 2 a usage or configuration error",
-    "prices": "0 done; 2 a usage error or an unreadable offer file",
+    "prices": "0 done; 1 refresh refused: it would remove prices and --prune was not given (nothing written); 2 a "
+    "usage error, an unknown --region or an unreadable offer file (nothing written)",
+    "prices refresh": "0 written; 1 refused: the offer file lacks prices the table has and --prune was not given "
+    "(nothing written); 2 a usage error, an unknown --region, an unreadable offer file or table (nothing written)",
     "baseline": "0 written; 2 a usage error, an unreadable training file or a stack mismatch (nothing written)",
     "drift": "0 no drift; 1 drift found; 2 a usage error or no Pulumi CLI",
 }
@@ -620,25 +644,48 @@ def _prices_summary() -> int:
 
 
 def _prices(args: argparse.Namespace) -> int:
-    from pipelines.prices import OfferFileError, download, refresh
+    import pipelines.prices as module
 
     if args.action is None:
         return _prices_summary()
-
+    table = module.PRICES_FILE
     try:
+        module.check_region(args.region)  # before reading or downloading anything
         if args.offer_file:
-            offer, source = json.loads(args.offer_file.read_text()), str(args.offer_file)
+            offer, source = module.read_offer(args.offer_file), str(args.offer_file)
         else:  # pragma: no cover - needs the network
-            offer, source = download(args.region)
-        changes = refresh(args.region, offer, source)
-    except (OSError, ValueError, OfferFileError) as err:
+            offer, source = module.download(args.region)
+        changes = module.refresh(args.region, offer, source, table, prune=args.prune)
+    except module.RemovalRefusedError as refused:
+        print(_price_changes(refused.changes, table, "not written"))
+        print(f"mlplatform: prices refresh: {refused}", file=sys.stderr)
+        return 1
+    except module.PricesError as err:
         print(f"mlplatform: prices refresh: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    print(
-        f"infra/prices.json: {changes['count']} instance prices for {args.region} from {source}; "
-        f"{len(changes['changed'])} changed, {len(changes['added'])} added, {len(changes['removed'])} removed."
-    )
+    except OSError as err:  # writing the table
+        print(f"mlplatform: prices refresh: {table}: not written ({err}); it is unchanged", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(_price_changes(changes, table, "written"))
     return 0
+
+
+def _price_changes(changes, table: Path, verb: str) -> str:
+    """What a refresh adds, changes and removes, a line per type."""
+    try:
+        shown = table.relative_to(Path.cwd())
+    except ValueError:
+        shown = table
+    lines = [
+        f"{shown} ({verb}): {changes.count} instance price{'s' if changes.count != 1 else ''} for {changes.region} "
+        f"from {changes.source} "
+        f"(publicationDate {changes.published}); {len(changes.changed)} changed, {len(changes.added)} added, "
+        f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged."
+    ]
+    lines += [f"  changed {t}: {old:g} -> {new:g} USD/hour" for t, (old, new) in changes.changed.items()]
+    lines += [f"  added   {t}: {usd:g} USD/hour" for t, usd in changes.added.items()]
+    lines += [f"  removed {t}: {usd:g} USD/hour" for t, usd in changes.removed.items()]
+    return "\n".join(lines)
 
 
 def _plan(args: argparse.Namespace) -> int:

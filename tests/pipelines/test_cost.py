@@ -4,6 +4,7 @@ cost policies on both sides."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -253,17 +254,18 @@ def test_refresh_reads_linux_on_demand_prices_from_an_offer_file(tmp_path):
     assert ec2_prices(offer, "eu-west-1", wanted) == {"g5.xlarge": 1.123, "g4dn.metal": 8.724, "m6i.xlarge": 0.214}
     table = tmp_path / "prices.json"
     shutil.copy(REPO_ROOT / "infra" / "prices.json", table)
-    changes = refresh("eu-west-1", offer, "fixture", table)
+    # The fixture prices 3 of the region's types: replacing the region takes --prune (issue 31).
+    changes = refresh("eu-west-1", offer, "fixture", table, prune=True)
     data = json.loads(table.read_text())
     ec2 = data["regions"]["eu-west-1"]["ec2"]
-    assert set(ec2) == {"g5.xlarge", "g4dn.metal", "m6i.xlarge"} and changes["count"] == 3
+    assert set(ec2) == {"g5.xlarge", "g4dn.metal", "m6i.xlarge"} and changes.count == 3 and changes.written
     assert ec2["g5.xlarge"] == {
         "usd": 1.123,
         "status": "primary",
         "source": "AWS Price List fixture (publicationDate 2026-11-01T00:00:00Z)",
     }
     assert data["as_of"] == "2026-11-01"
-    with pytest.raises(OfferFileError, match="not an AWS Price List offer file"):
+    with pytest.raises(OfferFileError, match="expected an AWS Price List offer file"):
         ec2_prices({"products": {}}, "eu-west-1", wanted)
     with pytest.raises(OfferFileError, match="no Linux on-demand price"):
         refresh("us-west-2", offer, "fixture", table)
@@ -275,11 +277,256 @@ def test_prices_refresh_on_the_command_line(tmp_path, monkeypatch, capsys):
     table = tmp_path / "prices.json"
     shutil.copy(REPO_ROOT / "infra" / "prices.json", table)
     monkeypatch.setattr(module, "PRICES_FILE", table)
-    monkeypatch.setattr(module.refresh, "__defaults__", (table,))
-    assert main(["prices", "refresh", "--offer-file", str(FIXTURE)]) == 0
+    # The fixture lacks most of the region's types: without --prune that is refused (exit 1, issue 31).
+    assert main(["prices", "refresh", "--offer-file", str(FIXTURE), "--prune"]) == 0
     assert "3 instance prices for eu-west-1" in capsys.readouterr().out
     assert main(["prices", "refresh", "--offer-file", str(tmp_path / "missing.json")]) == 2
     assert "prices refresh:" in capsys.readouterr().err
+
+
+# --- `prices refresh` guards (issue 31): small tables and offer files each test builds ---------------
+
+EXPECTED = 'expected an AWS Price List offer file: JSON with "products" and "terms"'
+OFFER_URL = "pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonEC2/current/<region>/index.json"
+
+
+def _offer(region: str, usd: dict[str, float], published: str = "2026-12-01T00:00:00Z") -> dict:
+    """An AmazonEC2 offer file in the documented format with one Linux on-demand product per type."""
+    products, on_demand = {}, {}
+    for i, (itype, price) in enumerate(sorted(usd.items())):
+        sku = f"SKU{i}"
+        metal = itype.endswith(".metal") or ".metal-" in itype
+        products[sku] = {
+            "sku": sku,
+            "productFamily": "Compute Instance (bare metal)" if metal else "Compute Instance",
+            "attributes": {
+                "instanceType": itype,
+                "regionCode": region,
+                "tenancy": "Dedicated" if metal else "Shared",
+                "operatingSystem": "Linux",
+                "capacitystatus": "Used",
+                "preInstalledSw": "NA",
+            },
+        }
+        dimension = {"unit": "Hrs", "pricePerUnit": {"USD": f"{price:.10f}"}}
+        on_demand[sku] = {f"{sku}.T": {"priceDimensions": {f"{sku}.T.R": dimension}}}
+    return {
+        "offerCode": "AmazonEC2",
+        "publicationDate": published,
+        "products": products,
+        "terms": {"OnDemand": on_demand},
+    }
+
+
+def _write(path: Path, offer: dict) -> Path:
+    path.write_text(json.dumps(offer))
+    return path
+
+
+# The EC2 prices of eu-west-1 in the tests' table: four types, with sources and statuses of their own.
+OWN_EC2 = {
+    "c6i.12xlarge": {"usd": 2.1888, "status": "secondary", "source": "a catalog"},
+    "g4dn.metal": {"usd": 8.724, "status": "unverified", "source": "a blog"},
+    "g5.xlarge": {"usd": 1.123, "status": "primary", "source": "AWS Price List (publicationDate 2026-01-01)"},
+    "t3.large": {"usd": 0.0912, "status": "secondary", "source": "a catalog"},
+}
+
+
+@pytest.fixture
+def own_table(tmp_path, monkeypatch):
+    """The checkout's instance specs and service prices with a small eu-west-1 EC2 table and a second region:
+    what `prices refresh` edits instead of the checkout's table."""
+    import pipelines.prices as module
+
+    data = json.loads((REPO_ROOT / "infra" / "prices.json").read_text())
+    data["regions"]["eu-west-1"]["ec2"] = OWN_EC2
+    data["regions"]["us-west-2"] = {
+        "ec2": {"m6i.large": {"usd": 0.096, "status": "secondary", "source": "a test"}},
+        "sagemaker": {},
+        "items": {},
+    }
+    table = tmp_path / "prices.json"
+    table.write_text(json.dumps(data, indent=2) + "\n")
+    monkeypatch.setattr(module, "PRICES_FILE", table)
+    monkeypatch.setattr(module.refresh, "__defaults__", (table,))  # never the checkout's table, even by default
+    return table
+
+
+def _region_prices(table: Path, region: str = "eu-west-1") -> dict[str, float]:
+    return {t: e["usd"] for t, e in json.loads(table.read_text())["regions"][region]["ec2"].items()}
+
+
+def _not_json(path: Path) -> None:
+    path.write_text('{"products": 1} {"terms": 2}')
+
+
+def _shape(content) -> object:
+    return lambda path: path.write_text(json.dumps(content))
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_not_json, "not JSON (Extra data at line 1 column 17)"),
+        (_shape([1, 2]), "JSON list, not an object"),
+        (_shape({"products": {}}), 'no "terms" object'),
+        (_shape({"products": {}, "terms": {"Reserved": {}}}), 'no "OnDemand" object'),
+        (_shape({"offerCode": "AmazonSageMaker", "products": {}, "terms": {"OnDemand": {}}}), "AmazonSageMaker"),
+        (_shape({"products": {"S": {"attributes": ["a list"]}}, "terms": {"OnDemand": {}}}), "product S"),
+        (lambda path: path.write_bytes(b"\xff\xfe\x00"), "not"),
+        (lambda path: path.mkdir(), "cannot read it"),
+        (lambda path: None, "cannot read it (No such file or directory)"),
+    ],
+    ids=[
+        "not-json",
+        "a-list",
+        "no-terms",
+        "no-on-demand",
+        "another-service",
+        "bad-product",
+        "binary",
+        "dir",
+        "missing",
+    ],
+)
+def test_an_offer_file_that_is_not_one_is_named_with_what_was_expected(own_table, tmp_path, capsys, make, says):
+    before = own_table.read_bytes()
+    offer = tmp_path / "index.json"
+    make(offer)
+    assert main(["prices", "refresh", "--offer-file", str(offer)]) == 2
+    out, err = capsys.readouterr()
+    assert f"mlplatform: prices refresh: {offer}: " in err and says in err, err
+    assert EXPECTED in err and OFFER_URL in err and "Traceback" not in err + out
+    assert own_table.read_bytes() == before
+    # the other side: an offer file of the region's types is read and written
+    _write(
+        offer if not offer.is_dir() else (offer := tmp_path / "good.json"),
+        _offer("eu-west-1", _region_prices(own_table)),
+    )
+    assert main(["prices", "refresh", "--offer-file", str(offer)]) == 0
+
+
+def test_a_region_typo_is_caught_as_in_stack_settings_before_reading_anything(own_table, tmp_path, monkeypatch, capsys):
+    import pipelines.prices as module
+
+    def no_download(region):
+        raise AssertionError(f"downloaded the offer file of {region}")
+
+    monkeypatch.setattr(module, "download", no_download)
+    before = own_table.read_bytes()
+    missing = tmp_path / "not-read.json"  # a file that is not there: the region is checked first
+    assert main(["prices", "refresh", "--region", "eu-wset-1", "--offer-file", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "--region: 'eu-wset-1' is not an AWS region; did you mean eu-west-1?" in err and str(missing) not in err
+    assert main(["prices", "refresh", "--region", "eu-wset-1"]) == 2  # no download either
+    assert main(["prices", "refresh", "--region", "EU-WEST-1"]) == 2
+    assert "expected an AWS region such as eu-west-1" in capsys.readouterr().err
+    from pipelines.prices import PricesError, refresh
+
+    with pytest.raises(PricesError, match="did you mean eu-west-1"):
+        refresh("eu-wset-1", _offer("eu-west-1", {"m6i.large": 0.1}), "test", own_table)
+    assert own_table.read_bytes() == before
+    # the other side: a real region is accepted, and an offer file of another region is blamed on the file
+    offer = _write(tmp_path / "us-west-2.json", _offer("us-west-2", {"m6i.large": 0.096, "m6i.xlarge": 0.192}))
+    assert main(["prices", "refresh", "--region", "us-west-2", "--offer-file", str(offer)]) == 0
+    assert _region_prices(own_table, "us-west-2") == {"m6i.large": 0.096, "m6i.xlarge": 0.192}
+    assert main(["prices", "refresh", "--region", "ap-south-1", "--offer-file", str(offer)]) == 2
+    assert f"{offer}: no Linux on-demand price" in (err := capsys.readouterr().err) and "products of us-west-2" in err
+
+
+def test_a_partial_offer_file_removes_nothing_without_prune(own_table, tmp_path, capsys):
+
+    before = own_table.read_bytes()
+    region = _region_prices(own_table)
+    assert region == {t: e["usd"] for t, e in OWN_EC2.items()}
+    one = _write(tmp_path / "one.json", _offer("eu-west-1", {"g5.xlarge": 1.25, "m6i.xlarge": 0.214}))
+    assert main(["prices", "refresh", "--offer-file", str(one)]) == 1
+    out, err = capsys.readouterr()
+    assert "(not written): 2 instance prices for eu-west-1" in out and "1 changed, 1 added, 3 removed" in out
+    assert "changed g5.xlarge: 1.123 -> 1.25" in out and "added   m6i.xlarge: 0.214" in out
+    assert "removed t3.large: 0.0912" in out
+    assert f"{one} has no Linux on-demand price of 3 instance types the table prices in eu-west-1: " in err
+    assert "c6i.12xlarge, g4dn.metal, t3.large; nothing written" in err and "give --prune to remove" in err
+    assert "Traceback" not in err
+    assert own_table.read_bytes() == before  # every price kept exactly: source and status too
+    from pipelines.prices import RemovalRefusedError, refresh
+
+    with pytest.raises(RemovalRefusedError) as refused:
+        refresh("eu-west-1", json.loads(one.read_text()), str(one), own_table)
+    assert refused.value.changes.removed["t3.large"] == 0.0912 and not refused.value.changes.written
+    # asked for: --prune removes them
+    assert main(["prices", "refresh", "--offer-file", str(one), "--prune"]) == 0
+    assert "(written): 2 instance prices for eu-west-1" in capsys.readouterr().out
+    assert _region_prices(own_table) == {"g5.xlarge": 1.25, "m6i.xlarge": 0.214}
+    one = _write(tmp_path / "one.json", _offer("eu-west-1", {"g5.xlarge": 1.25}))
+    assert main(["prices", "refresh", "--offer-file", str(one), "--prune"]) == 0
+    assert "(written): 1 instance price for eu-west-1" in capsys.readouterr().out
+
+
+def test_a_whole_offer_file_adds_and_changes_prices_and_touches_nothing_else(own_table, tmp_path, capsys):
+    data = json.loads(own_table.read_text())
+    region = _region_prices(own_table)
+    offer = _write(tmp_path / "all.json", _offer("eu-west-1", {**region, "g5.xlarge": 1.2, "m6i.large": 0.107}))
+    assert main(["prices", "refresh", "--offer-file", str(offer)]) == 0
+    out = capsys.readouterr().out
+    assert "(written): 5 instance prices for eu-west-1" in out and "1 changed, 1 added, 0 removed, 3 unchanged." in out
+    assert "changed g5.xlarge: 1.123 -> 1.2 USD/hour" in out and "added   m6i.large: 0.107 USD/hour" in out
+    after = json.loads(own_table.read_text())
+    assert _region_prices(own_table) == {**region, "g5.xlarge": 1.2, "m6i.large": 0.107}
+    source = f"AWS Price List {offer} (publicationDate 2026-12-01T00:00:00Z)"
+    assert after["regions"]["eu-west-1"]["ec2"]["m6i.large"] == {"usd": 0.107, "status": "primary", "source": source}
+    # an unchanged price is confirmed by the offer file: its source and status become the offer file's
+    assert after["regions"]["eu-west-1"]["ec2"]["t3.large"] == {"usd": 0.0912, "status": "primary", "source": source}
+    # the region's SageMaker and service prices, and the other region, are exactly as they were
+    for key in ("sagemaker", "items"):
+        assert after["regions"]["eu-west-1"][key] == data["regions"]["eu-west-1"][key]
+    assert after["regions"]["us-west-2"] == data["regions"]["us-west-2"]
+    assert after["as_of"] == "2026-12-01" and after["instance_specs"] == data["instance_specs"]
+
+
+def test_the_table_is_replaced_in_one_step(own_table, tmp_path, monkeypatch, capsys):
+    import os
+
+    from pipelines.prices import refresh
+
+    region = _region_prices(own_table)
+    offer = _offer("eu-west-1", {**region, "g5.xlarge": 1.2})
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda src, dst: replaced.append((Path(src), Path(dst))) or real_replace(src, dst)
+    )
+    refresh("eu-west-1", offer, "test", own_table)
+    ((src, dst),) = replaced  # written to a temporary file in the table's directory, then renamed over it
+    assert dst == own_table and src.parent == own_table.parent and src != dst and not src.exists()
+    assert _region_prices(own_table)["g5.xlarge"] == 1.2
+    # interrupted before the rename: the old table is whole and no temporary file is left behind
+    before = own_table.read_bytes()
+
+    def interrupted(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    offer_file = _write(tmp_path / "offer.json", _offer("eu-west-1", {**region, "g5.xlarge": 1.3}))
+    assert main(["prices", "refresh", "--offer-file", str(offer_file)]) == 2
+    err = capsys.readouterr().err
+    assert f"{own_table}: not written" in err and "No space left on device" in err and "Traceback" not in err
+    assert own_table.read_bytes() == before
+    assert sorted(p.name for p in own_table.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_prices_refresh_help_documents_every_option_and_its_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["prices", "refresh", "--help"])
+    text = capsys.readouterr().out
+    assert "--prune" in text and "refuse, exit 1 and write nothing" in " ".join(text.split())
+    assert "exit status: 0 written; 1 refused" in " ".join(text.split())
+    from pipelines.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    (actions,) = [a for a in commands.choices["prices"]._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in actions.choices["refresh"]._actions:
+        assert action.help, action.dest
 
 
 def test_cost_prints_three_figures_per_stack_and_json_for_machines(capsys, monkeypatch):
