@@ -25,7 +25,7 @@ from functools import partial
 
 import pulumi
 
-from foundation.conventions import named_by_content, physical_name, stateful_options
+from foundation.conventions import name_part, named_by_content, physical_name, stateful_options
 from foundation.iam.actions import LOG_ACTIONS, VPC_ACTIONS
 from foundation.iam.documents import Statement
 from foundation.iam.scope import Scope
@@ -115,7 +115,9 @@ class EndpointGrants(Scope):
                 sid="ReadRollbackAlarms",
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=[
-                    self.regional("cloudwatch", f"alarm:{physical_name(self.environment, k)}")
+                    self.regional(
+                        "cloudwatch", f"alarm:{physical_name(self.environment, k, max_length=ALARM_NAME_MAX)}"
+                    )
                     for k in rollback_alarm_keys(endpoint)
                 ],
             ),
@@ -200,6 +202,9 @@ class EndpointSpec:
         if self.starting_instances >= 2 and self.canary_percent / 100 <= facts.CANARY_MAX_SHARE:
             return "CANARY", self.canary_percent
         return "ALL_AT_ONCE", None
+
+
+ALARM_NAME_MAX = 255  # PutMetricAlarm AlarmName (botocore cloudwatch), as the monitoring component names them
 
 
 def scaling_marker_name(environment: str, endpoint: str) -> str:
@@ -304,7 +309,7 @@ def drift_alarm_specs(
 
     return [
         dict(
-            key=f"drift-{e.name}-{feature.replace('_', '-').lower()}",
+            key=f"drift-{e.name}-{name_part(feature, 100)}",  # any feature a baseline can name
             description=f"{e.family} on {e.name}: {feature} drifted from the baseline (distance above {threshold})",
             namespace=namespace,
             metric=metric(feature)[0],
@@ -469,7 +474,7 @@ class Serving(pulumi.ComponentResource):
                         auto_rollback_configuration=sm.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
                             alarms=[
                                 sm.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
-                                    alarm_name=physical_name(env, key)
+                                    alarm_name=physical_name(env, key, max_length=ALARM_NAME_MAX)
                                 )
                                 for key in rollback_alarm_keys(e.name)
                             ]

@@ -37,6 +37,21 @@ STATEFUL_TYPES = frozenset(
 REQUIRED_TAG_KEYS = ("environment", "owner", "cost-center", "managed-by", "project")
 
 
+def name_part(text: str, max_length: int = 63) -> str:
+    """A part :func:`physical_name` accepts (lowercase letters, digits, single hyphens) for any text,
+    such as a feature name from a CSV header (`_c0`, `LE.value`): other characters become single
+    hyphens, and when that loses information (or the text is too long) six hex digits of the text's
+    digest keep two texts apart."""
+    import hashlib
+
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if slug == text.lower().replace("_", "-") and slug and len(slug) <= max_length:
+        return slug
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    base = slug[: max_length - len(digest) - 1].strip("-")
+    return f"{base}-{digest}" if base else digest
+
+
 def physical_name(environment: str, *parts: str, max_length: int = 63) -> str:
     """``mlplatform-<environment>-<parts...>``: the physical name of a resource.
 

@@ -72,7 +72,7 @@ class OnlineStore(_Section):
 class FeatureGroupDefinition(_Section):
     """One feature group, as in ``stacks/features/<name>.yaml``."""
 
-    name: Annotated[str, _matches(r"[a-z][a-z0-9-]{0,38}[a-z0-9]", "lowercase letters, digits and hyphens, 2-40")]
+    name: Annotated[str, _matches(r"[a-z](-?[a-z0-9]){1,39}", "lowercase letters, digits and single hyphens, 2-40")]
     description: str = Field(min_length=1, max_length=128)
     record_identifier: FeatureName
     event_time: FeatureName
@@ -153,7 +153,9 @@ class DatasetDefinition(_Section):
     # (an EventBridge rule), must stay within 64.
     name: Annotated[
         str,
-        _matches(r"[a-z][a-z0-9_]{0,30}", "lowercase letters, digits and '_' (a Glue table name), at most 31"),
+        _matches(
+            r"[a-z](_?[a-z0-9]){0,30}", "lowercase letters, digits and single '_' (a Glue table name), at most 31"
+        ),
     ]
     description: str = Field(min_length=1, max_length=256)
     zone: Literal["raw", "curated"]

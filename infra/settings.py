@@ -68,6 +68,7 @@ def _matches(pattern: str, allowed: str):
         return value
 
     check.allowed = allowed  # the rule in words, for docs/configuration.md (pipelines/reference.py)
+    check.pattern = pattern  # for property tests that generate accepted values (tests/invariants/test_names.py)
     return AfterValidator(check)
 
 
@@ -121,8 +122,9 @@ def _unique(values: list) -> list:
     return values
 
 
-_NAME_RULE = "lowercase letters, digits and hyphens, 2-32 characters, starting with a letter"
-Name = Annotated[str, _matches(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", _NAME_RULE)]
+# Names end up in physical names (mlplatform-<env>-...): single separators only (physical_name's rule).
+_NAME_RULE = "lowercase letters, digits and single hyphens, 2-32 characters, starting with a letter"
+Name = Annotated[str, _matches(r"[a-z](-?[a-z0-9]){1,31}", _NAME_RULE)]
 
 
 @functools.cache
@@ -164,10 +166,15 @@ AccountId = Annotated[str, _matches(r"\d{12}", "a 12-digit AWS account id (quote
 TagValue = Annotated[str, _matches(r"[\w .:/=+\-@]{1,256}", "1-256 letters, digits, spaces or _.:/=+-@")]
 Email = Annotated[str, _matches(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address such as ml-oncall@example.com")]
 GithubRepository = Annotated[str, _matches(r"[A-Za-z0-9-]+/[A-Za-z0-9_.-]+", "owner/name of a GitHub repository")]
-_FAMILY_RULE = "lowercase letters, digits and single hyphens, at most 63 characters"
-ModelFamily = Annotated[str, _matches(r"[a-z0-9](-?[a-z0-9]){0,62}", _FAMILY_RULE)]
-_NAMESPACE_RULE = "a Kubernetes namespace name (DNS label): lowercase letters, digits and hyphens, at most 63"
-Namespace = Annotated[str, _matches(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", _NAMESPACE_RULE)]
+# mlplatform-<environment>-<family> names its model package group (SageMaker EntityName: 63 at most), and
+# staging is the longest environment: 63 - len("mlplatform-staging-") = 44.
+_FAMILY_RULE = "lowercase letters, digits and single hyphens, at most 44 characters"
+ModelFamily = Annotated[str, _matches(r"[a-z0-9](-?[a-z0-9]){0,43}", _FAMILY_RULE)]
+_NAMESPACE_RULE = (
+    "a Kubernetes namespace name (DNS label) that also names the team's role: lowercase letters, digits and single "
+    "hyphens, at most 63"
+)
+Namespace = Annotated[str, _matches(r"[a-z0-9](-?[a-z0-9]){0,62}", _NAMESPACE_RULE)]
 
 
 class _Section(BaseModel):
@@ -247,7 +254,7 @@ class FeatureStoreSettings(_Section):
     """`false` turns every group's online store off (offline store only)."""
 
 
-DatasetName = Annotated[str, _matches(r"[a-z][a-z0-9_]{0,62}", "lowercase letters, digits and '_'")]
+DatasetName = Annotated[str, _matches(r"[a-z](_?[a-z0-9]){0,62}", "lowercase letters, digits and single '_'")]
 
 
 class DataQualitySettings(_Section):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def read_exceptions(path: Path | None = None) -> list[dict]:
         if missing:
             problems.append(f"entry {i + 1} ({e.get('rule', '?')}): lacks {', '.join(sorted(missing))}")
             continue
+        problems += [f"entry {i + 1} ({e['rule']}): {p}" for p in _entry_problems(e)]
         try:
             e["expires"] = dt.date.fromisoformat(str(e["expires"]))
         except ValueError:
@@ -62,6 +64,31 @@ def read_exceptions(path: Path | None = None) -> list[dict]:
     if problems:
         raise ExceptionsFileError("\n".join([f"{where} has {len(problems)} problem(s):", *problems]))
     return entries
+
+
+MIN_REASON_WORDS = 3  # "temporary", "TODO" or "x" is not a reason a reviewer can judge
+
+
+def _entry_problems(e: dict) -> list[str]:
+    """Every field says something: text that is not blank, a reason of a few words, an approver that
+    names someone (an email or a principal, no spaces), a resource that is a URN suffix (type::name)."""
+    problems = []
+    for key in REQUIRED_FIELDS:
+        value = e.get(key)
+        if key != "expires" and (not isinstance(value, str) or not value.strip()):
+            problems.append(f"{key} is empty; every entry needs {', '.join(REQUIRED_FIELDS)}")
+    reason, approver, resource = (str(e.get(k) or "") for k in ("reason", "approved_by", "resource"))
+    if reason.strip() and len(reason.split()) < MIN_REASON_WORDS:
+        problems.append(f"reason {reason!r} says too little: at least {MIN_REASON_WORDS} words of why, and until when")
+    if approver.strip() and (
+        " " in approver.strip() or not re.fullmatch(r"[^@\s]+@[^@\s]+|arn:[^\s]+|[\w.-]+", approver)
+    ):
+        problems.append(f"approved_by {approver!r} does not name someone: an email or an IAM principal")
+    if resource.strip() and "::" not in resource:
+        problems.append(
+            f"resource {resource!r} is not the end of a URN (type::name, e.g. aws:s3/bucket:Bucket::lake-raw)"
+        )
+    return problems
 
 
 def load_exceptions(path: Path | None = None, today: dt.date | None = None) -> list[dict]:

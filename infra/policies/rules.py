@@ -39,7 +39,8 @@ def check_exceptions(today: dt.date | None = None) -> list[str]:
     if unknown:
         raise ExceptionsFileError("\n".join(["infra/policies/exceptions.yaml names unknown rules:", *unknown]))
     return [
-        f"notice: the exception for {e['rule']} on {e['resource']} expired on {e['expires']}: the rule applies again"
-        for e in entries
+        f"notice: the exception for {e['rule']} on {e['resource']} expired on {e['expires']}: the rule applies again "
+        f"(infra/policies/exceptions.yaml, entry {i + 1}: remove it, or renew it with a new expiry and approval)"
+        for i, e in enumerate(entries)
         if e["expires"] < today
     ]

@@ -1058,15 +1058,20 @@ def test_an_exceptions_file_lists_every_problem_and_reads_quoted_dates(tmp_path)
 
     file = tmp_path / "exceptions.yaml"
     file.write_text(
-        "- not a mapping\n- {resource: r, reason: x, approved_by: y, expires: 2030-01-01}\n"
-        "- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: soon}\n"
+        "- not a mapping\n- {resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+        "approved_by: security@example.com, expires: 2030-01-01}\n"
+        "- {rule: ecr-kms, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+        "approved_by: security@example.com, expires: soon}\n"
     )
     with pytest.raises(framework.ExceptionsFileError) as caught:
         framework.read_exceptions(file)
     lines = str(caught.value).splitlines()
     assert lines[0] == "infra/policies/exceptions.yaml has 3 problem(s):"
     assert lines[2] == "entry 2 (?): lacks rule" and "entry 3 (ecr-kms): expires 'soon'" in lines[3]
-    file.write_text("- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: '2030-01-01'}\n")
+    file.write_text(
+        "- {rule: ecr-kms, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+        "approved_by: security@example.com, expires: '2030-01-01'}\n"
+    )
     (entry,) = framework.read_exceptions(file)
     assert entry["expires"] == dt.date(2030, 1, 1)
 
@@ -1087,3 +1092,30 @@ def test_capture_is_required_in_prod_only():
     assert violations([resource(ml.ENDPOINT_CONFIG, config, stack="dev")], rule, "dev") == []
     assert violations([resource(ml.ENDPOINT_CONFIG, config, stack="staging")], rule, "staging") == []
     assert len(violations([resource(ml.ENDPOINT_CONFIG, config, stack="prod")], rule, "prod")) == 1
+
+
+def test_every_field_of_an_exception_says_something():
+    """An empty or one-word reason, an approver that names nobody, a resource that is not a URN suffix:
+    each refused with the entry and what is missing; a complete entry is read."""
+    from infra.policies import framework
+
+    good = {
+        "rule": "ecr-kms",
+        "resource": "aws:ecr/repository:Repository::images",
+        "reason": "vendor image, scanned upstream until INC-7 closes",
+        "approved_by": "security@example.com",
+        "expires": "2030-01-01",
+    }
+    assert framework._entry_problems(good) == []
+    for change, says in [
+        ({"reason": ""}, "reason is empty"),
+        ({"reason": "   "}, "reason is empty"),
+        ({"reason": "temporary"}, "reason 'temporary' says too little: at least 3 words"),
+        ({"approved_by": ""}, "approved_by is empty"),
+        ({"approved_by": "the team"}, "approved_by 'the team' does not name someone"),
+        ({"resource": "images"}, "resource 'images' is not the end of a URN"),
+        ({"rule": ""}, "rule is empty"),
+    ]:
+        problems = framework._entry_problems({**good, **change})
+        assert len(problems) == 1 and says in problems[0], (change, problems)
+    assert framework._entry_problems({**good, "approved_by": "arn:aws:iam::111111111111:role/security"}) == []

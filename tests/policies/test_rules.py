@@ -70,7 +70,7 @@ def test_an_unexpired_reviewed_exception_silences_exactly_its_rule_and_resource(
         "- rule: ecr-scan-on-push\n  resource: 'aws:ecr/repository:Repository::bad'\n"
         "  reason: vendor image, scanned upstream\n  approved_by: security@example.com\n  expires: 2030-01-01\n"
         "- rule: ecr-immutable-tags\n  resource: 'aws:ecr/repository:Repository::bad'\n"
-        "  reason: expired\n  approved_by: security@example.com\n  expires: 2020-01-01\n"
+        "  reason: expired migration window of INC-2\n  approved_by: security@example.com\n  expires: 2020-01-01\n"
     )
     monkeypatch.setattr(framework, "_EXCEPTIONS", framework.load_exceptions(exceptions, today=dt.date(2026, 11, 28)))
     repo = res("aws:ecr/repository:Repository", {"imageTagMutability": "MUTABLE", "imageScanningConfiguration": {}})
@@ -82,7 +82,7 @@ def test_an_unexpired_reviewed_exception_silences_exactly_its_rule_and_resource(
     today = dt.date(2026, 11, 28)
     exceptions.write_text(
         "- rule: s3-access-logging\n  resource: 'aws:s3/bucket:Bucket::scratch'\n"
-        "  reason: scratch bucket\n  approved_by: security@example.com\n  expires: 2026-11-28\n"
+        "  reason: a scratch bucket for INC-3\n  approved_by: security@example.com\n  expires: 2026-11-28\n"
     )
     monkeypatch.setattr(framework, "_EXCEPTIONS", framework.load_exceptions(exceptions, today=today))
     buckets = [res("aws:s3/bucket:Bucket", {"bucket": n}, name=n) for n in ("scratch", "raw")]
@@ -109,16 +109,20 @@ def test_the_documented_rule_table_is_the_packs():
         ("rule: x\n", "must be a list of exceptions"),
         ("- just a string\n", "entry 1: must be a mapping with rule, resource, reason, approved_by, expires"),
         (
-            "- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: next week}\n",
+            "- {rule: ecr-kms, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+            "approved_by: security@example.com, expires: next week}\n",
             "entry 1 (ecr-kms): expires 'next week' is not a date (YYYY-MM-DD)",
         ),
         (
-            "- {rule: ecr-kms, resource: r, reason: x, approved_by: y, expires: 2030-01-01}\n"
-            "- {rule: ecr-kms, resource: r, reason: x, approved_by: y}\n",
+            "- {rule: ecr-kms, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+            "approved_by: security@example.com, expires: 2030-01-01}\n"
+            "- {rule: ecr-kms, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+            "approved_by: security@example.com}\n",
             "entry 2 (ecr-kms): lacks expires",
         ),
         (
-            "- {rule: ecr-kmz, resource: r, reason: x, approved_by: y, expires: 2030-01-01}\n",
+            "- {rule: ecr-kmz, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1, "
+            "approved_by: security@example.com, expires: 2030-01-01}\n",
             "entry 1: rule 'ecr-kmz' is not a rule of the pack",
         ),
         ("- {rule: [unclosed\n", "is not valid YAML at line"),
@@ -146,14 +150,36 @@ def test_an_expired_exception_is_announced(tmp_path, monkeypatch):
 
     file = tmp_path / "exceptions.yaml"
     monkeypatch.setattr(framework, "EXCEPTIONS_FILE", file)
-    file.write_text("- {rule: ecr-kmz, resource: '::repo', reason: x, approved_by: y, expires: 2030-01-01}\n")
+    file.write_text(
+        "- {rule: ecr-kmz, resource: '::repo', reason: the migration window of INC-1, "
+        "approved_by: security@example.com, expires: 2030-01-01}\n"
+    )
     with pytest.raises(framework.ExceptionsFileError) as caught:
         check_exceptions()
     assert str(caught.value).splitlines() == [
         "infra/policies/exceptions.yaml names unknown rules:",
         "entry 1: rule 'ecr-kmz' is not a rule of the pack",
     ]
-    file.write_text("- {rule: ecr-kms, resource: '::repo', reason: x, approved_by: y, expires: 2026-11-27}\n")
+    file.write_text(
+        "- {rule: ecr-kms, resource: '::repo', reason: the migration window of INC-1, "
+        "approved_by: security@example.com, expires: 2026-11-27}\n"
+    )
     (notice,) = check_exceptions(today=dt.date(2026, 11, 28))
     assert "ecr-kms on ::repo expired on 2026-11-27: the rule applies again" in notice
     assert check_exceptions(today=dt.date(2026, 11, 27)) == []  # in force on its last day
+
+
+def test_an_expired_exception_notice_names_the_file_and_entry(tmp_path, monkeypatch):
+    from infra.policies import framework
+    from infra.policies.rules import check_exceptions
+
+    file = tmp_path / "exceptions.yaml"
+    monkeypatch.setattr(framework, "EXCEPTIONS_FILE", file)
+    file.write_text(
+        "- {rule: ecr-kms, resource: 'aws:ecr/repository:Repository::r', reason: the migration window of INC-1,"
+        " approved_by: security@example.com, expires: 2020-01-01}\n"
+    )
+    (notice,) = check_exceptions()
+    assert notice.endswith(
+        "(infra/policies/exceptions.yaml, entry 1: remove it, or renew it with a new expiry and approval)"
+    )

@@ -174,7 +174,7 @@ BAD_DATASETS = [
     (
         _dataset(name="t" * 32),
         f"stacks/datasets/transactions.yaml (dataset '{'t' * 32}'): name: '{'t' * 32}' is not valid; expected "
-        "lowercase letters, digits and '_' (a Glue table name), at most 31",
+        "lowercase letters, digits and single '_' (a Glue table name), at most 31",
     ),
 ]
 
