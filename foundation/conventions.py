@@ -45,7 +45,9 @@ def name_part(text: str, max_length: int = 63) -> str:
     import hashlib
 
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    if slug == text.lower().replace("_", "-") and slug and len(slug) <= max_length:
+    # Plain only where reading _ as - loses nothing: lowercase words joined by single underscores
+    # (tenure_days -> tenure-days). `a-b`, `Amount`, `a.b` get a digest, so they never meet `a_b`, `amount`.
+    if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", text) and len(slug) <= max_length:
         return slug
     digest = hashlib.sha256(text.encode()).hexdigest()[:6]
     base = slug[: max_length - len(digest) - 1].strip("-")

@@ -198,3 +198,20 @@ def test_doubled_separators_are_refused_where_they_would_reach_a_name():
     for model, value in ((DatasetDefinition, "a__b"), (FeatureGroupDefinition, "g--h")):
         with pytest.raises(ValueError, match="single"):
             TypeAdapter(_field(model, "name")).validate_python(value)
+
+
+@example(["Amount", "amount"])
+@example(["a_b", "a-b", "a.b", "a__b"])
+@given(
+    st.lists(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}", fullmatch=True), min_size=2, max_size=5, unique=True)
+)
+@settings(max_examples=200, derandomize=True)
+def test_name_part_is_a_valid_part_and_keeps_features_apart(features):
+    """Drift alarm keys: any feature gives a part physical_name takes, two features never share one,
+    and a plain name (`tenure_days`) reads as itself (`tenure-days`)."""
+    from foundation.conventions import _NAME_PART, name_part
+
+    parts = [name_part(f, 100) for f in features]
+    assert all(_NAME_PART.match(p) and len(p) <= 100 for p in parts)
+    assert len(set(parts)) == len(parts), dict(zip(features, parts, strict=True))
+    assert name_part("tenure_days") == "tenure-days" and name_part("amount") == "amount"
