@@ -51,7 +51,10 @@ def data_member(deb: bytes, name: str) -> bytes:
         if member.startswith("data.tar"):
             raw = lzma.decompress(body) if member.endswith(".xz") else body
             with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-                extracted = tar.extractfile(f"./usr/bin/{name}")
+                try:
+                    extracted = tar.extractfile(f"./usr/bin/{name}")
+                except KeyError:
+                    break
                 if extracted is None:
                     break
                 return extracted.read()
@@ -60,6 +63,10 @@ def data_member(deb: bytes, name: str) -> bytes:
 
 def install(target: Path = BIN) -> list[str]:
     """Download, check and unpack the tools that are missing; return what was installed."""
+    if platform.system() != "Linux":  # Debian's packages hold Linux binaries
+        raise RuntimeError(
+            f"the pinned packages are Linux builds; on {platform.system()} put promtool and amtool on PATH"
+        )
     arch = ARCHES.get(platform.machine())
     if arch is None:
         raise RuntimeError(f"no pinned package for {platform.machine()} (amd64 and arm64 are pinned)")
