@@ -78,6 +78,30 @@ class Platform:
         # this account among its consumers, the families it has).
         self.registry_source = RegistrySource(*registry_of(pulumi.get_stack(), s)[:3])
         self.endpoint_specs = endpoint_specs(s)
+        self._alarm_names_apart(stack)
+
+    def _alarm_names_apart(self, stack: str) -> None:
+        """Alarm names come from endpoint and feature names joined by hyphens, which both may contain
+        (endpoint `fraud` with feature `detector-amount`, endpoint `fraud-detector` with `amount`): two
+        alarms of one name are refused here, naming both sources, before anything is registered."""
+        from infra.settings import SettingsError
+
+        seen: dict[str, str] = {}
+        problems = []
+        for spec in self.serving_alarms():
+            source = spec["description"]
+            if spec["key"] in seen:
+                name = physical_name(self.settings.environment, spec["key"], max_length=255)
+                problems.append(
+                    (
+                        "mlplatform:serving.endpoints",
+                        f"two alarms would be named {name!r} ({seen[spec['key']]}; {source}): rename an endpoint or "
+                        "a monitoring.drift feature",
+                    )
+                )
+            seen.setdefault(spec["key"], source)
+        if problems:
+            raise SettingsError(stack, problems)
 
     def _provider(self) -> None:
         """The stack's one AWS provider (this account only, the platform's default tags): every

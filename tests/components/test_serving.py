@@ -444,3 +444,28 @@ def test_a_drift_job_that_fails_pages_instead_of_leaving_its_alarms_waiting(stac
         }
         with pytest.raises(ClientError):
             measure({**event, "endpointName": "e", "variant": "v"}, s3, dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+
+
+def test_two_alarms_of_one_name_are_refused_before_anything_is_planned():
+    """Endpoint and feature names are joined by hyphens: endpoint `a` with feature `b_c` and endpoint
+    `a-b` with feature `c` would both name drift-a-b-c. Refused with both sources, nothing registered;
+    the same endpoints with features apart plan."""
+    import pulumi
+
+    stack = STACKS[0]
+    s = settings_of(stack)
+    family = s.registry.model_families[0] if s.registry.model_families else next(iter(s.serving.model_versions))
+    monitor = {"baselinePrefix": "baselines/x/"}
+    endpoint = {"modelFamily": family, "instanceType": "ml.m5.large", "dataCapturePercent": 10, "monitor": monitor}
+    changes = {
+        "serving.modelVersions": {family: 1},
+        "serving.endpoints": [{**endpoint, "name": "a"}, {**endpoint, "name": "a-b"}],
+        "monitoring.drift": [{"modelFamily": family, "features": ["b_c", "c"], "threshold": 0.2}],
+    }
+    with pytest.raises(pulumi.RunError) as caught:
+        variant_plan(stack, changes)
+    message = str(caught.value)
+    assert f"two alarms would be named 'mlplatform-{s.environment}-drift-a-b-c'" in message
+    assert "rename an endpoint or a monitoring.drift feature" in message
+    changes["monitoring.drift"] = [{"modelFamily": family, "features": ["b_d", "c"], "threshold": 0.2}]
+    assert variant_plan(stack, changes).of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
