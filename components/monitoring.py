@@ -259,6 +259,26 @@ def topic_policy(topic_arn: pulumi.Input[str], account_id: str) -> list[Statemen
     ]
 
 
+def any_in_five_minutes(
+    key: str, description: str, namespace: str, metric: str, dimensions: dict, *, statistic: str = "Sum"
+) -> dict:
+    """An alarm spec that fires on any count above zero in five minutes; no data (a metric published
+    only when non-zero) is no failure."""
+    return dict(
+        key=key,
+        description=description,
+        namespace=namespace,
+        metric=metric,
+        dimensions=dimensions,
+        statistic=statistic,
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison="GreaterThanThreshold",
+        missing="notBreaching",
+    )
+
+
 def alarm_specs(args: MonitoringArgs) -> list[dict]:
     """Every alarm of the stack, from what the components expose."""
     specs = []
@@ -283,35 +303,23 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
         )
     if args.data_quality_rule:
         specs.append(
-            dict(
-                key="data-quality-failures",
-                description="A data-quality evaluation of a platform dataset failed",
-                namespace="AWS/Events",
-                metric="MatchedEvents",
-                dimensions={"RuleName": args.data_quality_rule},
-                statistic="Sum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison="GreaterThanThreshold",
-                missing="notBreaching",
+            any_in_five_minutes(
+                "data-quality-failures",
+                "A data-quality evaluation of a platform dataset failed",
+                "AWS/Events",
+                "MatchedEvents",
+                {"RuleName": args.data_quality_rule},
             )
         )
     for group in args.feature_groups:
         for metric, what in (("ThrottledRequests", "throttled"), ("Operation5XXErrors", "failing")):
             specs.append(
-                dict(
-                    key=f"features-{group.removeprefix(f'mlplatform-{args.environment}-')}-{what}",
-                    description=f"Feature ingestion into {group} is {what}",
-                    namespace=FEATURE_STORE_NAMESPACE,
-                    metric=metric,
-                    dimensions={"FeatureGroupName": group, "OperationName": "PutRecord"},
-                    statistic="Sum",
-                    period=300,
-                    evaluation_periods=1,
-                    threshold=0,
-                    comparison="GreaterThanThreshold",
-                    missing="notBreaching",
+                any_in_five_minutes(
+                    f"features-{group.removeprefix(f'mlplatform-{args.environment}-')}-{what}",
+                    f"Feature ingestion into {group} is {what}",
+                    FEATURE_STORE_NAMESPACE,
+                    metric,
+                    {"FeatureGroupName": group, "OperationName": "PutRecord"},
                 )
             )
     # Failures of every delivery path (foundation/upstream/services.py FAILURE_METRICS), and of every
@@ -340,19 +348,14 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
     ]
     for (namespace, metric, dimension), name, description, key in paths:
         specs.append(
-            dict(
-                key=f"{key}-{name.removeprefix(f'mlplatform-{args.environment}-')}",
-                description=description.format(name),
-                namespace=namespace,
-                metric=metric,
-                dimensions={dimension: name},
+            # FailedInvocations is published only when non-zero: no data is no failure
+            any_in_five_minutes(
+                f"{key}-{name.removeprefix(f'mlplatform-{args.environment}-')}",
+                description.format(name),
+                namespace,
+                metric,
+                {dimension: name},
                 statistic="Maximum" if namespace == "AWS/SQS" else "Sum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison="GreaterThanThreshold",
-                # FailedInvocations is published only when non-zero: no data is no failure
-                missing="notBreaching",
             )
         )
     if args.trail_metric:
@@ -375,18 +378,12 @@ def alarm_specs(args: MonitoringArgs) -> list[dict]:
         )
     for dataset, (rule, _) in args.data_quality_datasets.items():
         specs.append(
-            dict(
-                key=rule.removeprefix(f"mlplatform-{args.environment}-"),
-                description=f"An evaluation of dataset {dataset} scored below its minimum",
-                namespace="AWS/Events",
-                metric="MatchedEvents",
-                dimensions={"RuleName": rule},
-                statistic="Sum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison="GreaterThanThreshold",
-                missing="notBreaching",
+            any_in_five_minutes(
+                rule.removeprefix(f"mlplatform-{args.environment}-"),
+                f"An evaluation of dataset {dataset} scored below its minimum",
+                "AWS/Events",
+                "MatchedEvents",
+                {"RuleName": rule},
             )
         )
     specs += [dict(spec) for spec in args.component_alarms]

@@ -263,20 +263,16 @@ def drift_job_alarm_specs(environment: str, e: EndpointSpec) -> list[dict]:
     no drift value, so without this its drift alarms would wait on missing data and never say why."""
     if not e.monitor or e.monitor.model_monitor:
         return []
+    from components.monitoring import any_in_five_minutes
+
     function = drift_function_name(environment, e.name)
     return [
-        dict(
-            key=f"drift-job-{e.name}",
-            description=f"the drift job of {e.name} failed: {facts.LAMBDA_LOG_GROUP.format(function=function)}",
-            namespace=facts.LAMBDA_NAMESPACE,
-            metric=facts.LAMBDA_ERRORS_METRIC,
-            dimensions={facts.LAMBDA_DIMENSION: function},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison="GreaterThanThreshold",
-            missing="notBreaching",
+        any_in_five_minutes(
+            f"drift-job-{e.name}",
+            f"the drift job of {e.name} failed: {facts.LAMBDA_LOG_GROUP.format(function=function)}",
+            facts.LAMBDA_NAMESPACE,
+            facts.LAMBDA_ERRORS_METRIC,
+            {facts.LAMBDA_DIMENSION: function},
         )
     ]
 

@@ -72,7 +72,9 @@ class OnlineStore(_Section):
 class FeatureGroupDefinition(_Section):
     """One feature group, as in ``stacks/features/<name>.yaml``."""
 
-    name: Annotated[str, _matches(r"[a-z](-?[a-z0-9]){1,39}", "lowercase letters, digits and single hyphens, 2-40")]
+    name: Annotated[
+        str, _matches(r"(?=.{2,40}$)[a-z](-?[a-z0-9]){1,39}", "lowercase letters, digits and single hyphens, 2-40")
+    ]
     description: str = Field(min_length=1, max_length=128)
     record_identifier: FeatureName
     event_time: FeatureName
@@ -154,7 +156,8 @@ class DatasetDefinition(_Section):
     name: Annotated[
         str,
         _matches(
-            r"[a-z](_?[a-z0-9]){0,30}", "lowercase letters, digits and single '_' (a Glue table name), at most 31"
+            r"(?=.{1,31}$)[a-z](_?[a-z0-9]){0,30}",
+            "lowercase letters, digits and single '_' (a Glue table name), at most 31",
         ),
     ]
     description: str = Field(min_length=1, max_length=256)

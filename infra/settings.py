@@ -124,7 +124,7 @@ def _unique(values: list) -> list:
 
 # Names end up in physical names (mlplatform-<env>-...): single separators only (physical_name's rule).
 _NAME_RULE = "lowercase letters, digits and single hyphens, 2-32 characters, starting with a letter"
-Name = Annotated[str, _matches(r"[a-z](-?[a-z0-9]){1,31}", _NAME_RULE)]
+Name = Annotated[str, _matches(r"(?=.{2,32}$)[a-z](-?[a-z0-9]){1,31}", _NAME_RULE)]
 
 
 @functools.cache
@@ -169,12 +169,12 @@ GithubRepository = Annotated[str, _matches(r"[A-Za-z0-9-]+/[A-Za-z0-9_.-]+", "ow
 # mlplatform-<environment>-<family> names its model package group (SageMaker EntityName: 63 at most), and
 # staging is the longest environment: 63 - len("mlplatform-staging-") = 44.
 _FAMILY_RULE = "lowercase letters, digits and single hyphens, at most 44 characters"
-ModelFamily = Annotated[str, _matches(r"[a-z0-9](-?[a-z0-9]){0,43}", _FAMILY_RULE)]
+ModelFamily = Annotated[str, _matches(r"(?=.{1,44}$)[a-z0-9](-?[a-z0-9]){0,43}", _FAMILY_RULE)]
 _NAMESPACE_RULE = (
     "a Kubernetes namespace name (DNS label) that also names the team's role: lowercase letters, digits and single "
     "hyphens, at most 63"
 )
-Namespace = Annotated[str, _matches(r"[a-z0-9](-?[a-z0-9]){0,62}", _NAMESPACE_RULE)]
+Namespace = Annotated[str, _matches(r"(?=.{1,63}$)[a-z0-9](-?[a-z0-9]){0,62}", _NAMESPACE_RULE)]
 
 
 class _Section(BaseModel):
@@ -254,7 +254,9 @@ class FeatureStoreSettings(_Section):
     """`false` turns every group's online store off (offline store only)."""
 
 
-DatasetName = Annotated[str, _matches(r"[a-z](_?[a-z0-9]){0,62}", "lowercase letters, digits and single '_'")]
+DatasetName = Annotated[
+    str, _matches(r"(?=.{1,63}$)[a-z](_?[a-z0-9]){0,62}", "lowercase letters, digits and single '_'")
+]
 
 
 class DataQualitySettings(_Section):
@@ -519,7 +521,10 @@ class MonitoringSettings(_Section):
 
 
 EndpointName = Annotated[
-    str, _matches(r"[a-z0-9](-?[a-z0-9]){0,29}", "lowercase letters, digits and single hyphens, at most 30 characters")
+    str,
+    _matches(
+        r"(?=.{1,30}$)[a-z0-9](-?[a-z0-9]){0,29}", "lowercase letters, digits and single hyphens, at most 30 characters"
+    ),
 ]
 
 

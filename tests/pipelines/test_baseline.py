@@ -40,6 +40,13 @@ def watched_features(stack: str, endpoint_name: str) -> set[str]:
 CASES = [(s, e) for s in STACKS for e in drift_jobs(s)]
 
 
+def _a_case() -> tuple[str, str]:
+    """A stack and an endpoint its drift job measures (a fork may have none: then there is nothing to check)."""
+    if not CASES:
+        pytest.skip("no stack has an endpoint with a drift job")
+    return CASES[0]
+
+
 @pytest.mark.parametrize(("stack", "endpoint"), CASES)
 def test_the_baseline_goes_where_the_drift_job_reads_it_with_the_features_its_alarms_watch(stack, endpoint):
     event = drift_jobs(stack)[endpoint]
@@ -82,7 +89,7 @@ def test_a_baseline_from_the_cli_sees_its_own_training_data_as_no_drift_and_a_sh
 
 
 def test_with_a_stack_it_names_the_object_to_upload(tmp_path, capsys):
-    stack, endpoint = CASES[0]
+    stack, endpoint = _a_case()
     where = destination(REPO_ROOT, stack, endpoint)
     header = [*where.features, "label"]
     rows = [[random.Random(i).random() for _ in where.features] + [0] for i in range(50)]
@@ -106,7 +113,7 @@ def test_mistakes_are_refused_with_what_is_wrong_and_nothing_written(tmp_path, c
     good = write_csv(tmp_path / "train.csv", HEADER, training_rows(40))
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b\n1,2\n3\n")
-    stack, endpoint = CASES[0]
+    stack, endpoint = _a_case()
     where = destination(REPO_ROOT, stack, endpoint)
     cases = {
         "cannot read it": [str(tmp_path / "missing.csv")],
@@ -135,7 +142,7 @@ def test_an_endpoint_without_the_drift_job_is_refused(tmp_path, capsys):
 
     import yaml
 
-    stack, endpoint = CASES[0]
+    stack, endpoint = _a_case()
     project = tmp_path / "project"
     shutil.copytree(REPO_ROOT / "stacks", project / "stacks")
     shutil.copy(REPO_ROOT / "Pulumi.yaml", project)

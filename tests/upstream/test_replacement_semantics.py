@@ -81,6 +81,18 @@ def _explicit(a_old, a_new, b_old="foo", b_new="foo", option=None, provider_dbr=
     return update(old, new, diff)
 
 
+# B depends on A: both replaced delete-first, dependents deleted before and created after.
+BOTH_DELETE_FIRST = [
+    ("same", PROV),
+    ("delete-replaced", B),
+    ("delete-replaced", A),
+    ("replace", A),
+    ("create-replacement", A),
+    ("replace", B),
+    ("create-replacement", B),
+]
+
+
 @pytest.mark.parametrize(
     ("case", "expected", "ordered"),
     [
@@ -93,15 +105,7 @@ def _explicit(a_old, a_new, b_old="foo", b_new="foo", option=None, provider_dbr=
         # "Both resA and resB should be replaced, and the replacements should be delete-before-replace."
         (
             {"a_old": "bar", "a_new": "baz", "option": True},
-            [
-                ("same", PROV),
-                ("delete-replaced", B),
-                ("delete-replaced", A),
-                ("replace", A),
-                ("create-replacement", A),
-                ("replace", B),
-                ("create-replacement", B),
-            ],
+            BOTH_DELETE_FIRST,
             True,
         ),
         # "Change the value of resB.A. Only resB should be replaced ... create-before-delete."
@@ -113,15 +117,7 @@ def _explicit(a_old, a_new, b_old="foo", b_new="foo", option=None, provider_dbr=
         # the provider's diff asks for delete-before-replace: both replaced, delete-before-replace
         (
             {"a_old": "zam", "a_new": "foo", "provider_dbr": True},
-            [
-                ("same", PROV),
-                ("delete-replaced", B),
-                ("delete-replaced", A),
-                ("replace", A),
-                ("create-replacement", A),
-                ("replace", B),
-                ("create-replacement", B),
-            ],
+            BOTH_DELETE_FIRST,
             True,
         ),
         # "disables delete-before-replace": the option wins over the provider's diff
