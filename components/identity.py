@@ -17,7 +17,12 @@ import pulumi
 
 from foundation.conventions import physical_name, stateful_options
 from foundation.iam.boundaries import cluster_boundary, deploy_boundary, scheduler_boundary, workload_boundary
-from foundation.iam.ci import deploy_statements, preview_statements, served_package_statements
+from foundation.iam.ci import (
+    deploy_statements,
+    preflight_statements,
+    preview_statements,
+    served_package_statements,
+)
 from foundation.iam.documents import Statement, document
 from foundation.iam.github import (
     CI_WORKFLOWS,
@@ -216,7 +221,11 @@ class Identity(pulumi.ComponentResource):
                     self.oidc_provider_arn,
                     [repo.subject(context=deploy_context, ref=branch, workflow=CI_WORKFLOWS["deploy"])],
                 ),
-                [*deploy_statements(scope, args.protect), *served_package_statements(args.served_packages)],
+                [
+                    *deploy_statements(scope, args.protect),
+                    *served_package_statements(args.served_packages),
+                    *preflight_statements(scope),  # the workflow runs `mlplatform preflight` first
+                ],
                 args.deploy_boundary_arn,
                 max_session=DEPLOY_SESSION_SECONDS,
             )

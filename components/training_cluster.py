@@ -28,7 +28,7 @@ from foundation.iam.documents import Statement
 from foundation.iam.roles import ServiceRole, service_role
 from foundation.iam.scope import Scope
 from foundation.iam.trust import pod_identity_statement, service_trust
-from foundation.upstream.eks import MANAGED_NODE_GROUP_POLICIES
+from foundation.upstream.eks import EKS_ADDONS, MANAGED_NODE_GROUP_POLICIES
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -292,6 +292,8 @@ class TrainingCluster(pulumi.ComponentResource):
     def _addon(self, name: str, addon: str, *, service_account=None, role=None, configuration=None, depends_on=()):
         import pulumi_aws as aws
 
+        if addon not in EKS_ADDONS:  # preflight checks these are offered for the Kubernetes version
+            raise ValueError(f"add-on {addon}: add it to foundation/upstream/eks.py EKS_ADDONS")
         return aws.eks.Addon(
             f"{name}-{addon}",
             aws.eks.AddonArgs(

@@ -64,12 +64,9 @@ def destination(root: Path, stack: str, endpoint: str) -> Destination:
     and the features of the drift alarms on its model family."""
     from components.serving import DRIFT_BASELINE
     from foundation.conventions import physical_name
-    from infra.settings import parse
-    from pipelines.offline import read_stack_config
+    from pipelines.offline import stack_settings
 
-    config = read_stack_config(stack, root).values
-    ours = {k.removeprefix("mlplatform:"): v for k, v in config.items() if k.startswith("mlplatform:")}
-    settings = parse(stack, ours)
+    settings = stack_settings(stack, root)
     endpoints = {e.name: e for e in settings.serving.endpoints}
     if endpoint not in endpoints:
         known = ", ".join(sorted(endpoints)) or "none"

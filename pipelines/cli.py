@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
     cost.add_argument("--project-dir", type=Path, default=None, help="the platform project (default: found upward)")
     _add_prices_and_drift(sub)
+    _add_preflight(sub)
     _exit_status_help(parser)
     return parser
 
@@ -150,6 +151,33 @@ def _add_prices_and_drift(sub) -> None:
     drift.add_argument(
         "--project-dir", type=Path, default=None, help="the platform project (default: the Pulumi.yaml found upward)"
     )
+
+
+def _add_preflight(sub) -> None:
+    preflight = sub.add_parser(
+        "preflight",
+        help="can this AWS account run the stack? read-only checks before `pulumi up` (AWS credentials)",
+        description="Reads the stack's account with your AWS credentials (read-only calls: README, Preflight) and "
+        "reports ok, warn or fail per check, with what to do: instance offerings and vCPU quotas of the pools, the "
+        "Kubernetes version, EKS add-ons and node image, SageMaker endpoint quotas, the bootstrap's outputs, Chatbot "
+        "workspaces, the budget's cost allocation tag, the Spot service-linked role and the region's services.",
+    )
+    preflight.add_argument("stacks", nargs="+", metavar="stack", help="stacks to check, e.g. dev")
+    preflight.add_argument(
+        "--format", choices=["text", "json", "markdown"], default="text", help="text (default), json or markdown"
+    )
+    preflight.add_argument("-o", "--output", type=Path, help="write the report to FILE instead of standard output")
+    preflight.add_argument(
+        "--backend-url",
+        help="the Pulumi backend whose state bucket to check (default: PULUMI_BACKEND_URL, Pulumi.yaml's backend.url, "
+        "or the backend `pulumi login` stored)",
+    )
+    preflight.add_argument(
+        "--policy",
+        action="store_true",
+        help="print the IAM policy that allows exactly preflight's reads of this stack, and check nothing",
+    )
+    preflight.add_argument("--project-dir", type=Path, default=None, help="default: the Pulumi.yaml found upward")
 
 
 def _add_promote(sub) -> None:
@@ -225,6 +253,8 @@ EXIT_STATUS = {
     "(nothing written); 2 a usage error, an unknown --region, an unreadable offer file or table (nothing written)",
     "baseline": "0 written; 2 a usage error, an unreadable training file or a stack mismatch (nothing written)",
     "drift": "0 no drift; 1 drift found; 2 a usage error or no Pulumi CLI",
+    "preflight": "0 no check failed (warnings allowed); 1 a check failed; 2 a usage or configuration error, no AWS "
+    "credentials, or credentials of another account than the stack's",
 }
 
 
@@ -251,8 +281,51 @@ def main(argv: list[str] | None = None) -> int:
         "cost": _cost,
         "prices": _prices,
         "release": _release,
+        "preflight": _preflight,
     }
     return commands[args.command](args)
+
+
+def _preflight(args: argparse.Namespace) -> int:
+    """Read the stacks' account and judge it (pipelines/preflight.py); --policy prints what that needs."""
+    import os
+
+    from infra.settings import SettingsError
+    from pipelines import preflight as pf
+    from pipelines.offline import project_file, stack_file_setting, stack_settings
+
+    if args.output and not args.output.parent.is_dir():
+        print(f"mlplatform: -o {args.output}: the directory {args.output.parent} does not exist", file=sys.stderr)
+        return EXIT_USER_ERROR
+    results: dict[str, list] = {}
+    try:
+        root = _project_dir(args)
+        contexts = [
+            pf.Context(
+                stack, stack_settings(stack, root), secrets_provider=stack_file_setting(stack, "secretsprovider", root)
+            )
+            for stack in args.stacks
+        ]
+        if args.policy:
+            policies = [pf.policy(c) for c in contexts]  # one document per stack, one stack: the document
+            print(json.dumps(policies[0] if len(policies) == 1 else policies, indent=2))
+            return 0
+
+        for ctx in contexts:
+            ctx.backend_url, ctx.backend_source = pf.backend(
+                args.backend_url, dict(os.environ), Path.home(), project_file(root)
+            )
+            results[ctx.stack] = pf.run(ctx, pf.Account(ctx.settings.region), _progress)
+    except (SettingsError, pf.PreflightError, *_user_errors()) as err:
+        _progress("")
+        print(f"mlplatform: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    report = pf.render(args.format, results)
+    if args.output:
+        args.output.write_text(report)
+    else:
+        print(report, end="")
+    return max(pf.exit_status(f) for f in results.values())
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -260,13 +333,13 @@ def _release(args: argparse.Namespace) -> int:
     --deployed, what its last deployment recorded (stack outputs deployedCommit, deployedStackFiles)."""
     import subprocess
 
-    from infra.settings import SettingsError, parse
+    from infra.settings import SettingsError
     from pipelines.engine import EngineUnavailableError, deployed_outputs
-    from pipelines.offline import read_stack_config
+    from pipelines.offline import read_stack_config, stack_settings
 
     try:
         root = _project_dir(args)
-        config = read_stack_config(args.stack, root).values
+        read_stack_config(args.stack, root)  # an unknown stack is named, with the stacks
         if args.deployed:
             outputs = deployed_outputs(args.stack)
             value = outputs.get("deployedStackFiles" if args.stack_files else "deployedCommit") or "unknown"
@@ -275,8 +348,7 @@ def _release(args: argparse.Namespace) -> int:
                 return EXIT_USER_ERROR
             print(value)
             return 0
-        values = {k.removeprefix("mlplatform:"): v for k, v in config.items() if k.startswith("mlplatform:")}
-        pinned = parse(args.stack, values).ci.release
+        pinned = stack_settings(args.stack, root).ci.release
     except (SettingsError, EngineUnavailableError, *_user_errors()) as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -524,7 +596,7 @@ def _verdicts(plan, violations: list | None = None) -> tuple[str, int]:
     return "\n".join(lines), mandatory
 
 
-def _preflight() -> None:
+def _check_exceptions_file() -> None:
     """What can be refused before a 15-second plan: a malformed exceptions file (exit 2); expired
     exceptions are announced on stderr."""
     from infra.policies.rules import check_exceptions
@@ -537,7 +609,7 @@ def _check(args: argparse.Namespace) -> int:
     from pipelines.offline import plan_stack
 
     try:
-        _preflight()
+        _check_exceptions_file()
     except _user_errors() as err:
         print(f"mlplatform: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -605,7 +677,7 @@ def _cost(args: argparse.Namespace) -> int:
     from pipelines.render import render_cost
 
     try:
-        _preflight()
+        _check_exceptions_file()
         root = _project_dir(args)
         costs = []
         for stack in args.stacks:
@@ -696,7 +768,7 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     started = time.perf_counter()
     try:
-        _preflight()
+        _check_exceptions_file()
         _progress(f"{args.stack}: planning offline")
         plan = plan_stack(args.stack, root=_project_dir(args))
     except _user_errors() as err:

@@ -66,7 +66,7 @@ class StackConfig:
     secret_keys: frozenset[str] = frozenset()
 
 
-def _project_file(root: Path) -> dict:
+def project_file(root: Path) -> dict:
     if not (root / "Pulumi.yaml").is_file():
         raise StackFileError(f"{root} is not a Pulumi project: it has no Pulumi.yaml")
     project = _yaml_mapping(root / "Pulumi.yaml", "Pulumi.yaml")
@@ -82,7 +82,7 @@ def program_of(root: Path = REPO_ROOT) -> Path:
     A directory holding only configuration (``Pulumi.yaml`` and ``stacks/``, as tests and
     promotions use) runs the program of this checkout at the same ``main``.
     """
-    main = str(_project_file(root).get("main") or ".")
+    main = str(project_file(root).get("main") or ".")
     relative = Path(main) if main.endswith(".py") else Path(main) / "__main__.py"
     for base in (root, REPO_ROOT):
         if (base / relative).is_file():
@@ -101,15 +101,15 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
     cannot be decrypted without the stack's secrets provider: they become a placeholder.
     ``overrides`` (full keys such as ``mlplatform:network``) replace values, for tests and benches.
     """
-    project_file = _project_file(root)
-    project = project_file["name"]
+    project_spec = project_file(root)
+    project = project_spec["name"]
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise UnknownStackError(
             f"no stack '{stack}' (looked for stacks/Pulumi.{stack}.yaml); stacks: {', '.join(available_stacks(root))}"
         )
     raw: dict[str, Any] = {}
-    for key, spec in (project_file.get("config") or {}).items():
+    for key, spec in (project_spec.get("config") or {}).items():
         value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
         if value is not None:
             raw[key] = value
@@ -118,6 +118,22 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str
     raw.update(configured)
     raw.update(overrides or {})
     return engine_config(project, stack, raw)
+
+
+def stack_settings(stack: str, root: Path = REPO_ROOT):
+    """The validated settings of a platform stack (infra/settings.py), from its stack file as
+    ``read_stack_config`` reads it; a ``SettingsError`` names what is wrong."""
+    from infra.settings import NAMESPACE, parse
+
+    config = read_stack_config(stack, root).values
+    prefix = f"{NAMESPACE}:"
+    return parse(stack, {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)})
+
+
+def stack_file_setting(stack: str, key: str, root: Path = REPO_ROOT) -> Any:
+    """A top-level key of ``stacks/Pulumi.<stack>.yaml`` that is not configuration, such as the
+    ``secretsprovider`` that `pulumi stack init` records."""
+    return _yaml_mapping(root / "stacks" / f"Pulumi.{stack}.yaml", f"stacks/Pulumi.{stack}.yaml").get(key)
 
 
 # Namespaces a stack file may set besides the project's own: the providers the program uses and the
@@ -286,7 +302,7 @@ def plan_stack(stack: str, root: Path = REPO_ROOT, overrides: Mapping[str, Any] 
 def _companion_plan(plan: Plan, config: StackConfig, program: Path) -> Plan:
     """Run a companion project's program for the same stack, from the same settings, with the
     project's outputs as what its StackReference reads."""
-    project = str(_project_file(program.parent)["name"])
+    project = str(project_file(program.parent)["name"])
     companion = StackConfig(project, config.stack, config.values, config.secret_keys)
     reference = f"{DIY_ORGANIZATION}/{config.project}/{config.stack}"
     return run(companion, RecordingMonitor({reference: plan.outputs}), program=program)

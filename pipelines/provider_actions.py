@@ -288,7 +288,26 @@ def build(schemas_dir: Path, iam_definition: dict, terraform: dict | None = None
         "types": types,
         "unscoped": sorted(a for a in everything if _takes_no_resource(a, iam_definition)),
         "dropped": dict(sorted(dropped.items())),
+        "preflight": preflight_actions(iam_definition),
     }
+
+
+def preflight_actions(iam_definition: dict) -> dict[str, dict]:
+    """The access level and resource types of each action `mlplatform preflight` needs
+    (foundation/upstream/account_reads.py): tests require Read or List, and Resource "*" only where
+    the action takes a resource type-less grant ("" among its resource types)."""
+    from foundation.upstream.account_reads import actions
+
+    out = {}
+    for action in actions():
+        privilege = _privilege(action, iam_definition)
+        if privilege is None:
+            raise SystemExit(f"{action} (foundation/upstream/account_reads.py) is not an IAM action")
+        out[action] = {
+            "access": privilege["access_level"],
+            "resource_types": sorted(privilege.get("resource_types", {})),
+        }
+    return out
 
 
 def _privilege(action: str, iam_definition: dict) -> dict | None:

@@ -143,6 +143,7 @@ FIRST_RUN = (
         "Deploy the platform project (as ml-platform-admins)",
         as_="platform-admin",
         commands=_commands("""
+            .venv/bin/mlplatform preflight {stack}
             .venv/bin/mlplatform check {stack}
             pulumi preview --stack {stack} --policy-pack infra/policies
             pulumi up --stack {stack} --policy-pack infra/policies

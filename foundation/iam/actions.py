@@ -72,8 +72,10 @@ def table() -> dict:
 
 
 def unscoped_actions() -> frozenset[str]:
-    """Actions AWS authorizes only on Resource "*" (Service Authorization Reference)."""
-    return frozenset(table()["unscoped"])
+    """Actions AWS authorizes only on Resource "*" (Service Authorization Reference): of the provider's
+    calls, and of `mlplatform preflight`'s reads."""
+    preflight = {a for a, row in table()["preflight"].items() if set(row["resource_types"]) == {""}}
+    return frozenset(table()["unscoped"]) | preflight
 
 
 def actions_of(types: Iterable[str], operations: Sequence[str] = OPERATIONS) -> set[str]:

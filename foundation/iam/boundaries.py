@@ -6,6 +6,7 @@ from foundation.iam.actions import ALLOWED_MANAGED_POLICIES, LOG_ACTIONS, VPC_AC
 from foundation.iam.ci import secrets_key_alias, state_bucket_pattern
 from foundation.iam.documents import Statement
 from foundation.iam.scope import Scope
+from foundation.upstream.account_reads import actions as preflight_actions
 from foundation.upstream.serving import DQ_ASSETS_BUCKET, DQ_LOG_GROUPS
 
 
@@ -255,6 +256,12 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
     state = state_bucket_pattern(scope)
     return [
         Statement(sid="PlatformServices", actions=[f"{svc}:*" for svc in services], resources=["*"]),
+        # `mlplatform preflight` in the deploy workflow: its reads, not the services around them.
+        Statement(
+            sid="PreflightReads",
+            actions=[a for a in preflight_actions() if a.split(":")[0] not in services],
+            resources=["*"],
+        ),
         Statement(
             sid="NeverReadOrWriteData",
             effect="Deny",

@@ -175,6 +175,55 @@ def preview_statements(scope: Scope, types: Iterable[str] | None = None) -> list
     return [*_statements(scope, actions_of(types or platform_types(), ["read"]), "Read"), *_state(scope, write=False)]
 
 
+# "No permissions are required to perform this operation" (STS API reference, GetCallerIdentity).
+NEEDS_NO_PERMISSION = frozenset({"sts:GetCallerIdentity"})
+
+
+def preflight_statements(scope: Scope) -> list[Statement]:
+    """Exactly the reads of `mlplatform preflight` (foundation/upstream/account_reads.py), each on the
+    resources it reads where IAM authorizes it per resource: the state bucket, the secrets key, the
+    GitHub OIDC provider, the account's connections, the Spot service-linked role, EC2's quotas and
+    AWS's public parameters (EKS AMIs in the region, global infrastructure where it is queried)."""
+    from foundation.upstream import account_reads as reads
+    from foundation.upstream.account_reads import SPOT_SERVICE_LINKED_ROLE
+
+    p, a, r = scope.partition, scope.account_id, scope.region
+    scoped: dict[str, list[str]] = {
+        "s3:ListBucket": [state_bucket_pattern(scope)],
+        "iam:GetOpenIDConnectProvider": [scope.oidc_provider],
+        "iam:GetRole": [f"arn:{p}:iam::{a}:role/aws-service-role/spot.amazonaws.com/{SPOT_SERVICE_LINKED_ROLE}"],
+        "codeconnections:GetConnection": [f"arn:{p}:codeconnections:{r}:{a}:connection/*"],
+        "codestar-connections:GetConnection": [f"arn:{p}:codestar-connections:{r}:{a}:connection/*"],
+        "servicequotas:GetServiceQuota": [f"arn:{p}:servicequotas:{r}:{a}:ec2/*"],
+        "ssm:GetParameters": [f"arn:{p}:ssm:{r}::parameter/aws/service/eks/optimized-ami/*"],
+        "ssm:GetParametersByPath": [
+            f"arn:{p}:ssm:{reads.REGION_SERVICES_QUERIED_IN}::parameter/aws/service/global-infrastructure/*"
+        ],
+    }
+    key = "kms:DescribeKey"
+    anywhere = sorted(set(reads.actions()) - set(scoped) - {key} - NEEDS_NO_PERMISSION)
+    regional = [x for x in anywhere if x.split(":")[0] in REGIONAL_ANY]  # EC2's offerings: the stack's region
+    return [
+        *(
+            Statement(sid="Preflight" + _sid(action), actions=[action], resources=arns)
+            for action, arns in sorted(scoped.items())
+        ),
+        Statement(
+            sid="PreflightSecretsKey",
+            actions=[key],
+            resources=[scope.keys],
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_key_alias(scope)]}},
+        ),
+        Statement(sid="PreflightRegionReads", actions=regional, resources=["*"], conditions=scope.in_region),
+        Statement(sid="PreflightAccountReads", actions=[x for x in anywhere if x not in regional], resources=["*"]),
+    ]
+
+
+def _sid(action: str) -> str:
+    service, name = action.split(":")
+    return "".join(part.capitalize() for part in service.split("-")) + name
+
+
 # Calls the provider's handlers include that CI must never make (the deploy boundary denies them too):
 # stopping the audit trail, attaching policies to users, removing a role's boundary.
 NEVER_FOR_CI = frozenset({"cloudtrail:StopLogging", "iam:AttachUserPolicy", "iam:DeleteRolePermissionsBoundary"})

@@ -59,6 +59,10 @@ MANAGED_POLICY_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
+# The EKS add-ons the cluster installs (components/training_cluster.py refuses others), at EKS's default
+# version for the cluster's Kubernetes version: `mlplatform preflight` checks each is offered for it.
+EKS_ADDONS = ("eks-pod-identity-agent", "kube-proxy", "vpc-cni", "coredns", "aws-ebs-csi-driver")
+
 # The node role of an EKS *managed* node group. Decided on evidence: the node group API has rejected
 # roles without these two ("Please ensure the following policies ... AmazonEKSWorkerNodePolicy,
 # AmazonEC2ContainerRegistryReadOnly are attached", aws/containers-roadmap#1610); a Feb 2025 report

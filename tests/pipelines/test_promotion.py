@@ -18,12 +18,11 @@ PREVIEWS = Path(__file__).with_name("previews")
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
+def project(tmp_path, no_aws_credentials) -> Path:
     """A copy of the repository's project files to promote in; no AWS credentials (a test that asks a
     registry brings moto's)."""
     shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path)
     shutil.copytree(REPO_ROOT / "stacks", tmp_path / "stacks")
-    _no_credentials(monkeypatch, tmp_path)
     return tmp_path
 
 
@@ -412,15 +411,6 @@ def test_promote_refuses_a_model_version_the_registry_has_not_approved(project, 
         assert main(["promote", "dev", "staging", "--project-dir", str(project), "--skip-preview"]) == 1
         missing = f"arn:aws:sagemaker:eu-west-1:{registry.account_id}:model-package/{group}/{new + 5}"
         assert f"{family} version {new + 5}: {missing} does not exist" in capsys.readouterr().err
-
-
-def _no_credentials(monkeypatch, tmp_path):
-    """No credential anywhere boto3 looks (environment, files, instance metadata)."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def test_promote_without_credentials_says_it_could_not_check_the_models(project, capsys):

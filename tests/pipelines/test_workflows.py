@@ -368,7 +368,7 @@ def test_the_drift_check_creates_its_label_and_compares_with_what_was_deployed()
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_every_run_step_calls_a_command_of_this_repository(path):
-    commands = set(re.findall(r'sub\.add_parser\("([a-z-]+)"', (REPO_ROOT / "pipelines" / "cli.py").read_text()))
+    commands = set(re.findall(r'sub\.add_parser\(\s*"([a-z-]+)"', (REPO_ROOT / "pipelines" / "cli.py").read_text()))
     targets = _make_targets()
     for step in _steps(_load(path)):
         for line in step.get("run", "").splitlines():
