@@ -728,7 +728,10 @@ def check_ci(ctx: Context, account: Account) -> None:
                 p["Arn"] for p in account.call("iam.ListOpenIDConnectProviders").get("OpenIDConnectProviderList", [])
             ]
             taken = [a for a in arns if a.endswith(f"/{GITHUB_OIDC_HOST}")]
-            if taken:
+            ours = taken and _made_by(
+                ctx, account.call("iam.GetOpenIDConnectProvider", OpenIDConnectProviderArn=taken[0]).get("Tags", [])
+            )
+            if taken and not ours:
                 ctx.add(
                     "oidc-provider",
                     "ci.oidcProviderArn",
@@ -741,7 +744,9 @@ def check_ci(ctx: Context, account: Account) -> None:
                     "oidc-provider",
                     "ci.oidcProviderArn",
                     "ok",
-                    f"no provider of {GITHUB_OIDC_HOST} yet: the stack creates it",
+                    f"{taken[0]}, created by this stack"
+                    if ours
+                    else f"no provider of {GITHUB_OIDC_HOST} yet: the stack creates it",
                 )
         except ReadError as err:
             ctx.could_not("oidc-provider", "ci.oidcProviderArn", err)
@@ -861,42 +866,60 @@ def _budget_tag(ctx: Context, account: Account) -> None:
 # --- account-wide leftovers and the region's services ---------------------------------------------
 
 
+def _made_by(ctx: Context, tags: list[dict]) -> bool:
+    """Tagged by this stack's provider (foundation/conventions.platform_tags: project and environment):
+    a resource the stack created on an earlier run, not one that would collide with it."""
+    from foundation.conventions import PROJECT
+
+    found = {t.get("Key"): t.get("Value") for t in tags}
+    return found.get("project") == PROJECT and found.get("environment") == ctx.settings.environment
+
+
+def _spot_role(ctx: Context, account: Account) -> None:
+    """The account-wide Spot service-linked role: created once, by this stack or before it."""
+    from botocore.exceptions import ClientError
+
+    role, creates = facts.SPOT_SERVICE_LINKED_ROLE, ctx.settings.training.create_spot_service_linked_role
+    try:
+        tags = account.call("iam.GetRole", expected=("NoSuchEntity",), RoleName=role)["Role"].get("Tags", [])
+        exists = True
+    except ClientError:
+        exists, tags = False, []
+    except ReadError as err:
+        ctx.could_not("spot-role", role, err)
+        return
+    if exists and creates and not _made_by(ctx, tags):
+        ctx.add(
+            "spot-role",
+            role,
+            "fail",
+            "the account has it (not made by this stack) and the stack would create it again",
+            "set training.createSpotServiceLinkedRole: false",
+        )
+    elif not exists and not creates:
+        ctx.add(
+            "spot-role",
+            role,
+            "fail",
+            "spot capacity needs it; the account has none and the stack creates none",
+            "set training.createSpotServiceLinkedRole: true",
+        )
+    else:
+        ctx.add(
+            "spot-role",
+            role,
+            "ok",
+            ("created by this stack" if creates else "exists") if exists else "the stack creates it",
+        )
+
+
 def check_account(ctx: Context, account: Account, services: tuple[str, ...]) -> None:
     """The Spot service-linked role the stack would create or needs, and the services it uses in the
     region (Systems Manager's global-infrastructure parameters)."""
-    from botocore.exceptions import ClientError
-
     tr = ctx.settings.training
     uses_spot = "spot" in tr.cpu_pool.capacity_types or any("spot" in p.capacity_types for p in tr.gpu_pools)
     if uses_spot:
-        role = facts.SPOT_SERVICE_LINKED_ROLE
-        try:
-            account.call("iam.GetRole", expected=("NoSuchEntity",), RoleName=role)
-            exists = True
-        except ClientError:
-            exists = False
-        except ReadError as err:
-            ctx.could_not("spot-role", role, err)
-            exists = None
-        creates = tr.create_spot_service_linked_role
-        if exists is True and creates:
-            ctx.add(
-                "spot-role",
-                role,
-                "fail",
-                "the account has it and the stack would create it again",
-                "set training.createSpotServiceLinkedRole: false",
-            )
-        elif exists is False and not creates:
-            ctx.add(
-                "spot-role",
-                role,
-                "fail",
-                "spot capacity needs it; the account has none and the stack creates none",
-                "set training.createSpotServiceLinkedRole: true",
-            )
-        elif exists is not None:
-            ctx.add("spot-role", role, "ok", "exists" if exists else "the stack creates it")
+        _spot_role(ctx, account)
     path = facts.REGION_SERVICES_PATH.format(region=ctx.settings.region)
     try:
         offered = {

@@ -303,9 +303,12 @@ def preflight_actions(iam_definition: dict) -> dict[str, dict]:
         privilege = _privilege(action, iam_definition)
         if privilege is None:
             raise SystemExit(f"{action} (foundation/upstream/account_reads.py) is not an IAM action")
+        types = sorted(privilege.get("resource_types", {}))
+        resources = iam_definition[action.split(":")[0]].get("resources", {})
         out[action] = {
             "access": privilege["access_level"],
-            "resource_types": sorted(privilege.get("resource_types", {})),
+            "resource_types": types,
+            "arns": sorted(resources[t]["arn"] for t in types if t and t in resources),
         }
     return out
 

@@ -117,7 +117,7 @@ CALLS: dict[str, Call] = {
             "GetOpenIDConnectProvider",
             "iam:GetOpenIDConnectProvider",
             ("OpenIDConnectProviderArn",),
-            ("Url", "ClientIDList"),
+            ("Url", "ClientIDList", "Tags[].Key", "Tags[].Value"),
         ),
         Call(
             "iam",
@@ -126,7 +126,7 @@ CALLS: dict[str, Call] = {
             (),
             ("OpenIDConnectProviderList[].Arn",),
         ),
-        Call("iam", "GetRole", "iam:GetRole", ("RoleName",), ("Role.Arn",)),
+        Call("iam", "GetRole", "iam:GetRole", ("RoleName",), ("Role.Arn", "Role.Tags[].Key", "Role.Tags[].Value")),
         Call(
             "codeconnections",
             "GetConnection",

@@ -154,6 +154,7 @@ def test_a_fresh_account_fails_on_the_gpu_quota_and_the_pending_connection(accou
     assert "Update pending connection" in connection.fix
     gpu = next(f for f in findings if f.check == "vcpu-quota" and f.status == "fail" and "G and VT" in f.subject)
     assert "request-service-quota-increase" in gpu.fix and "0 vCPUs (AWS default)" in gpu.detail
+    assert "not even one node fits" in gpu.detail
     assert pf.exit_status(findings) == 1
 
 
@@ -523,9 +524,25 @@ def test_a_tag_scoped_budget_needs_its_tag_active(account, status, activates, ex
 # --- account-wide ----------------------------------------------------------------------------------------
 
 
+def stack_tags(settings, environment=None) -> list[dict]:
+    """The tags the stack's provider puts on what it creates (foundation/conventions.platform_tags)."""
+    from foundation.conventions import platform_tags
+
+    tags = platform_tags(environment or settings.environment, settings.owner, settings.cost_center)
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+# exists: None (no role), "ours" (made by this stack: its tags), "theirs" (made before it, or by the
+# stack of another environment in the same account)
 @pytest.mark.parametrize(
     ("exists", "creates", "expected"),
-    [(False, True, "ok"), (True, True, "fail"), (False, False, "fail"), (True, False, "ok")],
+    [
+        (None, True, "ok"),
+        ("theirs", True, "fail"),
+        ("ours", True, "ok"),
+        (None, False, "fail"),
+        ("theirs", False, "ok"),
+    ],
 )
 def test_the_spot_service_linked_role_is_created_exactly_once(account, exists, creates, expected):
     s = settings_for(**{"training.create_spot_service_linked_role": creates, "training.gpu_pools": [gpu_pool()]})
@@ -535,9 +552,24 @@ def test_the_spot_service_linked_role_is_created_exactly_once(account, exists, c
             RoleName=facts.SPOT_SERVICE_LINKED_ROLE,
             Path="/aws-service-role/spot.amazonaws.com/",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            Tags=stack_tags(s, None if exists == "ours" else "staging"),
         )
     found = run_check(lambda c, a: pf.check_account(c, a, ("eks",)), s)
     assert statuses(found, "spot-role") == {("spot-role", facts.SPOT_SERVICE_LINKED_ROLE): expected}
+
+
+def test_a_github_provider_the_stack_made_is_not_a_collision(account):
+    s = settings_for()
+    creates = s.model_copy(
+        update={"ci": s.ci.model_copy(update={"oidc_provider_arn": None, "code_connection_arn": None})}
+    )
+    boto3.client("iam").create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["a" * 40],
+        Tags=stack_tags(s),
+    )
+    assert statuses(run_check(pf.check_ci, creates)) == {("oidc-provider", "ci.oidcProviderArn"): "ok"}
 
 
 def test_the_services_the_stack_uses_are_offered_in_its_region(account):
@@ -575,6 +607,46 @@ def test_each_call_its_request_and_what_it_reads_exist_in_botocores_model(key):
     members = op.input_shape.members if op.input_shape else {}
     assert set(call.params) <= set(members), set(call.params) - set(members)
     assert [r for r in call.reads if not _member(op.output_shape, r)] == []
+
+
+def _arn_pattern(template: str):
+    """A Service Authorization Reference ARN template as a regex: a ${Variable} is any text without a
+    colon (possibly empty: AWS's public SSM parameters have no account), the last one any text."""
+    import re
+
+    parts = re.split(r"\$\{[A-Za-z]+\}", template)
+    body = (
+        "[^:]*".join(re.escape(p) for p in parts[:-1]) + ".*" + re.escape(parts[-1])
+        if len(parts) > 1
+        else re.escape(template)
+    )
+    return re.compile(body + "$")
+
+
+def test_every_scoped_resource_is_an_arn_of_its_actions_resource_type():
+    from foundation.iam.ci import preflight_statements
+    from foundation.iam.scope import Scope
+
+    sar = json.loads((ROOT / "foundation" / "upstream" / "provider_actions.json").read_text())["preflight"]
+    for st in preflight_statements(Scope("dev", ACCOUNT, "eu-west-1")):
+        for action in st.actions:
+            for resource in (r for r in st.resources if r != "*"):
+                assert any(_arn_pattern(t).match(resource) for t in sar[action]["arns"]), (action, resource)
+    assert not _arn_pattern("arn:${Partition}:s3:::${BucketName}").match("arn:aws:s3:eu-west-1::bucket")
+
+
+def test_refused_credentials_stop_preflight_whatever_the_call():
+    from botocore.stub import Stubber
+
+    def expired(service, region):
+        client = boto3.client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="y")
+        stubber = Stubber(client)
+        stubber.add_client_error("get_caller_identity", service_error_code="ExpiredToken", http_status_code=403)
+        stubber.activate()
+        return client
+
+    with pytest.raises(pf.PreflightError, match="refused \\(ExpiredToken\\): export a fresh session"):
+        pf.check_caller(pf.Context("dev", settings_for()), pf.Account("eu-west-1", expired))
 
 
 def test_every_action_is_a_read_and_the_policy_grants_exactly_them():
