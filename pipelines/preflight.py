@@ -29,8 +29,8 @@ class PreflightError(Exception):
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # what was checked, e.g. "gpu-quota"
-    subject: str  # of what, e.g. "pool gpu-a10g" or "L-3819A6DF"
+    check: str  # what was checked, e.g. "vcpu-quota"
+    subject: str  # of what, e.g. "gpu pool gpu-a10g" or a quota's name and code
     status: str  # ok | warn | fail
     detail: str  # what the account says
     fix: str = ""  # what to do (warn and fail)
@@ -44,7 +44,9 @@ class ReadError(Exception):
         self.action, self.code = action, code
 
 
-# Errors that mean the credentials are unusable, whatever the call (STS, IAM and the service APIs).
+# Errors that mean the credentials are unusable, whatever the call: the "Common Errors" of the AWS API
+# references (ExpiredTokenException, InvalidClientTokenId, UnrecognizedClientException, ...), STS's
+# ExpiredToken, and EC2's AuthFailure and RequestExpired (EC2 API reference, errors-overview).
 CREDENTIAL_ERRORS = frozenset(
     {
         "ExpiredToken",
@@ -78,7 +80,7 @@ class Account:
     def call(self, key: str, region: str | None = None, expected: tuple[str, ...] = (), **params: Any) -> dict:
         """One declared call. An error code in ``expected`` is raised as ``ClientError`` for the check
         to judge; credential errors stop preflight; any other error is a ``ReadError``."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         call = facts.CALLS[key]
         undeclared = sorted(set(params) - set(call.params))
@@ -93,8 +95,6 @@ class Account:
                 "no AWS credentials found: export a session as docs/deploying.md (Credentials) says, e.g. "
                 '`eval "$(aws configure export-credentials --profile <profile> --format env)"`'
             ) from err
-        except NoRegionError as err:  # pragma: no cover - the region is always given
-            raise PreflightError(str(err)) from err
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in CREDENTIAL_ERRORS:
@@ -153,7 +153,7 @@ class Context:
             subject,
             "warn",
             f"could not check: {err}",
-            f"allow {err.action} for these credentials (README: Preflight) and run preflight again",
+            f"allow {err.action} for these credentials (docs/deploying.md, Preflight) and run preflight again",
         )
 
 

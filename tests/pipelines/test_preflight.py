@@ -437,6 +437,11 @@ def test_the_state_bucket_and_secrets_key_of_the_bootstrap(account):
     missing = run_check(pf.check_state, s, backend_url="s3://mlplatform-dev-pulumi-state-nope?region=eu-west-1")
     assert statuses(missing, "state-backend") == {("state-backend", "mlplatform-dev-pulumi-state-nope"): "fail"}
     assert statuses(run_check(pf.check_state, s), "state-backend") == {("state-backend", "backend URL"): "warn"}
+    boto3.client("s3", region_name=s.region).create_bucket(
+        Bucket="someone-elses-state", CreateBucketConfiguration={"LocationConstraint": s.region}
+    )
+    other = run_check(pf.check_state, s, backend_url=f"s3://someone-elses-state?region={s.region}")
+    assert statuses(other, "state-backend") == {("state-backend", "someone-elses-state"): "warn"}
     assert (
         statuses(run_check(pf.check_state, s, backend_url="file://~"), "state-backend")[("state-backend", "file://~")]
         == "warn"
