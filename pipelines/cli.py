@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> int:
-    """Read the stacks' account and judge it (pipelines/preflight.py); --policy prints what that needs."""
+    """Read the stacks' account and judge it (pipelines/preflight/); --policy prints what that needs."""
     import os
 
     from infra.settings import SettingsError

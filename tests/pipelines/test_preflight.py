@@ -17,6 +17,7 @@ from foundation.upstream import account_reads as facts
 from foundation.upstream.eks import EKS_ADDONS
 from pipelines import preflight as pf
 from pipelines.offline import stack_settings
+from pipelines.preflight import account as preflight_account_module
 from tests.pipelines import preflight_account as fake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -717,7 +718,7 @@ def test_the_command_reports_and_exits_by_the_worst_finding(account, monkeypatch
     backend = fake.bootstrap(dev)
     for connection, vcpus, expected in (("PENDING", None, 1), ("AVAILABLE", 100_000, 0)):
         answers = full_answers(dev, vcpus=vcpus, endpoint_instances=100, connection_status=connection)
-        monkeypatch.setattr(pf, "_boto3_client", fake.FakeAccount(answers))
+        monkeypatch.setattr(preflight_account_module, "_boto3_client", fake.FakeAccount(answers))
         out = tmp_path / f"{connection}.md"
         argv = ["preflight", "dev", "--format", "markdown", "-o", str(out), "--backend-url", backend]
         assert main([*argv, "--project-dir", str(ROOT)]) == expected
@@ -745,7 +746,7 @@ def test_the_policy_option_prints_the_reads_and_calls_nothing(monkeypatch, capsy
     from foundation.iam.scope import Scope
     from pipelines.cli import main
 
-    monkeypatch.setattr(pf, "_boto3_client", lambda *_: pytest.fail("--policy made an AWS call"))
+    monkeypatch.setattr(preflight_account_module, "_boto3_client", lambda *_: pytest.fail("--policy made an AWS call"))
     assert main(["preflight", "dev", "--policy", "--project-dir", str(ROOT)]) == 0
     s = stack_settings("dev", ROOT)
     printed = json.loads(capsys.readouterr().out)
@@ -795,8 +796,8 @@ def test_the_deploying_page_lists_exactly_the_actions_preflight_needs():
     ],
 )
 def test_the_values_the_checks_compare_with_are_in_botocores_enums(service, shape, values):
-    """pipelines/preflight.py compares response members with these literals."""
+    """pipelines/preflight/ compares response members with these literals."""
     enum = botocore.session.get_session().get_service_model(service).shape_for(shape).enum
     assert values <= set(enum)
-    source = (ROOT / "pipelines" / "preflight.py").read_text()
+    source = "".join(p.read_text() for p in (ROOT / "pipelines" / "preflight").glob("*.py"))
     assert all(f'"{v}"' in source for v in values)
