@@ -381,6 +381,11 @@ BUDGET_TAG = "environment"  # components/monitoring.py: the budget filters user:
 
 
 def _budget_tag(ctx: Context, account: Account) -> None:
+    """A tag key reaches ListCostAllocationTags only once billing has seen it (about a day after the
+    first tagged resource), and activating a key it has not seen fails: the pulumi-aws resource's
+    Terraform twin reports "empty result" (hashicorp/terraform-provider-aws#29068; #31442: "AWS does
+    only allow to activate tags in the cost allocation after they have been used for ~24 hours").
+    Not read from an AWS page (UNVERIFIED there)."""
     try:
         tags = account.call("ce.ListCostAllocationTags", "us-east-1", TagKeys=[BUDGET_TAG]).get(
             "CostAllocationTags", []
@@ -404,8 +409,14 @@ def _budget_tag(ctx: Context, account: Account) -> None:
             "cost-allocation-tag",
             BUDGET_TAG,
             "fail" if activates else "warn",
-            "the tag key has not appeared in billing data yet: the budget counts nothing until it is active",
-            "deploy something tagged environment (billing sees it within a day), then activate it",
+            "the tag key has not appeared in billing data yet: the budget counts nothing until it is active"
+            + (", and activating it now fails" if activates else ""),
+            (
+                "set monitoring.activateEnvironmentTag: false for this run (the stack's resources carry the tag) "
+                "and true again a day later"
+                if activates
+                else "deploy: the stack's resources carry the tag and billing sees it within a day; then activate it"
+            ),
         )
     else:
         ctx.add(
