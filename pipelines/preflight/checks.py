@@ -87,7 +87,7 @@ def check_eks(ctx: Context, account: Account, addons: tuple[str, ...]) -> None:
                 addon,
                 "warn",
                 f"{len(versions)} versions for Kubernetes {version}, none the default (the stack takes EKS's default)",
-                "pin a version it lists in the cluster component",
+                "pin a version it lists (TrainingClusterArgs.addon_versions, components/training_cluster.py)",
             )
         else:
             ctx.add(
@@ -102,7 +102,8 @@ def check_eks(ctx: Context, account: Account, addons: tuple[str, ...]) -> None:
 
 def node_image_parameters(settings) -> list[str]:
     """The SSM parameters Karpenter resolves for the stack's pinned node image: the standard AL2023
-    image for CPU nodes, the NVIDIA one for GPU nodes (x86_64: the pools launch amd64)."""
+    image for CPU nodes, the NVIDIA one for GPU nodes (x86_64: the CPU pool requires amd64, and every GPU
+    family the settings allow is x86_64)."""
     release = settings.training.node_image.removeprefix("al2023@")
     variants = ["standard"] + (["nvidia"] if settings.training.gpu_pools else [])
     return [
