@@ -50,14 +50,14 @@ CALLS: dict[str, Call] = {
             "GetServiceQuota",
             "servicequotas:GetServiceQuota",
             ("ServiceCode", "QuotaCode"),
-            ("Quota.Value", "Quota.QuotaName"),
+            ("Quota.Value",),
         ),
         Call(
             "service-quotas",
             "GetAWSDefaultServiceQuota",
             "servicequotas:GetAWSDefaultServiceQuota",
             ("ServiceCode", "QuotaCode"),
-            ("Quota.Value", "Quota.QuotaName"),
+            ("Quota.Value",),
         ),
         Call(
             "service-quotas",
@@ -81,7 +81,8 @@ CALLS: dict[str, Call] = {
             (
                 "clusterVersions[].clusterVersion",
                 "clusterVersions[].versionStatus",
-                "clusterVersions[].endOfStandardSupportDate",
+                # deprecated ("status has been replaced by versionStatus", 2025-02-15): read when it is absent
+                "clusterVersions[].status",
             ),
         ),
         Call(
@@ -102,7 +103,7 @@ CALLS: dict[str, Call] = {
             "GetParametersByPath",
             "ssm:GetParametersByPath",
             ("Path", "NextToken"),
-            ("Parameters[].Name", "Parameters[].Value", "NextToken"),
+            ("Parameters[].Value", "NextToken"),
         ),
         Call("s3", "HeadBucket", "s3:ListBucket", ("Bucket",), ()),
         Call(
@@ -126,7 +127,7 @@ CALLS: dict[str, Call] = {
             (),
             ("OpenIDConnectProviderList[].Arn",),
         ),
-        Call("iam", "GetRole", "iam:GetRole", ("RoleName",), ("Role.Arn", "Role.Tags[].Key", "Role.Tags[].Value")),
+        Call("iam", "GetRole", "iam:GetRole", ("RoleName",), ("Role.Tags[].Key", "Role.Tags[].Value")),
         Call(
             "codeconnections",
             "GetConnection",
@@ -153,7 +154,7 @@ CALLS: dict[str, Call] = {
             "ListCostAllocationTags",
             "ce:ListCostAllocationTags",
             ("TagKeys",),
-            ("CostAllocationTags[].TagKey", "CostAllocationTags[].Status", "CostAllocationTags[].Type"),
+            ("CostAllocationTags[].TagKey", "CostAllocationTags[].Status"),
         ),
     )
 }

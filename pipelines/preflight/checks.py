@@ -46,7 +46,8 @@ def check_eks(ctx: Context, account: Account, addons: tuple[str, ...]) -> None:
             "set training.kubernetesVersion to a version `aws eks describe-cluster-versions` lists",
         )
     elif found:
-        status = found[0].get("versionStatus", "")
+        # the deprecated status says the same in lower case with hyphens (botocore: ClusterVersionStatus)
+        status = found[0].get("versionStatus") or found[0].get("status", "").upper().replace("-", "_")
         if status == "STANDARD_SUPPORT":
             ctx.add(check, version, "ok", f"Kubernetes {version}: {status}")
         elif status == "EXTENDED_SUPPORT":

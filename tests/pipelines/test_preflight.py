@@ -369,6 +369,7 @@ def test_the_kubernetes_version_is_offered_in_standard_support(account):
         (fake.cluster_version(v), "ok"),
         (fake.cluster_version(v, "EXTENDED_SUPPORT"), "warn"),
         (fake.cluster_version(v, "UNSUPPORTED"), "fail"),
+        ({"clusterVersions": [{"clusterVersion": v, "status": "standard-support"}]}, "ok"),
         ({"clusterVersions": []}, "fail"),
     ):
         assert statuses(run_eks(s, eks_answers(s, answer)), "kubernetes-version") == {
