@@ -224,7 +224,8 @@ class Identity(pulumi.ComponentResource):
                 [
                     *deploy_statements(scope, args.protect),
                     *served_package_statements(args.served_packages),
-                    *preflight_statements(scope),  # the workflow runs `mlplatform preflight` first
+                    # the workflow runs `mlplatform preflight` first; _state grants its state reads
+                    *preflight_statements(scope, with_state=False),
                 ],
                 args.deploy_boundary_arn,
                 max_session=DEPLOY_SESSION_SECONDS,

@@ -157,8 +157,9 @@ def _add_preflight(sub) -> None:
     preflight = sub.add_parser(
         "preflight",
         help="can this AWS account run the stack? read-only checks before `pulumi up` (AWS credentials)",
-        description="Reads the stack's account with your AWS credentials (read-only calls: README, Preflight) and "
-        "reports ok, warn or fail per check, with what to do: instance offerings and vCPU quotas of the pools, the "
+        description="Reads the stack's account with your AWS credentials (read-only calls: docs/deploying.md, "
+        "Preflight) and reports ok, warn or fail per check, with what to do: instance offerings and vCPU quotas of "
+        "the pools, the "
         "Kubernetes version, EKS add-ons and node image, SageMaker endpoint quotas, the bootstrap's outputs, Chatbot "
         "workspaces, the budget's cost allocation tag, the Spot service-linked role and the region's services.",
     )
@@ -290,6 +291,7 @@ def _preflight(args: argparse.Namespace) -> int:
     """Read the stacks' account and judge it (pipelines/preflight/); --policy prints what that needs."""
     import os
 
+    from foundation.conventions import PROJECT
     from infra.settings import SettingsError
     from pipelines import preflight as pf
     from pipelines.offline import project_file, stack_file_setting, stack_settings
@@ -300,6 +302,10 @@ def _preflight(args: argparse.Namespace) -> int:
     results: dict[str, list] = {}
     try:
         root = _project_dir(args)
+        project = project_file(root)["name"]
+        if project != PROJECT:  # the bootstrap's stacks have other settings and nothing to preflight
+            print(f"mlplatform: preflight checks the platform's stacks; {root} is project {project}", file=sys.stderr)
+            return EXIT_USER_ERROR
         contexts = [
             pf.Context(
                 stack, stack_settings(stack, root), secrets_provider=stack_file_setting(stack, "secretsprovider", root)

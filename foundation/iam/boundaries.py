@@ -257,10 +257,10 @@ def deploy_boundary(scope: Scope, protect: bool) -> list[Statement]:
     return [
         Statement(sid="PlatformServices", actions=[f"{svc}:*" for svc in services], resources=["*"]),
         # `mlplatform preflight` in the deploy workflow: its reads, not the services around them.
-        Statement(
-            sid="PreflightReads",
-            actions=[a for a in preflight_actions() if a.split(":")[0] not in services],
-            resources=["*"],
+        *(
+            [Statement(sid="PreflightReads", actions=preflight_only, resources=["*"])]
+            if (preflight_only := [a for a in preflight_actions() if a.split(":")[0] not in services])
+            else []
         ),
         Statement(
             sid="NeverReadOrWriteData",

@@ -107,7 +107,7 @@ def _statements(scope: Scope, actions: set[str], prefix: str) -> list[Statement]
             by_service.setdefault(service, set()).add(action)
     out = []
     for service, acts in sorted(by_service.items()):
-        sid = prefix + "".join(part.capitalize() for part in service.split("-"))
+        sid = prefix + _service_sid(service)
         if service in REGIONAL_ANY:
             out.append(Statement(sid=sid, actions=sorted(acts), resources=["*"], conditions=scope.in_region))
         elif service == "kms":
@@ -179,11 +179,13 @@ def preview_statements(scope: Scope, types: Iterable[str] | None = None) -> list
 NEEDS_NO_PERMISSION = frozenset({"sts:GetCallerIdentity"})
 
 
-def preflight_statements(scope: Scope) -> list[Statement]:
+def preflight_statements(scope: Scope, *, with_state: bool = True) -> list[Statement]:
     """Exactly the reads of `mlplatform preflight` (foundation/upstream/account_reads.py), each on the
     resources it reads where IAM authorizes it per resource: the state bucket, the secrets key, the
     GitHub OIDC provider, the account's connections, the Spot service-linked role, EC2's quotas and
-    AWS's public parameters (EKS AMIs in the region, global infrastructure where it is queried)."""
+    AWS's public parameters (EKS AMIs in the region, global infrastructure where it is queried).
+    ``with_state=False`` leaves out the state bucket and secrets key reads, for a role whose Pulumi
+    state statements (``_state``) grant them already."""
     from foundation.upstream import account_reads as reads
     from foundation.upstream.account_reads import SPOT_SERVICE_LINKED_ROLE
 
@@ -203,16 +205,24 @@ def preflight_statements(scope: Scope) -> list[Statement]:
     key = "kms:DescribeKey"
     anywhere = sorted(set(reads.actions()) - set(scoped) - {key} - NEEDS_NO_PERMISSION)
     regional = [x for x in anywhere if x.split(":")[0] in REGIONAL_ANY]  # EC2's offerings: the stack's region
+    if not with_state:
+        del scoped["s3:ListBucket"]
     return [
         *(
             Statement(sid="Preflight" + _sid(action), actions=[action], resources=arns)
             for action, arns in sorted(scoped.items())
         ),
-        Statement(
-            sid="PreflightSecretsKey",
-            actions=[key],
-            resources=[scope.keys],
-            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_key_alias(scope)]}},
+        *(
+            [
+                Statement(
+                    sid="PreflightSecretsKey",
+                    actions=[key],
+                    resources=[scope.keys],
+                    conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_key_alias(scope)]}},
+                )
+            ]
+            if with_state
+            else []
         ),
         Statement(sid="PreflightRegionReads", actions=regional, resources=["*"], conditions=scope.in_region),
         Statement(sid="PreflightAccountReads", actions=[x for x in anywhere if x not in regional], resources=["*"]),
@@ -221,7 +231,11 @@ def preflight_statements(scope: Scope) -> list[Statement]:
 
 def _sid(action: str) -> str:
     service, name = action.split(":")
-    return "".join(part.capitalize() for part in service.split("-")) + name
+    return _service_sid(service) + name
+
+
+def _service_sid(service: str) -> str:
+    return "".join(part.capitalize() for part in service.split("-"))
 
 
 # Calls the provider's handlers include that CI must never make (the deploy boundary denies them too):

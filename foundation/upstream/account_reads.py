@@ -183,7 +183,9 @@ EC2_VCPU_QUOTAS: dict[tuple[str, str], tuple[str, str]] = {
 # VT families; P the P families (Spot: P2-P4 and P5 apart; which Spot quota P6 counts against is
 # UNVERIFIED, so preflight names none for it).
 STANDARD_LETTERS = frozenset("acdhimrtz")
-# Family prefixes with quotas of their own (none of the above), checked before the first letter.
+# Family prefixes that are none of the above, checked before the first letter: F, Inf, Trn, DL, HPC,
+# Mac, X and High Memory (u-) have quotas of their own on the quotas page, whose codes are not pinned
+# here: preflight says it does not know them rather than judge them by a wrong quota.
 OTHER_CLASSES = ("inf", "trn", "dl", "hpc", "mac", "u-", "x", "f")
 
 

@@ -75,10 +75,8 @@ class Account:
         undeclared = sorted(set(params) - set(call.params))
         if undeclared:  # a programming error: the call list (and the CI policy) would be wrong
             raise ValueError(f"{key}: request members {undeclared} are not declared in account_reads.CALLS")
-        client = self.client(call.service, region)
-        method = getattr(client, _snake(call.operation))
-        try:
-            return method(**params)
+        try:  # a client of an unknown region (a backend or secrets URL's ?region=) fails here
+            return getattr(self.client(call.service, region), _snake(call.operation))(**params)
         except NoCredentialsError as err:
             raise PreflightError(
                 "no AWS credentials found: export a session as docs/deploying.md (Credentials) says, e.g. "

@@ -273,7 +273,7 @@ def check_endpoints(ctx: Context, account: Account) -> None:
         return
     for instance_type, endpoints in sorted(need.items()):
         peak = sum(n for _, n in endpoints)
-        during_rollout = 2 * peak
+        during_rollout = peak * (2 if facts.ROLLOUT_RUNS_BOTH_FLEETS else 1)
         said = ", ".join(f"{name} up to {n}" for name, n in endpoints)
         if instance_type not in found:
             ctx.add(

@@ -114,13 +114,30 @@ def full_answers(settings, *, vcpus: float | None, endpoint_instances: float, co
     return a
 
 
+def moto_families(settings) -> tuple[set[str], set[str], set[str]]:
+    """(families, families with NVIDIA GPUs, instance types) moto offers in the stack's zones."""
+    types = moto_types(settings.region, settings.network.availability_zones)
+    return {t.split(".")[0] for t in types}, {t.split(".")[0] for t, (_, g) in types.items() if g}, set(types)
+
+
 def dev_with_gpus():
-    """dev, with what the done-when names whatever a fork's dev holds: a spot G pool, a connection."""
+    """dev, with what the done-when names whatever a fork's dev holds (a spot G pool, a connection),
+    its pools kept to the families moto's copy of the offerings has (a fork may name newer ones)."""
     dev = stack_settings("dev", ROOT)
+    families, gpu_families, types = moto_families(dev)
+    tr = dev.training
+    gpus = [
+        p.model_copy(update={"instance_families": [f for f in p.instance_families if f in gpu_families]})
+        for p in tr.gpu_pools
+    ]
     return settings_for(
         "dev",
         **{
-            "training.gpu_pools": dev.training.gpu_pools or [gpu_pool()],
+            "training.gpu_pools": [p for p in gpus if p.instance_families] or [gpu_pool()],
+            "training.cpu_pool.instance_families": [f for f in tr.cpu_pool.instance_families if f in families]
+            or ["m6i"],
+            "training.system_nodes.instance_types": [t for t in tr.system_nodes.instance_types if t in types]
+            or ["t3.large"],
             "ci.code_connection_arn": dev.ci.code_connection_arn
             or f"arn:aws:codeconnections:eu-west-1:{ACCOUNT}:connection/6f1c2b0a-4d3e-4a5b-9c8d-1e2f3a4b5c6d",
         },
@@ -714,8 +731,15 @@ def test_the_command_reports_and_exits_by_the_worst_finding(account, monkeypatch
     from pipelines.cli import main
 
     dev = stack_settings("dev", ROOT)
-    if dev.account_id != ACCOUNT or not dev.training.gpu_pools or not dev.ci.code_connection_arn:
-        pytest.skip("this checkout's dev differs from the example (account, GPU pools, connection)")
+    families, gpu_families, types = moto_families(dev)
+    tr = dev.training
+    offered = (
+        all(set(p.instance_families) & gpu_families for p in tr.gpu_pools)
+        and set(tr.cpu_pool.instance_families) & families
+        and set(tr.system_nodes.instance_types) & types
+    )
+    if dev.account_id != ACCOUNT or not tr.gpu_pools or not dev.ci.code_connection_arn or not offered:
+        pytest.skip("this checkout's dev differs from the example (account, GPU pool, connection, pools moto offers)")
     backend = fake.bootstrap(dev)
     for connection, vcpus, expected in (("PENDING", None, 1), ("AVAILABLE", 100_000, 0)):
         answers = full_answers(dev, vcpus=vcpus, endpoint_instances=100, connection_status=connection)
@@ -726,12 +750,14 @@ def test_the_command_reports_and_exits_by_the_worst_finding(account, monkeypatch
         report = out.read_text()
         assert report.startswith("### Preflight of dev: ")
         assert ("| ❌ | code-connection |" in report) == (connection == "PENDING")
-    assert main(["preflight", "dev", "--format", "json", "--backend-url", backend, "--project-dir", str(ROOT)]) in (
-        0,
-        1,
-    )
-    parsed = json.loads(capsys.readouterr().out)
-    assert {f["status"] for f in parsed["dev"]["findings"]} <= {"ok", "warn", "fail"}
+    capsys.readouterr()
+    answers = full_answers(dev, vcpus=100_000, endpoint_instances=100, connection_status="AVAILABLE")
+    monkeypatch.setattr(preflight_account_module, "_boto3_client", fake.FakeAccount(answers))
+    assert main(["preflight", "dev", "--format", "json", "--backend-url", backend, "--project-dir", str(ROOT)]) == 0
+    parsed = json.loads(capsys.readouterr().out)["dev"]
+    assert parsed["summary"].startswith("0 failed")
+    connection = next(f for f in parsed["findings"] if f["check"] == "code-connection")
+    assert (connection["subject"], connection["status"]) == (dev.ci.code_connection_arn, "ok")
 
 
 def test_the_command_without_credentials_exits_2_and_says_so(no_aws_credentials, capsys):
@@ -802,3 +828,27 @@ def test_the_values_the_checks_compare_with_are_in_botocores_enums(service, shap
     assert values <= set(enum)
     source = "".join(p.read_text() for p in (ROOT / "pipelines" / "preflight").glob("*.py"))
     assert all(f'"{v}"' in source for v in values)
+
+
+def test_preflight_checks_exactly_the_add_ons_the_cluster_installs(any_plan):
+    installed = {r.inputs["addonName"] for r in any_plan.of_type("aws:eks/addon:Addon")}
+    assert installed == set(EKS_ADDONS)
+
+
+def test_an_unknown_region_in_the_backend_url_is_a_warning_not_a_traceback(account):
+    s = settings_for()
+    found = run_check(
+        pf.check_state,
+        s,
+        backend_url="s3://state?region=not a region",
+        secrets_provider="awskms://alias/x?region=nor this",
+    )
+    assert {f.check: f.status for f in found} == {"state-backend": "warn", "secrets-key": "warn"}
+    assert all("could not check" in f.detail for f in found)
+
+
+def test_the_bootstrap_project_is_refused_with_a_message(capsys):
+    from pipelines.cli import main
+
+    assert main(["preflight", "dev", "--project-dir", str(ROOT / "bootstrap")]) == 2
+    assert "preflight checks the platform's stacks" in capsys.readouterr().err
